@@ -23,6 +23,34 @@ $(VENV_STAMP): requirements.lock
 .PHONY: setup
 setup: $(VENV_STAMP) ## Create .venv from the hashed lock (idempotent)
 
+# System packages some tests drive (Debian names): chromium for the browser
+# tests, caddy for the reverse-proxy config. Installed only when missing.
+SYSTEM_PACKAGES := chromium caddy
+
+.PHONY: setup-system
+setup-system: ## Install system packages used by tests: chromium, caddy (only when missing)
+	@missing=""; \
+	for pkg in $(SYSTEM_PACKAGES); do command -v $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -z "$$missing" ]; then echo "system packages present: $(SYSTEM_PACKAGES)"; exit 0; fi; \
+	sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	echo "installing:$$missing"; \
+	$$sudo apt-get update -qq && \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing
+
+# uv resolves the locks; it lives in its own tool venv so the locked .venv
+# stays exactly what requirements.lock says. Pinned so re-locking is stable.
+UV_VERSION := 0.13.8
+UV_VENV := .venv-tools
+LOCK_FLAGS := --generate-hashes --python-version 3.11 --no-header --quiet
+
+.PHONY: lock
+lock: ## Re-lock both hashed lock files (requirements.lock, requirements-runtime.lock)
+	@test -x $(UV_VENV)/bin/uv || { $(PYTHON) -m venv $(UV_VENV) && $(UV_VENV)/bin/pip install --quiet uv==$(UV_VERSION); }
+	$(UV_VENV)/bin/uv pip compile pyproject.toml --group dev $(LOCK_FLAGS) -o requirements.lock
+	$(UV_VENV)/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) -o requirements-runtime.lock
+	@! grep -n -E '://|index-url|find-links' requirements.lock requirements-runtime.lock || \
+	  { echo "lock files must not name an index or URL" >&2; exit 1; }
+
 .PHONY: lint
 lint: $(VENV_STAMP) ## ruff (lint + format check) and mypy --strict
 	$(VENV)/bin/ruff check .
