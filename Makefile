@@ -62,6 +62,10 @@ format: $(VENV_STAMP) ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+.PHONY: serve
+serve: $(VENV_STAMP) ## Serve the API on http://127.0.0.1:8000 (env PYPI_TRENDS_DB/_HOST/_PORT/_WORKERS)
+	$(PY) -m serve
+
 .PHONY: test
 test: setup ## Lint, then the whole test suite (the CI command)
 	$(MAKE) lint

@@ -1,0 +1,391 @@
+"""Read-only access to the published SQLite file.
+
+A :class:`Database` owns one *generation* at a time: the release file the
+published symlink pointed at when it was opened, a small pool of read-only
+aiosqlite connections to it, and that build's ``_meta``. A background task
+checks the symlink every ``reload_interval`` seconds (never per request); when
+it points at a new file, a new generation is opened, new requests use it, and
+the old one is closed once its last borrowed connection comes back, so no
+request fails during the swap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import aiosqlite
+
+log = logging.getLogger("serve.db")
+
+Row = tuple[Any, ...]
+
+# How many SQLite VM instructions run between two deadline checks: small enough
+# to stop a runaway query within milliseconds, large enough to cost nothing.
+_PROGRESS_STEPS = 2000
+_MMAP_BYTES = 256 * 1024 * 1024
+
+
+class DatabaseUnavailable(Exception):
+    """The published file cannot be opened or read."""
+
+
+class QueryTimeout(Exception):
+    """A query ran longer than its time budget and was interrupted."""
+
+
+class TooManyRows(Exception):
+    """A query returned more rows than allowed."""
+
+
+@dataclass(frozen=True, slots=True)
+class BuildInfo:
+    """What one published file says about itself (``_meta`` and ``_tables``)."""
+
+    build_id: str
+    data_through: str
+    exported_at: str
+    source_target: str
+    schema_version: str
+    first_week: str | None
+    path: str
+    row_counts: tuple[tuple[str, int], ...]
+
+
+class Reader:
+    """One pooled read-only connection with a per-query time budget."""
+
+    __slots__ = ("_conn", "_deadline", "_timeout", "generation")
+
+    def __init__(self, conn: aiosqlite.Connection, timeout: float, generation: Generation) -> None:
+        self._conn = conn
+        self._timeout = timeout
+        self._deadline = float("inf")
+        self.generation = generation
+
+    @property
+    def build(self) -> BuildInfo:
+        """The build this connection reads."""
+        return self.generation.build
+
+    def _progress(self) -> int:
+        # Runs on the connection's thread; a non-zero return aborts the statement.
+        return 1 if time.monotonic() > self._deadline else 0
+
+    async def fetch(self, sql: str, params: Sequence[Any] = (), *, max_rows: int) -> list[Row]:
+        """Run one parameterised query and return its rows as tuples.
+
+        Args:
+            sql: The statement, with ``?`` placeholders only.
+            params: Values for the placeholders.
+            max_rows: The most rows the caller accepts; queries should carry
+                ``LIMIT max_rows + 1`` so the bound also holds inside SQLite.
+
+        Returns:
+            The rows.
+
+        Raises:
+            QueryTimeout: if the query exceeded its time budget.
+            TooManyRows: if more than ``max_rows`` rows came back.
+        """
+        self._deadline = time.monotonic() + self._timeout
+        try:
+            rows = cast("list[Row]", await self._conn.execute_fetchall(sql, params))
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc):
+                raise QueryTimeout(f"query exceeded {self._timeout:g}s") from exc
+            raise
+        finally:
+            self._deadline = float("inf")
+        if len(rows) > max_rows:
+            raise TooManyRows(f"more than {max_rows} rows")
+        return rows
+
+
+class Generation:
+    """The connections to one release file, handed out LIFO."""
+
+    def __init__(self, build: BuildInfo, stat_key: tuple[int, ...]) -> None:
+        self.build = build
+        self.stat_key = stat_key
+        self.readers: list[Reader] = []
+        self._free: list[Reader] = []
+        self._waiters: deque[asyncio.Future[Reader]] = deque()
+        self.borrowed = 0
+        self.retired = False
+        self.closed = asyncio.Event()
+
+    def add(self, reader: Reader) -> None:
+        """Add an opened connection to the pool."""
+        self.readers.append(reader)
+        self._free.append(reader)
+
+    async def acquire(self) -> Reader:
+        """Borrow a connection, waiting if all are in use."""
+        self.borrowed += 1
+        if self._free:
+            return self._free.pop()
+        waiter: asyncio.Future[Reader] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        except BaseException:
+            self.borrowed -= 1
+            if waiter.done() and not waiter.cancelled():
+                self._put_back(waiter.result())
+            raise
+
+    def release(self, reader: Reader) -> None:
+        """Return a borrowed connection."""
+        self.borrowed -= 1
+        self._put_back(reader)
+
+    def _put_back(self, reader: Reader) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(reader)
+                return
+        self._free.append(reader)
+        if self.retired and self.borrowed == 0:
+            asyncio.get_running_loop().create_task(self.close())
+
+    async def close(self) -> None:
+        """Close every connection (idempotent)."""
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        for reader in self.readers:
+            with contextlib.suppress(Exception):
+                await reader._conn.close()
+
+
+def _stat_key(path: Path) -> tuple[int, ...]:
+    # os.stat follows the symlink: a new release means a new inode.
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _uri(path: str) -> str:
+    # Release files never change once published, hence immutable=1 (no locking,
+    # no change detection); mode=ro makes any write fail at the VFS level.
+    return f"file:{path}?mode=ro&immutable=1"
+
+
+async def _open_connection(path: str) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(_uri(path), uri=True, check_same_thread=False)
+    await conn.execute("PRAGMA query_only = 1")
+    await conn.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
+    return conn
+
+
+async def read_build_info(conn: aiosqlite.Connection, path: str) -> BuildInfo:
+    """Read ``_meta`` and ``_tables`` from an open connection.
+
+    Args:
+        conn: A connection to a published file.
+        path: The file's real path (reported by ``/api/meta``).
+
+    Returns:
+        The build's metadata.
+
+    Raises:
+        DatabaseUnavailable: if required metadata is missing.
+    """
+    try:
+        meta: dict[str, Any] = dict(
+            cast("list[Row]", await conn.execute_fetchall("SELECT key, value FROM _meta"))
+        )
+        tables = await conn.execute_fetchall(
+            "SELECT table_name, coalesce(row_count, 0) FROM _tables ORDER BY table_name"
+        )
+        first = cast(
+            "list[Row]",
+            await conn.execute_fetchall("SELECT min(week_start) FROM pypi_downloads_weekly"),
+        )
+    except sqlite3.Error as exc:
+        raise DatabaseUnavailable(f"{path}: {exc}") from exc
+    missing = {"build_id", "data_through"} - meta.keys()
+    if missing:
+        raise DatabaseUnavailable(f"{path}: _meta lacks {', '.join(sorted(missing))}")
+    return BuildInfo(
+        build_id=str(meta["build_id"]),
+        data_through=str(meta["data_through"]),
+        exported_at=str(meta.get("exported_at", "")),
+        source_target=str(meta.get("source_target", "")),
+        schema_version=str(meta.get("schema_version", "")),
+        first_week=first[0][0] if first else None,
+        path=path,
+        row_counts=tuple((str(name), int(count)) for name, count in tables),
+    )
+
+
+class Database:
+    """The pool of read-only connections to the current published build."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        pool_size: int = 4,
+        query_timeout: float = 2.0,
+        reload_interval: float = 1.0,
+    ) -> None:
+        self.path = path
+        self.pool_size = pool_size
+        self.query_timeout = query_timeout
+        self.reload_interval = reload_interval
+        self._current: Generation | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._swap_lock = asyncio.Lock()
+        self.on_swap: list[Callable[[BuildInfo], None]] = []
+
+    @property
+    def build(self) -> BuildInfo:
+        """The build new requests read.
+
+        Raises:
+            DatabaseUnavailable: before ``open()``.
+        """
+        if self._current is None:
+            raise DatabaseUnavailable("database not open")
+        return self._current.build
+
+    @property
+    def build_id(self) -> str | None:
+        """The current build id, or None when nothing is open (cheap, no I/O)."""
+        return self._current.build.build_id if self._current is not None else None
+
+    async def start(self) -> None:
+        """Open the current file (if possible) and start watching for new builds.
+
+        A missing or unreadable file is logged, not raised: the server starts,
+        answers 503 until a build appears, and picks it up within
+        ``reload_interval`` seconds.
+        """
+        await self.check_for_new_build()
+        self._watcher = asyncio.create_task(self._watch(), name="serve.db.watch")
+
+    async def close(self) -> None:
+        """Stop watching and close every connection."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
+        if self._current is not None:
+            await self._current.close()
+            self._current = None
+
+    async def acquire(self) -> Reader:
+        """Borrow a connection to the current build (give it back with ``release``).
+
+        Raises:
+            DatabaseUnavailable: before ``open()``.
+        """
+        gen = self._current
+        if gen is None:
+            raise DatabaseUnavailable("database not open")
+        return await gen.acquire()
+
+    @staticmethod
+    def release(reader: Reader) -> None:
+        """Give a borrowed connection back to the generation it came from."""
+        reader.generation.release(reader)
+
+    async def check_for_new_build(self) -> bool:
+        """Switch to a new file if the published path now points elsewhere.
+
+        Returns:
+            True if a new build was opened.
+        """
+        async with self._swap_lock:
+            old = self._current
+            try:
+                key = await asyncio.to_thread(_stat_key, self.path)
+            except OSError as exc:
+                log.warning("published file not readable", extra={"error": str(exc)})
+                return False
+            if old is not None and key == old.stat_key:
+                return False
+            try:
+                new = await self._open_generation()
+            except (DatabaseUnavailable, OSError, sqlite3.Error) as exc:
+                log.error("new build could not be opened", extra={"error": str(exc)})
+                return False
+            self._current = new
+            log.info(
+                "switched build",
+                extra={
+                    "build_id": new.build.build_id,
+                    "previous": old.build.build_id if old else None,
+                },
+            )
+            for callback in self.on_swap:
+                callback(new.build)
+            if old is not None:
+                old.retired = True
+                if old.borrowed == 0:
+                    await old.close()
+            return True
+
+    async def probe(self) -> BuildInfo:
+        """Open the published file afresh and read its metadata (readiness check).
+
+        Returns:
+            The metadata of the file the published path points at now.
+
+        Raises:
+            DatabaseUnavailable: if it cannot be opened or read.
+        """
+        try:
+            real = await asyncio.to_thread(os.path.realpath, self.path)
+            conn = await _open_connection(real)
+        except (OSError, sqlite3.Error) as exc:
+            raise DatabaseUnavailable(f"{self.path}: {exc}") from exc
+        try:
+            return await read_build_info(conn, real)
+        finally:
+            await conn.close()
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.reload_interval)
+            try:
+                await self.check_for_new_build()
+            except Exception:  # the watcher must outlive any one failure
+                log.exception("build check failed")
+
+    async def _open_generation(self) -> Generation:
+        try:
+            key = await asyncio.to_thread(_stat_key, self.path)
+            real = await asyncio.to_thread(os.path.realpath, self.path)
+        except OSError as exc:
+            raise DatabaseUnavailable(f"{self.path}: {exc}") from exc
+        conns: list[aiosqlite.Connection] = []
+        try:
+            for _ in range(self.pool_size):
+                conns.append(await _open_connection(real))
+            build = await read_build_info(conns[0], real)
+        except (sqlite3.Error, DatabaseUnavailable) as exc:
+            for conn in conns:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+            if isinstance(exc, DatabaseUnavailable):
+                raise
+            raise DatabaseUnavailable(f"{real}: {exc}") from exc
+        gen = Generation(build, key)
+        for conn in conns:
+            reader = Reader(conn, self.query_timeout, gen)
+            await conn.set_progress_handler(reader._progress, _PROGRESS_STEPS)
+            gen.add(reader)
+        return gen

@@ -1,0 +1,179 @@
+"""Response bodies: frozen msgspec structs named after what they carry."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class PackageMatch(msgspec.Struct, frozen=True):
+    """One search hit."""
+
+    package: str
+    display_name: str
+    summary: str | None
+    downloads_last_week: int
+    downloads_last_4_weeks: int
+    rank: int
+
+
+class PackageSearch(msgspec.Struct, frozen=True):
+    """Packages whose normalised name starts with ``query``, most downloaded first."""
+
+    query: str
+    packages: list[PackageMatch]
+
+
+class Package(msgspec.Struct, frozen=True):
+    """A ``packages`` row plus the data-through week of the build."""
+
+    package: str
+    display_name: str
+    summary: str | None
+    latest_version: str | None
+    first_release_date: str | None
+    first_download_week: str | None
+    last_download_week: str | None
+    downloads_total: int
+    downloads_last_week: int
+    downloads_last_4_weeks: int
+    downloads_prev_4_weeks: int
+    growth_4_weeks: float | None
+    rank: int
+    data_through: str
+
+
+class WeekDownloads(msgspec.Struct, frozen=True):
+    """Downloads in one ISO week (Monday ``week``)."""
+
+    week: str
+    downloads: int
+
+
+class DownloadSeries(msgspec.Struct, frozen=True):
+    """A package's weekly downloads over ``start``..``end`` (zero-filled)."""
+
+    package: str
+    display_name: str
+    start: str
+    end: str
+    exclude: list[str]
+    cumulative: bool
+    weeks: list[WeekDownloads]
+
+
+class DimensionPoint(msgspec.Struct, frozen=True):
+    """Downloads of one dimension value in one week; ``share`` of that week when asked."""
+
+    week: str
+    value: str
+    downloads: int
+    share: float | None = None
+
+
+class DimensionSeries(msgspec.Struct, frozen=True):
+    """A package's weekly downloads split by one dimension (long format)."""
+
+    package: str
+    display_name: str
+    dimension: str
+    start: str
+    end: str
+    exclude: list[str]
+    share: bool
+    values: list[str]
+    points: list[DimensionPoint]
+
+
+class ComparedPackage(msgspec.Struct, frozen=True):
+    """One package's series on the comparison's week axis."""
+
+    package: str
+    display_name: str
+    downloads: list[int]
+    share_of_combined: list[float] | None = None
+    share_of_pypi: list[float] | None = None
+
+
+class Comparison(msgspec.Struct, frozen=True):
+    """Several packages aligned on one week axis, with all-PyPI totals."""
+
+    start: str
+    end: str
+    exclude: list[str]
+    weeks: list[str]
+    pypi_downloads: list[int]
+    packages: list[ComparedPackage]
+
+
+class TrendingPackage(msgspec.Struct, frozen=True):
+    """A riser: downloads in the last ``weeks`` weeks against the ``weeks`` before."""
+
+    package: str
+    display_name: str
+    downloads_last: int
+    downloads_prev: int
+    growth: float
+    rank: int
+
+
+class Trending(msgspec.Struct, frozen=True):
+    """The biggest risers by growth, among packages with at least ``min_downloads`` before."""
+
+    weeks: int
+    data_through: str
+    min_downloads: int
+    packages: list[TrendingPackage]
+
+
+class OverallWeek(msgspec.Struct, frozen=True):
+    """All of PyPI in one week."""
+
+    week: str
+    downloads: int
+    packages: int
+
+
+class OverallSeries(msgspec.Struct, frozen=True):
+    """All-PyPI weekly downloads and distinct packages downloaded."""
+
+    start: str
+    end: str
+    exclude: list[str]
+    weeks: list[OverallWeek]
+
+
+class Badge(msgspec.Struct, frozen=True, rename="camel"):
+    """A shields.io endpoint badge (https://shields.io/badges/endpoint-badge)."""
+
+    schema_version: int
+    label: str
+    message: str
+    color: str
+    cache_seconds: int
+
+
+class TableCount(msgspec.Struct, frozen=True):
+    """Rows in one exported table."""
+
+    table: str
+    rows: int
+
+
+class Meta(msgspec.Struct, frozen=True):
+    """The published build being served."""
+
+    build_id: str
+    data_through: str
+    exported_at: str
+    source_target: str
+    schema_version: str
+    first_week: str | None
+    tables: list[TableCount]
+
+
+class Health(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Liveness / readiness answer."""
+
+    status: str
+    build_id: str | None = None
+    data_through: str | None = None

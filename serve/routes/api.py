@@ -1,0 +1,212 @@
+"""``/api/...``: JSON (and CSV for tables) over the published file."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from litestar import Request, Response, Router, get
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from serve import models, queries
+from serve.db import Reader
+from serve.dependencies import provide_reader
+from serve.formats import Format, respond
+from serve.params import parse_exclude, parse_package_list, week_range
+from serve.problems import COMMON_RESPONSES, PACKAGE_RESPONSES
+
+Dimension = Literal[
+    "python_versions", "installers", "systems", "countries", "versions", "file_types"
+]
+BadgePeriod = Literal["last-week", "last-4-weeks", "total"]
+
+# Shared parameter declarations (documented once in OpenAPI).
+Start = Annotated[
+    date | None,
+    Parameter(
+        description="First week (any date; snapped to its Monday). Default: 52 weeks before end."
+    ),
+]
+End = Annotated[
+    date | None,
+    Parameter(
+        description="Last week (any date; snapped to its Monday). Default: last complete week."
+    ),
+]
+Exclude = Annotated[
+    str | None,
+    Parameter(
+        description="Comma-separated categories to subtract: `mirror`, `ci`, `metadata`.",
+        pattern=r"^[A-Za-z,\s]*$",
+    ),
+]
+Share = Annotated[bool, Parameter(description="Add each value's fraction of its week.")]
+FormatParam = Annotated[
+    Format | None,
+    Parameter(query="format", description="`csv` for CSV (or send `Accept: text/csv`)."),
+]
+Name = Annotated[
+    str, Parameter(description="Package name; normalised as in PEP 503.", max_length=300)
+]
+
+_CACHED = {"cache": True}
+
+
+@get("/packages", opt=_CACHED, responses=COMMON_RESPONSES, summary="Search packages by name prefix")
+async def search_packages(
+    request: Request[Any, Any, Any],
+    reader: Reader,
+    q: Annotated[
+        str, Parameter(description="Name prefix (case and -_. insensitive).", max_length=200)
+    ] = "",
+    limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+    format_: FormatParam = None,
+) -> Response[models.PackageSearch]:
+    """Packages whose normalised name starts with ``q``, most downloaded (last 4 weeks) first."""
+    return respond(request, format_, await queries.search_packages(reader, q, limit))
+
+
+@get("/packages/{name:str}", opt=_CACHED, responses=PACKAGE_RESPONSES, summary="One package")
+async def get_package(reader: Reader, name: Name) -> models.Package:
+    """The package's row (totals, last week, growth, rank) and the data-through week."""
+    return await queries.get_package(reader, name)
+
+
+@get(
+    "/packages/{name:str}/downloads",
+    opt=_CACHED,
+    responses=PACKAGE_RESPONSES,
+    summary="Weekly downloads of one package",
+)
+async def get_downloads(
+    request: Request[Any, Any, Any],
+    reader: Reader,
+    name: Name,
+    start: Start = None,
+    end: End = None,
+    exclude: Exclude = None,
+    cumulative: Annotated[
+        bool, Parameter(description="Running total instead of per week.")
+    ] = False,
+    format_: FormatParam = None,
+) -> Response[models.DownloadSeries]:
+    """Weekly downloads between start and end, zero-filled, optionally cumulative."""
+    build = reader.build
+    weeks = week_range(start, end, data_through=build.data_through, first_week=build.first_week)
+    series = await queries.download_series(reader, name, weeks, parse_exclude(exclude), cumulative)
+    return respond(request, format_, series)
+
+
+@get(
+    "/packages/{name:str}/badge",
+    opt=_CACHED,
+    responses=PACKAGE_RESPONSES,
+    summary="shields.io endpoint badge",
+)
+async def get_badge(reader: Reader, name: Name, period: BadgePeriod = "last-week") -> models.Badge:
+    """shields.io endpoint JSON: downloads last week, in the last 4 weeks, or in total."""
+    return await queries.badge(reader, name, period)
+
+
+@get(
+    "/packages/{name:str}/{dimension:str}",
+    opt=_CACHED,
+    responses=PACKAGE_RESPONSES,
+    summary="Weekly downloads of one package by a dimension",
+)
+async def get_dimension(
+    request: Request[Any, Any, Any],
+    reader: Reader,
+    name: Name,
+    dimension: Dimension,
+    start: Start = None,
+    end: End = None,
+    exclude: Exclude = None,
+    share: Share = False,
+    format_: FormatParam = None,
+) -> Response[models.DimensionSeries]:
+    """Long format: one point per (week, value); values beyond the top 20 are 'other'."""
+    build = reader.build
+    weeks = week_range(start, end, data_through=build.data_through, first_week=build.first_week)
+    series = await queries.dimension_series(
+        reader, name, dimension, weeks, parse_exclude(exclude), share
+    )
+    return respond(request, format_, series)
+
+
+@get("/compare", opt=_CACHED, responses=PACKAGE_RESPONSES, summary="Compare up to 10 packages")
+async def get_compare(
+    request: Request[Any, Any, Any],
+    reader: Reader,
+    packages: Annotated[
+        str, Parameter(description="Comma-separated package names (1 to 10).", max_length=2000)
+    ],
+    start: Start = None,
+    end: End = None,
+    exclude: Exclude = None,
+    share: Annotated[
+        bool, Parameter(description="Add share of the combined total and of all PyPI per week.")
+    ] = False,
+    format_: FormatParam = None,
+) -> Response[models.Comparison]:
+    """Weekly series on one aligned week axis, with all-PyPI totals for the same weeks."""
+    names = parse_package_list(packages)
+    build = reader.build
+    weeks = week_range(start, end, data_through=build.data_through, first_week=build.first_week)
+    result = await queries.compare(reader, names, weeks, parse_exclude(exclude), share)
+    return respond(request, format_, result)
+
+
+@get("/trending", opt=_CACHED, responses=COMMON_RESPONSES, summary="Biggest risers")
+async def get_trending(
+    request: Request[Any, Any, Any],
+    reader: Reader,
+    weeks: Annotated[int, Parameter(ge=1, le=26, description="Window length in weeks.")] = 4,
+    limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+    min_downloads: Annotated[
+        int, Parameter(ge=1, le=10**12, description="Least downloads in the previous window.")
+    ] = 100,
+    format_: FormatParam = None,
+) -> Response[models.Trending]:
+    """Packages ranked by growth of the last ``weeks`` weeks over the ``weeks`` before."""
+    return respond(request, format_, await queries.trending(reader, weeks, limit, min_downloads))
+
+
+@get("/overall", opt=_CACHED, responses=COMMON_RESPONSES, summary="All of PyPI per week")
+async def get_overall(
+    request: Request[Any, Any, Any],
+    reader: Reader,
+    start: Start = None,
+    end: End = None,
+    exclude: Exclude = None,
+    format_: FormatParam = None,
+) -> Response[models.OverallSeries]:
+    """Total weekly downloads and distinct packages downloaded."""
+    build = reader.build
+    weeks = week_range(start, end, data_through=build.data_through, first_week=build.first_week)
+    return respond(request, format_, await queries.overall(reader, weeks, parse_exclude(exclude)))
+
+
+@get("/meta", opt=_CACHED, responses=COMMON_RESPONSES, summary="The build being served")
+async def get_meta(reader: Reader) -> models.Meta:
+    """Build id, data-through week, export time and row counts."""
+    return queries.meta(reader)
+
+
+api_router = Router(
+    path="/api",
+    route_handlers=[
+        search_packages,
+        get_package,
+        get_downloads,
+        get_badge,
+        get_dimension,
+        get_compare,
+        get_trending,
+        get_overall,
+        get_meta,
+    ],
+    dependencies={"reader": Provide(provide_reader)},
+    tags=["api"],
+)

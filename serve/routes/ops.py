@@ -1,0 +1,41 @@
+"""Operational endpoints: liveness, readiness, metrics."""
+
+from __future__ import annotations
+
+from litestar import Response, Router, get
+from litestar.datastructures import State
+
+from serve import models
+from serve.db import Database
+from serve.metrics import Metrics
+from serve.problems import COMMON_RESPONSES
+
+
+@get("/healthz", responses=COMMON_RESPONSES, summary="Liveness")
+async def healthz() -> models.Health:
+    """The process is up (no I/O)."""
+    return models.Health(status="ok")
+
+
+@get("/readyz", responses=COMMON_RESPONSES, summary="Readiness")
+async def readyz(state: State) -> models.Health:
+    """Opens the currently published file and reads its metadata; 503 if that fails."""
+    db: Database = state.db
+    build = await db.probe()
+    return models.Health(status="ready", build_id=build.build_id, data_through=build.data_through)
+
+
+@get(
+    "/metrics",
+    media_type="text/plain; version=0.0.4; charset=utf-8",
+    responses=COMMON_RESPONSES,
+    summary="Prometheus metrics",
+    include_in_schema=True,
+)
+async def metrics(state: State) -> Response[bytes]:
+    """Request counts, latencies, cache results and the served build (text format)."""
+    registry: Metrics = state.metrics
+    return Response(registry.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+ops_router = Router(path="/", route_handlers=[healthz, readyz, metrics], tags=["operations"])
