@@ -71,6 +71,10 @@ test: setup ## Lint, then the whole test suite (the CI command)
 	$(MAKE) lint
 	$(PY) -m pytest
 
+.PHONY: sample
+sample: $(VENV_STAMP) ## Generate the raw sample into data/raw (demo scale; skipped when up to date)
+	$(PY) -m sample generate --scale $(or $(SCALE),demo) --out data/raw
+
 .PHONY: clean
 clean: ## Remove generated data and dbt artefacts (keeps .venv)
 	rm -rf data dbt/target dbt/logs .pytest_cache .mypy_cache .ruff_cache test-artifacts

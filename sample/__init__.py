@@ -1,0 +1,1 @@
+"""BigQuery-shaped sample of PyPI download logs (``python -m sample --help``)."""

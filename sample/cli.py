@@ -1,0 +1,151 @@
+"""Command line: ``python -m sample generate|calibrate``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from sample import calibration
+from sample.generate import Progress, generate
+from sample.options import SCALES, OptionsError, default_out, resolve
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sample",
+        description="BigQuery-shaped sample of PyPI download logs (parquet).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser(
+        "generate",
+        help="write file_downloads/, distribution_metadata/ and _SUCCESS",
+        description="Generate the sample. Same options and seed give the same content; "
+        "an output already generated with the same options is kept (use --force).",
+    )
+    gen.add_argument(
+        "--scale",
+        choices=sorted(SCALES),
+        default="tiny",
+        help="preset for weeks/events/packages (default: tiny)",
+    )
+    gen.add_argument("--start", type=_date, help="first day, YYYY-MM-DD (overrides --weeks)")
+    gen.add_argument("--end", type=_date, help="last day, YYYY-MM-DD (default 2026-11-18)")
+    gen.add_argument("--weeks", type=int, help="number of weeks ending on --end")
+    gen.add_argument("--events", type=int, help="approximate number of download rows")
+    gen.add_argument("--packages", type=int, help="number of packages")
+    gen.add_argument("--seed", type=int, default=42, help="seed (default 42)")
+    gen.add_argument(
+        "--out", type=Path, default=default_out(), help="output directory (default data/raw)"
+    )
+    gen.add_argument("--force", action="store_true", help="regenerate even if up to date")
+    gen.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
+    cal = sub.add_parser(
+        "calibrate",
+        help="derive sample/calibration.csv.gz from the shared real figures",
+    )
+    cal.add_argument(
+        "--shared",
+        type=Path,
+        default=Path("../shared/data"),
+        help="folder with the top-pypi-packages CSV files",
+    )
+    cal.add_argument("--out", type=Path, default=calibration.CALIBRATION_FILE)
+    return parser
+
+
+def _progress() -> tuple[Progress, object]:
+    """A rich progress bar on a terminal, plain log lines otherwise."""
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Bar
+
+        bar = Bar(
+            TextColumn("sample"),
+            BarColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            transient=False,
+        )
+        task = bar.add_task("setup", total=1)
+        bar.start()
+
+        def update(done: int, total: int, message: str) -> None:
+            bar.update(task, completed=done, total=total, description=message)
+
+        return update, bar
+    last = [0.0]
+
+    def log(done: int, total: int, message: str) -> None:
+        now = time.monotonic()
+        if done in (0, total) or now - last[0] > 2:
+            last[0] = now
+            print(f"sample: {done}/{total} days, {message}", file=sys.stderr, flush=True)
+
+    return log, None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Args:
+        argv: arguments (default ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 on success, 2 on bad options.
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "calibrate":
+        try:
+            n = calibration.derive(args.shared, args.out)
+        except FileNotFoundError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.out} ({n} rows, {args.out.stat().st_size:,} bytes)")
+        return 0
+    try:
+        opts = resolve(
+            scale=args.scale,
+            start=args.start,
+            end=args.end,
+            weeks=args.weeks,
+            events=args.events,
+            packages=args.packages,
+            seed=args.seed,
+        )
+        if args.threads is not None and args.threads < 1:
+            raise OptionsError(f"threads must be >= 1, got {args.threads}")
+    except OptionsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    update, bar = _progress()
+    try:
+        result = generate(opts, args.out, force=args.force, progress=update, threads=args.threads)
+    finally:
+        if bar is not None:
+            bar.stop()  # type: ignore[attr-defined]
+    if result.skipped:
+        print(
+            f"sample: {result.out} already holds this sample ({result.downloads:,} rows); "
+            "use --force to regenerate",
+            file=sys.stderr,
+        )
+    else:
+        rate = result.downloads / result.seconds if result.seconds else 0.0
+        print(
+            f"sample: wrote {result.downloads:,} downloads and {result.metadata:,} metadata "
+            f"rows to {result.out} in {result.seconds:.1f}s ({rate:,.0f} rows/s)",
+            file=sys.stderr,
+        )
+    return 0

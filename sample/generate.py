@@ -1,0 +1,346 @@
+"""Write a BigQuery-shaped sample: file_downloads by day, distribution_metadata, _SUCCESS.
+
+Work happens in an in-memory DuckDB, one ISO week of days per statement,
+into a temporary sibling directory that replaces the output directory only
+when complete (a killed run leaves the previous sample intact).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from sample import calibration, catalog, profiles, sql
+from sample.catalog import Package, unit
+from sample.options import Options
+
+#: Bump when the content for the same options changes (invalidates _SUCCESS).
+GENERATOR_VERSION = 1
+SUCCESS = "_SUCCESS"
+MIRROR_SHARE = 0.012
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a run wrote (or found already written).
+
+    Attributes:
+        out: the output directory.
+        skipped: True when an identical sample was already there.
+        downloads: number of file_downloads rows.
+        metadata: number of distribution_metadata rows.
+        seconds: wall time of the run.
+    """
+
+    out: Path
+    skipped: bool
+    downloads: int
+    metadata: int
+    seconds: float
+
+
+def _success_key(opts: Options) -> dict[str, Any]:
+    return {"generator": GENERATOR_VERSION, "options": opts.to_json()}
+
+
+def existing(out: Path, opts: Options) -> dict[str, Any] | None:
+    """Return the _SUCCESS record of ``out`` when it was made with ``opts``, else None."""
+    try:
+        record: dict[str, Any] = json.loads((out / SUCCESS).read_text())
+    except (OSError, ValueError):
+        return None
+    key = _success_key(opts)
+    if all(record.get(k) == v for k, v in key.items()):
+        return record
+    return None
+
+
+def _wheel_dist(display: str) -> str:
+    return re.sub(r"[-_.]+", "_", display)
+
+
+def _package_rows(pkgs: list[Package], opts: Options) -> pa.Table:
+    """Per-package release and file-shape parameters (deterministic from the seed)."""
+    seed = opts.seed
+    hist_start = opts.start - timedelta(days=400)
+    cols: dict[str, list[Any]] = {
+        k: []
+        for k in ["pkg_id", "name", "display", "wheel_dist", "first_upload", "interval_days", "n_versions", "k0", "major0", "pa", "pb", "calver", "has_wheel", "wheel_tag", "sdist_share", "mean_back", "size_kb", "summary", "author", "author_email", "license", "keywords", "classifiers", "home_page", "requires_python", "requires_dist", "project_urls"]
+    }
+    range_end = datetime.combine(opts.end + timedelta(days=1), datetime.min.time(), UTC)
+    for pkg_id, p in enumerate(pkgs):
+
+        def r(tag: str, name: str = p.name) -> float:
+            return unit(seed, tag, name)
+
+        base = 4 if p.rank <= 20 else 10 if p.rank <= 300 else 30 if p.rank <= 5000 else 90
+        interval = max(2.0, base * (0.5 + 1.5 * r("interval")))
+        if p.birth is not None and p.birth > hist_start:
+            first_day = p.birth
+        else:
+            first_day = hist_start + timedelta(days=int(r("first") * interval))
+        first = datetime.combine(first_day, datetime.min.time(), UTC) + timedelta(
+            seconds=int(r("sec") * 86400)
+        )
+        n_versions = max(1, min(2000, math.floor((range_end - first).days / interval) + 1))
+        binary = r("binary") < 0.2
+        calver = r("calver") < 0.06
+        cols["pkg_id"].append(pkg_id)
+        cols["name"].append(p.name)
+        cols["display"].append(p.display)
+        cols["wheel_dist"].append(_wheel_dist(p.display))
+        cols["first_upload"].append(first)
+        cols["interval_days"].append(interval)
+        cols["n_versions"].append(n_versions)
+        born = p.birth is not None and p.birth > hist_start
+        cols["k0"].append(0 if born else int(r("k0") * 60))
+        cols["major0"].append(0 if born else int(r("major") * 4))
+        cols["pa"].append(2 + int(r("pa") * 5))
+        cols["pb"].append(3 + int(r("pb") * 8))
+        cols["calver"].append(calver)
+        cols["has_wheel"].append(p.rank <= 100 or r("wheel") < 0.9)
+        cols["wheel_tag"].append(
+            "cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64" if binary else "py3-none-any"
+        )
+        cols["sdist_share"].append(0.01 + 0.12 * r("sdist"))
+        cols["mean_back"].append(min(8.0, 0.4 + 12.0 / interval))
+        cols["size_kb"].append(int(20 + 2000 * r("size") ** 3))
+        cols["summary"].append(
+            None if r("nosum") < 0.03 else f"{p.display}: {_SUMMARIES[int(r('sum') * 8)]}"
+        )
+        cols["author"].append(f"{p.display} maintainers")
+        cols["author_email"].append(None if r("mail") < 0.3 else f"dev@{p.name}.example.org")
+        cols["license"].append(
+            ["MIT", "Apache-2.0", "BSD-3-Clause", None, "GPL-3.0"][int(r("lic") * 5)]
+        )
+        cols["keywords"].append(None)
+        cols["classifiers"].append(["Programming Language :: Python :: 3"])
+        cols["home_page"].append(None if r("home") < 0.25 else f"https://{p.name}.example.org/")
+        cols["requires_python"].append(
+            [">=3.9", ">=3.8", None, ">=3.10", ">=3.7"][int(r("rp") * 5)]
+        )
+        cols["requires_dist"].append([])
+        cols["project_urls"].append([f"Homepage, https://{p.name}.example.org/"])
+    return pa.table(cols)
+
+
+_SUMMARIES = (
+    "fast and simple utilities",
+    "a client library",
+    "the missing toolkit",
+    "type-safe helpers",
+    "command line interface",
+    "data processing made easy",
+    "bindings and extensions",
+    "tools for developers",
+)
+
+
+def _day_factor(day: date) -> float:
+    """Weekly seasonality (weekends lower) and the end-of-year holidays."""
+    factor = (1.02, 1.03, 1.02, 1.0, 0.94, 0.62, 0.60)[day.weekday()]
+    if (day.month == 12 and day.day >= 24) or (day.month == 1 and day.day == 1):
+        factor *= 0.75
+    return factor
+
+
+def _days(opts: Options, months: list[str]) -> pa.Table:
+    mi = {m: i for i, m in enumerate(months)}
+    rows: dict[str, list[Any]] = {"day_idx": [], "day": [], "mi": [], "frac": [], "day_factor": []}
+    for i in range(opts.days):
+        day = opts.start + timedelta(days=i)
+        dim = ((day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)).day
+        rows["day_idx"].append(i)
+        rows["day"].append(day)
+        rows["mi"].append(mi[catalog.month_key(day)])
+        rows["frac"].append((day.day - 1) / dim)
+        rows["day_factor"].append(_day_factor(day))
+    return pa.table(rows)
+
+
+def _dist(opts: Options) -> pa.Table:
+    rows = list(profiles.static_rows())
+    for i in range(opts.days):
+        rows.extend(profiles.daily_rows(opts.start + timedelta(days=i), i))
+    names = ["dim", "day_idx", "lo", "hi", "a", "b", "c"]
+    return pa.table({n: [r[j] for r in rows] for j, n in enumerate(names)})
+
+
+def _plat() -> pa.Table:
+    names = [
+        "plat_id system_name system_release distro_name distro_version distro_id libc_lib "
+        "libc_version cpu openssl"
+    ][0].split()
+    rows = profiles.platform_rows()
+    return pa.table(
+        {
+            n: pa.array([r[j] for r in rows], pa.int64() if j == 0 else pa.string())
+            for j, n in enumerate(names)
+        }
+    )
+
+
+def _setup(con: duckdb.DuckDBPyConnection, opts: Options, pkgs: list[Package]) -> None:
+    months = catalog.month_range(opts.start, opts.end)
+    pkg_tbl = _package_rows(pkgs, opts)
+    month_tbl = pa.table(
+        {
+            "pkg_id": [i for i, _ in enumerate(pkgs) for _ in months],
+            "mi": [j for _ in pkgs for j in range(len(months))],
+            # 30-day counts to a daily rate.
+            "lv": [math.log(max(p.monthly[m], 1e-3) / 30.0) for p in pkgs for m in months],
+        }
+    )
+    for name, tbl in (
+        ("pkg", pkg_tbl),
+        ("pkg_month", month_tbl),
+        ("days", _days(opts, months)),
+        ("dist", _dist(opts)),
+        ("plat", _plat()),
+    ):
+        con.register(f"{name}_arrow", tbl)
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_arrow")
+        con.unregister(f"{name}_arrow")
+    range_end = datetime.combine(opts.end + timedelta(days=1), datetime.min.time(), UTC)
+    con.execute(sql.VERSIONS, {"seed": opts.seed, "range_end": range_end})
+
+
+def _scale(con: duckdb.DuckDBPyConnection, opts: Options) -> tuple[float, float]:
+    """Return (k, mirror_rate): downloads per unit of real rate, mirror rows per package-day."""
+    row = con.execute(
+        """
+        SELECT sum(exp(m0.lv + (m1.lv - m0.lv) * d.frac) * d.day_factor), count(*)
+        FROM days d CROSS JOIN pkg p
+        JOIN pkg_month m0 ON m0.pkg_id = p.pkg_id AND m0.mi = d.mi
+        JOIN pkg_month m1 ON m1.pkg_id = p.pkg_id AND m1.mi = d.mi + 1
+        WHERE p.first_upload < d.day::TIMESTAMPTZ
+        """
+    ).fetchone()
+    total, active = row or (0.0, 0)
+    if not total or not active:
+        return 0.0, 0.0
+    user = opts.events * (1 - MIRROR_SHARE)
+    return user / float(total), opts.events * MIRROR_SHARE / float(active)
+
+
+def _chunks(opts: Options) -> list[tuple[int, int]]:
+    """Day-index ranges [a, b) of the ISO weeks of the range (partial at both ends)."""
+    out = []
+    a = 0
+    while a < opts.days:
+        day = opts.start + timedelta(days=a)
+        b = min(opts.days, a + 7 - day.weekday())
+        out.append((a, b))
+        a = b
+    return out
+
+
+def generate(
+    opts: Options,
+    out: Path,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    threads: int | None = None,
+    compression: str = "snappy",
+) -> Result:
+    """Generate a sample into ``out`` (replaced atomically when complete).
+
+    Args:
+        opts: validated options.
+        out: output directory (``file_downloads/``, ``distribution_metadata/``, ``_SUCCESS``).
+        force: regenerate even when ``out`` already holds a sample with the same options.
+        progress: called with (done_days, total_days, message) as work advances.
+        threads: DuckDB threads (default: all cores).
+        compression: parquet compression of file_downloads.
+
+    Returns:
+        What was written.
+    """
+    t0 = time.monotonic()
+    opts.validate()
+    record = None if force else existing(out, opts)
+    if record is not None:
+        rows = record.get("rows", {})
+        return Result(
+            out,
+            True,
+            int(rows.get("file_downloads", 0)),
+            int(rows.get("distribution_metadata", 0)),
+            time.monotonic() - t0,
+        )
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "file_downloads").mkdir(parents=True)
+    (tmp / "distribution_metadata").mkdir()
+    try:
+        pkgs = catalog.select(
+            calibration.load(), count=opts.packages, seed=opts.seed, start=opts.start, end=opts.end
+        )
+        config: dict[str, Any] = {"preserve_insertion_order": True}
+        if threads:
+            config["threads"] = threads
+        con = duckdb.connect(":memory:", config=config)
+        con.execute("SET TimeZone = 'UTC'")
+        _setup(con, opts, pkgs)
+        k, mirror_rate = _scale(con, opts)
+        downloads = 0
+        if progress:
+            progress(0, opts.days, "setup done")
+        for a, b in _chunks(opts):
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE chunk_days AS SELECT * FROM days "
+                "WHERE day_idx >= ? AND day_idx < ?",
+                [a, b],
+            )
+            con.execute(sql.PKG_DAY, {"seed": opts.seed, "k": k, "mirror_rate": mirror_rate})
+            con.execute(sql.PROFILES, {"seed": opts.seed})
+            query = sql.EVENTS.format(path=tmp / "file_downloads", compression=compression)
+            written = con.execute(query, {"seed": opts.seed}).fetchone()
+            downloads += int(written[0]) if written else 0
+            if progress:
+                progress(b, opts.days, f"{opts.start + timedelta(days=b - 1)}: {downloads:,} rows")
+        meta = con.execute(
+            sql.METADATA.format(path=tmp / "distribution_metadata" / "part-0.parquet")
+        ).fetchone()
+        metadata = int(meta[0]) if meta else 0
+        con.close()
+        seconds = time.monotonic() - t0
+        record = {
+            **_success_key(opts),
+            "rows": {"file_downloads": downloads, "distribution_metadata": metadata},
+            "packages": len(pkgs),
+            "seconds": round(seconds, 2),
+            "timestamp_type": "TIMESTAMP WITH TIME ZONE (parquet isAdjustedToUTC=true, micros)",
+        }
+        (tmp / SUCCESS).write_text(json.dumps(record, indent=2) + "\n")
+        _swap(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Result(out, False, downloads, metadata, seconds)
+
+
+def _swap(tmp: Path, out: Path) -> None:
+    """Replace ``out`` by ``tmp``: the old sample is removed only after the rename."""
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
