@@ -75,6 +75,13 @@ test: setup ## Lint, then the whole test suite (the CI command)
 sample: $(VENV_STAMP) ## Generate the raw sample into data/raw (demo scale; skipped when up to date)
 	$(PY) -m sample generate --scale $(or $(SCALE),demo) --out data/raw
 
+# dbt: incremental by week, so a rerun only rebuilds the newest weeks plus the
+# lookback. Extra dbt flags via DBT_ARGS, e.g. DBT_ARGS='--full-refresh' or
+# DBT_ARGS='--vars {start_week: 2026-09-07, end_week: 2026-10-05}'.
+.PHONY: build
+build: sample ## Build the dbt marts on the sample into data/warehouse.duckdb (models, unit + data tests)
+	DBT_PROFILES_DIR=profiles $(VENV)/bin/dbt build --project-dir dbt --profiles-dir profiles $(DBT_ARGS)
+
 .PHONY: clean
 clean: ## Remove generated data and dbt artefacts (keeps .venv)
 	rm -rf data dbt/target dbt/logs .pytest_cache .mypy_cache .ruff_cache test-artifacts

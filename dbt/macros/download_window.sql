@@ -1,0 +1,194 @@
+{#
+  Which weeks of raw downloads a run reads and (re)builds.
+
+  A week is complete when its Sunday is fully loaded. The last fully loaded day
+  comes from metadata, never from scanning the raw table (on BigQuery a scan of
+  `timestamp` alone is terabytes):
+    - DuckDB: the newest `date=YYYY-MM-DD` directory of the sample, which is
+      only trusted once `_SUCCESS` exists (the sample writes it last);
+    - BigQuery: the newest day partition listed in the public dataset's
+      INFORMATION_SCHEMA.PARTITIONS, minus one day because that newest
+      partition is still being streamed into.
+  The var `last_complete_date` overrides the detection.
+
+  The window is [start_week, end_week] (Mondays, inclusive):
+    - `--vars` start_week / end_week when given (validated);
+    - end_week defaults to the last complete week;
+    - start_week defaults to, on an incremental run, the week after the newest
+      built week minus `lookback_weeks` (late rows are re-counted and a missed
+      run is caught up); on a full refresh or the first build, the last
+      `history_weeks` weeks, never before the first complete week of the data.
+#}
+
+{% macro parse_week_var(name) %}
+  {%- set raw = var(name, none) -%}
+  {%- if raw is none or raw == '' -%}{{ return(none) }}{%- endif -%}
+  {%- set text = raw | string -%}
+  {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', text) -%}
+    {{ exceptions.raise_compiler_error("var " ~ name ~ "=" ~ text ~ " is not a date (YYYY-MM-DD)") }}
+  {%- endif -%}
+  {%- set parsed = modules.datetime.datetime.strptime(text, '%Y-%m-%d').date() -%}
+  {%- if parsed.weekday() != 0 -%}
+    {{ exceptions.raise_compiler_error("var " ~ name ~ "=" ~ text ~ " is not a Monday (weeks start on Monday, ISO 8601)") }}
+  {%- endif -%}
+  {{ return(parsed) }}
+{% endmacro %}
+
+
+{# Monday of the ISO week containing a python date. #}
+{% macro week_monday(day) %}
+  {{ return(day - modules.datetime.timedelta(days=day.weekday())) }}
+{% endmacro %}
+
+
+{# The raw downloads table as a relation, from the source definition (no source() call, so
+   tests and macros can use it without adding a dependency). #}
+{% macro raw_downloads_relation() %}
+  {%- for source in graph.sources.values() if source.source_name == 'pypi' and source.name == 'file_downloads' -%}
+    {{ return(api.Relation.create(database=source.database, schema=source.schema, identifier=source.identifier)) }}
+  {%- endfor -%}
+  {{ exceptions.raise_compiler_error("source pypi.file_downloads is not defined") }}
+{% endmacro %}
+
+
+{# SQL returning one row: first_loaded_date, last_complete_date, ready (1 when loading finished). #}
+{% macro raw_loaded_dates_sql(raw_relation) %}
+  {{ return(adapter.dispatch('raw_loaded_dates_sql', 'pypi_trends')(raw_relation)) }}
+{% endmacro %}
+
+{% macro default__raw_loaded_dates_sql(raw_relation) %}
+  {%- set raw_dir = env_var('PYPI_TRENDS_RAW_DIR', 'data/raw') -%}
+  select
+    min(cast(regexp_extract(file, 'date=([0-9]{4}-[0-9]{2}-[0-9]{2})', 1) as date)) as first_loaded_date,
+    max(cast(regexp_extract(file, 'date=([0-9]{4}-[0-9]{2}-[0-9]{2})', 1) as date)) as last_complete_date,
+    (select count(*) from glob('{{ raw_dir }}/_SUCCESS')) as ready
+  from glob('{{ raw_dir }}/file_downloads/date=*/*.parquet')
+{% endmacro %}
+
+{% macro bigquery__raw_loaded_dates_sql(raw_relation) %}
+  select
+    min(parse_date('%Y%m%d', partition_id)) as first_loaded_date,
+    date_sub(max(parse_date('%Y%m%d', partition_id)), interval 1 day) as last_complete_date,
+    1 as ready
+  from `{{ raw_relation.database }}.{{ raw_relation.schema }}.INFORMATION_SCHEMA.PARTITIONS`
+  where table_name = '{{ raw_relation.identifier }}'
+    and partition_id not in ('__NULL__', '__UNPARTITIONED__')
+    and total_rows > 0
+{% endmacro %}
+
+
+{# {'first_loaded_date': date|none, 'last_complete_date': date} from metadata only. #}
+{% macro raw_loaded_dates() %}
+  {%- set override = var('last_complete_date', none) -%}
+  {%- if override -%}
+    {%- set last = modules.datetime.datetime.strptime(override | string, '%Y-%m-%d').date() -%}
+    {{ return({'first_loaded_date': none, 'last_complete_date': last}) }}
+  {%- endif -%}
+  {%- set result = run_query(raw_loaded_dates_sql(raw_downloads_relation())) -%}
+  {%- set row = result.rows[0] -%}
+  {%- if row['ready'] == 0 -%}
+    {{ exceptions.raise_compiler_error("raw data at " ~ env_var('PYPI_TRENDS_RAW_DIR', 'data/raw') ~ " is incomplete: no _SUCCESS marker (run `make sample`)") }}
+  {%- endif -%}
+  {%- if row['last_complete_date'] is none -%}
+    {{ exceptions.raise_compiler_error("no raw download partitions found for " ~ raw_downloads_relation()) }}
+  {%- endif -%}
+  {{ return({'first_loaded_date': row['first_loaded_date'], 'last_complete_date': row['last_complete_date']}) }}
+{% endmacro %}
+
+
+{# Newest week_start already built in the rollup, or none. #}
+{% macro rollup_max_week(relation) %}
+  {{ return(adapter.dispatch('rollup_max_week', 'pypi_trends')(relation)) }}
+{% endmacro %}
+
+{% macro default__rollup_max_week(relation) %}
+  {%- set result = run_query("select max(week_start) as week_start from " ~ relation) -%}
+  {{ return(result.rows[0]['week_start']) }}
+{% endmacro %}
+
+{% macro bigquery__rollup_max_week(relation) %}
+  {#- Partition metadata instead of reading the week_start column. -#}
+  {%- set result = run_query(
+      "select max(parse_date('%Y%m%d', partition_id)) as week_start from `"
+      ~ relation.database ~ "." ~ relation.schema ~ ".INFORMATION_SCHEMA.PARTITIONS`"
+      ~ " where table_name = '" ~ relation.identifier ~ "'"
+      ~ " and partition_id not in ('__NULL__', '__UNPARTITIONED__') and total_rows > 0") -%}
+  {{ return(result.rows[0]['week_start']) }}
+{% endmacro %}
+
+
+{# The rollup's relation if it exists and this run is not a full refresh. #}
+{% macro existing_rollup_relation() %}
+  {%- if flags.FULL_REFRESH -%}{{ return(none) }}{%- endif -%}
+  {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == 'int_downloads_rolled_up_weekly' -%}
+    {{ return(adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias)) }}
+  {%- endfor -%}
+  {{ return(none) }}
+{% endmacro %}
+
+
+{# The validated window as {'start_week': date, 'end_week': date}. #}
+{% macro download_window() %}
+  {%- set day = modules.datetime.timedelta(days=1) -%}
+  {%- set today = run_started_at.date() -%}
+  {%- set start_var = parse_week_var('start_week') -%}
+  {%- set end_var = parse_week_var('end_week') -%}
+  {%- if start_var and end_var and start_var > end_var -%}
+    {{ exceptions.raise_compiler_error("start_week " ~ start_var ~ " is after end_week " ~ end_var) }}
+  {%- endif -%}
+  {%- if end_var and end_var + 6 * day >= today -%}
+    {{ exceptions.raise_compiler_error("end_week " ~ end_var ~ " is in the future or not over yet (its Sunday " ~ (end_var + 6 * day) ~ " is not before today " ~ today ~ ")") }}
+  {%- endif -%}
+
+  {%- set loaded = raw_loaded_dates() -%}
+  {%- set last_complete_week = week_monday(loaded['last_complete_date'] + day) - 7 * day -%}
+  {%- set first_complete_week = week_monday(loaded['first_loaded_date'] + 6 * day) if loaded['first_loaded_date'] else none -%}
+
+  {%- if end_var and end_var > last_complete_week -%}
+    {{ exceptions.raise_compiler_error("end_week " ~ end_var ~ " is not completely loaded: the last complete week starts " ~ last_complete_week) }}
+  {%- endif -%}
+  {%- set end_week = end_var or last_complete_week -%}
+
+  {%- if start_var -%}
+    {%- set start_week = start_var -%}
+  {%- else -%}
+    {%- set existing = existing_rollup_relation() -%}
+    {%- set built = rollup_max_week(existing) if existing else none -%}
+    {%- if built -%}
+      {%- set next_week = [built + 7 * day, end_week] | min -%}
+      {%- set start_week = next_week - (var('lookback_weeks') | int) * 7 * day -%}
+    {%- else -%}
+      {%- set start_week = end_week - ((var('history_weeks') | int) - 1) * 7 * day -%}
+    {%- endif -%}
+    {%- if first_complete_week and start_week < first_complete_week -%}
+      {%- set start_week = first_complete_week -%}
+    {%- endif -%}
+  {%- endif -%}
+
+  {%- if first_complete_week and start_week < first_complete_week -%}
+    {{ exceptions.raise_compiler_error("start_week " ~ start_week ~ " is before the first complete week of the raw data (" ~ first_complete_week ~ ")") }}
+  {%- endif -%}
+  {%- if start_week > end_week -%}
+    {{ exceptions.raise_compiler_error("no complete week to build: window " ~ start_week ~ " .. " ~ end_week ~ " (raw data loaded through " ~ loaded['last_complete_date'] ~ ")") }}
+  {%- endif -%}
+  {{ log("download window: weeks " ~ start_week ~ " .. " ~ end_week ~ " (raw loaded through " ~ loaded['last_complete_date'] ~ ")", info=True) }}
+  {{ return({'start_week': start_week, 'end_week': end_week}) }}
+{% endmacro %}
+
+
+{# Filter on the raw partition column with literal bounds covering the window. #}
+{% macro download_window_filter(timestamp_column) %}
+  {%- if not execute -%}{{ return('1 = 1') }}{%- endif -%}
+  {%- set window = download_window() -%}
+  {%- set end_exclusive = window['end_week'] + modules.datetime.timedelta(days=7) -%}
+  {{ return(timestamp_column ~ " >= " ~ midnight_utc_literal(window['start_week']) ~ " and " ~ timestamp_column ~ " < " ~ midnight_utc_literal(end_exclusive)) }}
+{% endmacro %}
+
+
+{# week_start of the last complete week, for tests that check the marts stop there. #}
+{% macro last_complete_week() %}
+  {%- if not execute -%}{{ return(none) }}{%- endif -%}
+  {%- set loaded = raw_loaded_dates() -%}
+  {%- set day = modules.datetime.timedelta(days=1) -%}
+  {{ return(week_monday(loaded['last_complete_date'] + day) - 7 * day) }}
+{% endmacro %}

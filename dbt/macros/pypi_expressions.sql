@@ -1,0 +1,80 @@
+{#
+  Row-level expressions used by the staging models. Each one is dispatched so
+  the only SQL that differs between DuckDB (default__) and BigQuery
+  (bigquery__) lives here.
+#}
+
+{# PEP 503 normalised name: lower case, every run of "-", "_" or "." -> "-". #}
+{% macro normalize_package_name(name) -%}
+  {{ return(adapter.dispatch('normalize_package_name', 'pypi_trends')(name)) }}
+{%- endmacro %}
+
+{% macro default__normalize_package_name(name) -%}
+  regexp_replace(lower({{ name }}), '[-_.]+', '-', 'g')
+{%- endmacro %}
+
+{% macro bigquery__normalize_package_name(name) -%}
+  regexp_replace(lower({{ name }}), r'[-_.]+', '-')
+{%- endmacro %}
+
+
+{# "major.minor" of a Python version string ('3.10.12' -> '3.10'), NULL when it has none. #}
+{% macro python_minor_version(version) -%}
+  {{ return(adapter.dispatch('python_minor_version', 'pypi_trends')(version)) }}
+{%- endmacro %}
+
+{% macro default__python_minor_version(version) -%}
+  {#- DuckDB returns '' rather than NULL when the pattern does not match. -#}
+  nullif(regexp_extract({{ version }}, '^([0-9]+[.][0-9]+)', 1), '')
+{%- endmacro %}
+
+{% macro bigquery__python_minor_version(version) -%}
+  regexp_extract({{ version }}, r'^([0-9]+[.][0-9]+)')
+{%- endmacro %}
+
+
+{# Monday (UTC) of the ISO week of a timestamp, as a DATE. #}
+{% macro iso_week_start(ts) -%}
+  {{ return(adapter.dispatch('iso_week_start', 'pypi_trends')(ts)) }}
+{%- endmacro %}
+
+{% macro default__iso_week_start(ts) -%}
+  {#- DuckDB's 'week' is the ISO week (Monday); the profile pins TimeZone=UTC. -#}
+  cast(date_trunc('week', {{ ts }}) as date)
+{%- endmacro %}
+
+{% macro bigquery__iso_week_start(ts) -%}
+  date_trunc(date({{ ts }}), isoweek)
+{%- endmacro %}
+
+
+{# Whole days from one DATE to another (later minus earlier). #}
+{% macro days_between(earlier, later) -%}
+  {{ return(adapter.dispatch('days_between', 'pypi_trends')(earlier, later)) }}
+{%- endmacro %}
+
+{% macro default__days_between(earlier, later) -%}
+  date_diff('day', {{ earlier }}, {{ later }})
+{%- endmacro %}
+
+{% macro bigquery__days_between(earlier, later) -%}
+  date_diff({{ later }}, {{ earlier }}, day)
+{%- endmacro %}
+
+
+{# A DATE literal from a python date or an ISO string. #}
+{% macro date_literal(value) -%}
+  date '{{ value }}'
+{%- endmacro %}
+
+
+{# A TIMESTAMP literal at midnight UTC of a date: a constant BigQuery can prune with. #}
+{% macro midnight_utc_literal(value) -%}
+  timestamp '{{ value }} 00:00:00'
+{%- endmacro %}
+
+
+{# Installers of mirroring tools: their downloads are not people installing packages. #}
+{% macro mirror_installers() -%}
+  {{ return(['bandersnatch', 'z3c.pypimirror', 'artifactory', 'devpi', 'nexus', 'pep381client']) }}
+{%- endmacro %}

@@ -1,0 +1,66 @@
+{#
+  Body of a per-dimension weekly mart: the rollup rows of one dimension, with
+  per (package, week) the top `top_k` values by downloads kept and the rest
+  summed into 'other'. Ties are broken by value so the result is deterministic.
+  Nothing is dropped, so the counts of a package-week add up exactly to its
+  package_downloads_weekly row.
+#}
+{% macro top_k_dimension_mart(dimension, column_name) %}
+
+with rollup as (
+
+    select * from {{ ref('int_downloads_rolled_up_weekly') }}
+    where dimension = '{{ dimension }}'
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by package_name, week_start
+            order by downloads desc, dimension_value
+        ) as value_rank
+
+    from rollup
+
+),
+
+folded as (
+
+    select
+        package_name,
+        week_start,
+        case
+            when value_rank <= {{ var('top_k') | int }} then dimension_value
+            else 'other'
+        end as {{ column_name }},
+        downloads,
+        downloads_ci,
+        downloads_mirror,
+        downloads_metadata
+
+    from ranked
+
+),
+
+final as (
+
+    select
+        package_name,
+        week_start,
+        {{ column_name }},
+        cast(sum(downloads) as bigint) as downloads,
+        cast(sum(downloads_ci) as bigint) as downloads_ci,
+        cast(sum(downloads_mirror) as bigint) as downloads_mirror,
+        cast(sum(downloads_metadata) as bigint) as downloads_metadata
+
+    from folded
+    group by package_name, week_start, {{ column_name }}
+
+)
+
+select * from final
+
+{% endmacro %}

@@ -1,0 +1,1 @@
+{{ top_k_dimension_mart(dimension='python_version', column_name='python_version') }}

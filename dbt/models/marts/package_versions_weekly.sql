@@ -1,0 +1,1 @@
+{{ top_k_dimension_mart(dimension='version', column_name='version') }}
