@@ -67,7 +67,7 @@ serve: $(VENV_STAMP) ## Serve the API on http://127.0.0.1:8000 (env PYPI_TRENDS_
 	$(PY) -m serve
 
 .PHONY: test
-test: setup ## Lint, then the whole test suite (the CI command)
+test: setup setup-system ## Lint, then the whole test suite (the CI command)
 	$(MAKE) lint
 	$(PY) -m pytest
 
