@@ -22,6 +22,7 @@ from litestar.types import ControllerRouterHandler
 from serve.caching import ResponseCache
 from serve.db import BuildInfo, Database
 from serve.edge import Edge
+from serve.logs import AccessLog, make_access_log
 from serve.metrics import Metrics
 from serve.problems import EXCEPTION_HANDLERS
 from serve.ratelimit import RateLimiter
@@ -44,6 +45,7 @@ def create_app(
     *,
     extra_route_handlers: Sequence[ControllerRouterHandler] = (),
     template_config: TemplateConfig | None = None,  # type: ignore[type-arg]
+    access_log: AccessLog | None = None,
 ) -> Litestar:
     """Build the ASGI application.
 
@@ -54,6 +56,7 @@ def create_app(
             Provide(provide_reader)}`` and are cached by the edge when their
             handlers set ``opt={"cache": True}``.
         template_config: Templates for those pages.
+        access_log: Where request lines go (default: stderr in ``settings.log_format``).
 
     Returns:
         The Litestar app (its ``asgi_handler`` wrapped by the edge).
@@ -64,23 +67,24 @@ def create_app(
 
         sentry_sdk.init(dsn=settings.sentry_dsn, integrations=[LitestarIntegration()])
 
+    metrics = Metrics()
     db = Database(
         settings.db_path,
         pool_size=settings.db_pool_size,
         query_timeout=settings.query_timeout_seconds,
         reload_interval=settings.reload_interval_seconds,
+        observe_query=metrics.observe_query,
     )
-    metrics = Metrics()
     cache = (
         ResponseCache(settings.cache_max_entries, settings.cache_max_bytes)
         if settings.response_cache
         else None
     )
 
-    def on_new_build(build: BuildInfo) -> None:
+    def on_new_build(build: BuildInfo, previous: str | None) -> None:
         if cache is not None:
             cache.clear()
-        metrics.set_build(build.build_id, swapped=True)
+        metrics.set_build(build.build_id, build.data_through, swapped=previous is not None)
 
     db.on_swap.append(on_new_build)
 
@@ -120,5 +124,6 @@ def create_app(
         cache=cache,
         limiter=RateLimiter(settings.rate_limit),
         metrics=metrics,
+        access_log=access_log or make_access_log(settings.log_format),
     )
     return app

@@ -12,25 +12,30 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode
 
 
-def canonical_query(query_string: bytes) -> str:
-    """The query string with its parameters sorted (blank values kept)."""
-    if not query_string:
-        return ""
-    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
-    return urlencode(sorted(pairs))
+def canonical_query(query_string: bytes) -> bytes:
+    """The query string with its ``&``-separated parameters sorted.
+
+    Sorting the raw pairs (no decoding) is enough for a cache key: two
+    spellings of the same value get two entries, never a wrong answer.
+    """
+    if b"&" not in query_string:
+        return query_string
+    return b"&".join(sorted(query_string.split(b"&")))
 
 
-def cache_key(build_id: str, path: str, query_string: bytes, csv: bool, htmx: bool) -> str:
+def cache_key(build_id: bytes, path: bytes, query_string: bytes, csv: bool, htmx: bool) -> bytes:
     """The key of one cacheable representation."""
-    return f"{build_id}|{path}|{canonical_query(query_string)}|{int(csv)}{int(htmx)}"
+    flags = b"|c" if csv else b"|j"
+    if htmx:
+        flags += b"h"
+    return build_id + b"|" + path + b"|" + canonical_query(query_string) + flags
 
 
-def etag_for(key: str) -> bytes:
+def etag_for(key: bytes) -> bytes:
     """A strong ETag derived from the cache key (quoted, as the header wants)."""
-    return b'"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest().encode() + b'"'
+    return b'"' + hashlib.blake2b(key, digest_size=12).hexdigest().encode() + b'"'
 
 
 def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
@@ -53,6 +58,7 @@ class CachedResponse:
     headers: tuple[tuple[bytes, bytes], ...]
     body: bytes
     route: str
+    etag: bytes
 
     @property
     def size(self) -> int:
@@ -66,20 +72,20 @@ class ResponseCache:
     def __init__(self, max_entries: int, max_bytes: int) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[str, CachedResponse] = OrderedDict()
+        self._entries: OrderedDict[bytes, CachedResponse] = OrderedDict()
         self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: str) -> CachedResponse | None:
+    def get(self, key: bytes) -> CachedResponse | None:
         """The cached response for ``key``, marking it recently used."""
         entry = self._entries.get(key)
         if entry is not None:
             self._entries.move_to_end(key)
         return entry
 
-    def put(self, key: str, entry: CachedResponse) -> None:
+    def put(self, key: bytes, entry: CachedResponse) -> None:
         """Store a response, evicting the least recently used ones over budget."""
         if entry.size > self.max_bytes // 4:
             return

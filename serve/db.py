@@ -64,12 +64,19 @@ class BuildInfo:
 class Reader:
     """One pooled read-only connection with a per-query time budget."""
 
-    __slots__ = ("_conn", "_deadline", "_timeout", "generation")
+    __slots__ = ("_conn", "_deadline", "_observe", "_timeout", "generation")
 
-    def __init__(self, conn: aiosqlite.Connection, timeout: float, generation: Generation) -> None:
+    def __init__(
+        self,
+        conn: aiosqlite.Connection,
+        timeout: float,
+        generation: Generation,
+        observe: Callable[[float], None] | None = None,
+    ) -> None:
         self._conn = conn
         self._timeout = timeout
         self._deadline = float("inf")
+        self._observe = observe
         self.generation = generation
 
     @property
@@ -97,7 +104,8 @@ class Reader:
             QueryTimeout: if the query exceeded its time budget.
             TooManyRows: if more than ``max_rows`` rows came back.
         """
-        self._deadline = time.monotonic() + self._timeout
+        started = time.monotonic()
+        self._deadline = started + self._timeout
         try:
             rows = cast("list[Row]", await self._conn.execute_fetchall(sql, params))
         except sqlite3.OperationalError as exc:
@@ -106,6 +114,8 @@ class Reader:
             raise
         finally:
             self._deadline = float("inf")
+            if self._observe is not None:
+                self._observe(time.monotonic() - started)
         if len(rows) > max_rows:
             raise TooManyRows(f"more than {max_rows} rows")
         return rows
@@ -239,15 +249,18 @@ class Database:
         pool_size: int = 4,
         query_timeout: float = 2.0,
         reload_interval: float = 1.0,
+        observe_query: Callable[[float], None] | None = None,
     ) -> None:
         self.path = path
+        self.observe_query = observe_query
         self.pool_size = pool_size
         self.query_timeout = query_timeout
         self.reload_interval = reload_interval
         self._current: Generation | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._swap_lock = asyncio.Lock()
-        self.on_swap: list[Callable[[BuildInfo], None]] = []
+        # Called with (new build, previous build id or None) after each switch.
+        self.on_swap: list[Callable[[BuildInfo, str | None], None]] = []
 
     @property
     def build(self) -> BuildInfo:
@@ -331,7 +344,7 @@ class Database:
                 },
             )
             for callback in self.on_swap:
-                callback(new.build)
+                callback(new.build, old.build.build_id if old else None)
             if old is not None:
                 old.retired = True
                 if old.borrowed == 0:
@@ -385,7 +398,7 @@ class Database:
             raise DatabaseUnavailable(f"{real}: {exc}") from exc
         gen = Generation(build, key)
         for conn in conns:
-            reader = Reader(conn, self.query_timeout, gen)
+            reader = Reader(conn, self.query_timeout, gen, self.observe_query)
             await conn.set_progress_handler(reader._progress, _PROGRESS_STEPS)
             gen.add(reader)
         return gen

@@ -9,7 +9,7 @@ without routing or touching the database, which is what makes them cheap.
 
 from __future__ import annotations
 
-import logging
+import itertools
 import re
 import secrets
 import time
@@ -20,13 +20,12 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from serve.caching import CachedResponse, ResponseCache, cache_key, etag_for, etag_matches
 from serve.db import Database
+from serve.logs import AccessLog
 from serve.metrics import Metrics
 from serve.problems import PROBLEM_MEDIA_TYPE, problem_body
 from serve.ratelimit import RateLimiter, client_identity
 from serve.security import cors_headers, preflight_headers, security_headers
 from serve.settings import Settings
-
-access_log = logging.getLogger("serve.access")
 
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
 _UNLIMITED_PATHS = frozenset(("/healthz", "/readyz", "/metrics"))
@@ -46,8 +45,13 @@ class Edge:
         cache: ResponseCache | None,
         limiter: RateLimiter,
         metrics: Metrics,
+        access_log: AccessLog,
     ) -> None:
         self.app = app
+        self.access_log = access_log
+        # Request ids: a random per-process prefix and a counter (unique, and cheap).
+        self._id_prefix = secrets.token_hex(4)
+        self._ids = itertools.count(1)
         self.db = db
         self.cache = cache
         self.limiter = limiter
@@ -89,7 +93,10 @@ class Edge:
                 length = value
             elif name == proxy_header:
                 proxy = value
-        request_id = rid.decode() if rid and _REQUEST_ID.match(rid) else secrets.token_hex(8)
+        if rid is not None and _REQUEST_ID.match(rid):
+            request_id = rid.decode()
+        else:
+            request_id = f"{self._id_prefix}-{next(self._ids):x}"
         scope["state"]["request_id"] = request_id
         path: str = scope["path"]
         method: str = scope["method"]
@@ -100,7 +107,7 @@ class Edge:
         if is_api and origin is not None:
             extra += cors_headers(self.settings.cors_origins, origin)
         client = client_identity(scope.get("client"), proxy)
-        exchange = _Exchange(scope, method, path, query, request_id, client, started)
+        exchange = _Exchange(self, method, path, query, request_id, client, started)
 
         async def reject(
             status: int, slug: str, detail: str, more: list[tuple[bytes, bytes]]
@@ -113,7 +120,7 @@ class Edge:
                 *more,
             ]
             await _send_all(send, status, headers, body)
-            exchange.finish(self.metrics, status, len(body), "", "edge")
+            exchange.finish(status, len(body), "", "edge")
 
         # 1. Host allow-list (before anything else, as it guards against DNS rebinding).
         if self.allowed_hosts is not None:
@@ -142,26 +149,31 @@ class Edge:
         if method == "OPTIONS" and is_api:
             headers = [*extra, *preflight_headers(self.settings.cors_origins, origin)]
             await _send_all(send, 204, headers, b"")
-            exchange.finish(self.metrics, 204, 0, "", "preflight")
+            exchange.finish(204, 0, "", "preflight")
             return
         # 5. Response cache.
-        key: str | None = None
+        key: bytes | None = None
         etag = b""
         build_id = self.db.build_id
         if method == "GET" and build_id is not None:
             csv = accept is not None and b"text/csv" in accept
-            key = cache_key(build_id, path, query, csv, htmx is not None)
-            etag = etag_for(key)
+            key = cache_key(
+                build_id.encode(),
+                path.encode("utf-8", "surrogateescape"),
+                query,
+                csv,
+                htmx is not None,
+            )
             if self.cache is not None:
                 entry = self.cache.get(key)
                 if entry is not None:
-                    if inm is not None and etag_matches(inm, etag):
-                        headers = [(b"etag", etag), self.cache_control, _VARY, *extra]
+                    if inm is not None and etag_matches(inm, entry.etag):
+                        headers = [(b"etag", entry.etag), self.cache_control, _VARY, *extra]
                         await _send_all(send, 304, headers, b"")
-                        exchange.finish(self.metrics, 304, 0, "hit", entry.route)
+                        exchange.finish(304, 0, "hit", entry.route)
                     else:
                         await _send_all(send, 200, [*entry.headers, *extra], entry.body)
-                        exchange.finish(self.metrics, 200, len(entry.body), "hit", entry.route)
+                        exchange.finish(200, len(entry.body), "hit", entry.route)
                     return
         # 6. The application.
         cache = self.cache
@@ -175,6 +187,7 @@ class Edge:
         stored: list[tuple[bytes, bytes]] = []
 
         async def wrapped_send(message: Message) -> None:
+            nonlocal etag
             if message["type"] == "http.response.start":
                 status = message["status"]
                 state["status"] = status
@@ -187,6 +200,7 @@ class Edge:
                     and handler.opt.get("cache", False)
                 ):
                     state["cacheable"] = True
+                    etag = etag_for(key)
                     headers += [(b"etag", etag), self.cache_control, _VARY]
                     stored[:] = headers
                     if inm is not None and etag_matches(inm, etag):
@@ -209,7 +223,8 @@ class Edge:
                         and self.db.build_id == build_id
                     ):
                         route = scope.get("path_template") or path
-                        cache.put(key, CachedResponse(tuple(stored), b"".join(chunks), route))
+                        entry = CachedResponse(tuple(stored), b"".join(chunks), route, etag)
+                        cache.put(key, entry)
                 if state["not_modified"]:
                     if message.get("more_body", False):
                         return
@@ -221,17 +236,17 @@ class Edge:
         finally:
             result = ("miss" if cache is not None else "off") if state["cacheable"] else ""
             route = scope.get("path_template") or "unmatched"
-            exchange.finish(self.metrics, state["status"], state["bytes"], result, route)
+            exchange.finish(state["status"], state["bytes"], result, route)
 
 
 class _Exchange:
     """What the access log and metrics need about one request."""
 
-    __slots__ = ("client", "method", "path", "query", "request_id", "scope", "started")
+    __slots__ = ("client", "edge", "method", "path", "query", "request_id", "started")
 
     def __init__(
         self,
-        scope: Scope,
+        edge: Edge,
         method: str,
         path: str,
         query: bytes,
@@ -239,7 +254,7 @@ class _Exchange:
         client: str,
         started: float,
     ) -> None:
-        self.scope = scope
+        self.edge = edge
         self.method = method
         self.path = path
         self.query = query
@@ -247,15 +262,11 @@ class _Exchange:
         self.client = client
         self.started = started
 
-    def finish(self, metrics: Metrics, status: int, size: int, cache: str, route: str) -> None:
+    def finish(self, status: int, size: int, cache: str, route: str) -> None:
         seconds = time.perf_counter() - self.started
-        metrics.observe(route, self.method, status, seconds, cache)
-        access_log.info(
-            "%s %s %d",
-            self.method,
-            self.path[:200],
-            status,
-            extra={
+        self.edge.metrics.observe(route, self.method, status, seconds, cache)
+        self.edge.access_log.write(
+            {
                 "request_id": self.request_id,
                 "method": self.method,
                 "path": self.path[:500],
@@ -266,7 +277,7 @@ class _Exchange:
                 "client": self.client,
                 "cache": cache,
                 "route": route,
-            },
+            }
         )
 
 

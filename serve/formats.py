@@ -21,8 +21,11 @@ def wants_csv(request: Request[Any, Any, Any], fmt: Format | None) -> bool:
     """``?format=csv`` wins; otherwise ``Accept: text/csv`` (same rule as the cache key)."""
     if fmt is not None:
         return fmt == "csv"
-    accept = request.headers.get("accept")
-    return accept is not None and "text/csv" in accept
+    # Read the raw header list: cheaper than building Litestar's Headers.
+    for name, value in request.scope["headers"]:
+        if name == b"accept":
+            return b"text/csv" in value
+    return False
 
 
 def render_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:

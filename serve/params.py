@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 from serve.problems import bad_request
 
@@ -93,12 +94,18 @@ class WeekRange:
     @property
     def weeks(self) -> list[str]:
         """Every week start in the range, ISO formatted."""
-        out: list[str] = []
-        day = self.start
-        while day <= self.end:
-            out.append(day.isoformat())
-            day += ONE_WEEK
-        return out
+        return list(_week_axis(self.start, self.end))
+
+
+@lru_cache(maxsize=1024)
+def _week_axis(start: date, end: date) -> tuple[str, ...]:
+    # Most requests ask for the same few ranges; formatting dates is not free.
+    out: list[str] = []
+    day = start
+    while day <= end:
+        out.append(day.isoformat())
+        day += ONE_WEEK
+    return tuple(out)
 
 
 def week_range(

@@ -6,8 +6,8 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, Router, get
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import PathParameter, QueryParameter
 
 from serve import models, queries
 from serve.db import Reader
@@ -24,30 +24,30 @@ BadgePeriod = Literal["last-week", "last-4-weeks", "total"]
 # Shared parameter declarations (documented once in OpenAPI).
 Start = Annotated[
     date | None,
-    Parameter(
+    QueryParameter(
         description="First week (any date; snapped to its Monday). Default: 52 weeks before end."
     ),
 ]
 End = Annotated[
     date | None,
-    Parameter(
+    QueryParameter(
         description="Last week (any date; snapped to its Monday). Default: last complete week."
     ),
 ]
 Exclude = Annotated[
     str | None,
-    Parameter(
+    QueryParameter(
         description="Comma-separated categories to subtract: `mirror`, `ci`, `metadata`.",
         pattern=r"^[A-Za-z,\s]*$",
     ),
 ]
-Share = Annotated[bool, Parameter(description="Add each value's fraction of its week.")]
+Share = Annotated[bool, QueryParameter(description="Add each value's fraction of its week.")]
 FormatParam = Annotated[
     Format | None,
-    Parameter(query="format", description="`csv` for CSV (or send `Accept: text/csv`)."),
+    QueryParameter(name="format", description="`csv` for CSV (or send `Accept: text/csv`)."),
 ]
 Name = Annotated[
-    str, Parameter(description="Package name; normalised as in PEP 503.", max_length=300)
+    str, PathParameter(description="Package name; normalised as in PEP 503.", max_length=300)
 ]
 
 _CACHED = {"cache": True}
@@ -56,11 +56,11 @@ _CACHED = {"cache": True}
 @get("/packages", opt=_CACHED, responses=COMMON_RESPONSES, summary="Search packages by name prefix")
 async def search_packages(
     request: Request[Any, Any, Any],
-    reader: Reader,
+    reader: NamedDependency[Reader],
     q: Annotated[
-        str, Parameter(description="Name prefix (case and -_. insensitive).", max_length=200)
+        str, QueryParameter(description="Name prefix (case and -_. insensitive).", max_length=200)
     ] = "",
-    limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+    limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     format_: FormatParam = None,
 ) -> Response[models.PackageSearch]:
     """Packages whose normalised name starts with ``q``, most downloaded (last 4 weeks) first."""
@@ -68,7 +68,7 @@ async def search_packages(
 
 
 @get("/packages/{name:str}", opt=_CACHED, responses=PACKAGE_RESPONSES, summary="One package")
-async def get_package(reader: Reader, name: Name) -> models.Package:
+async def get_package(reader: NamedDependency[Reader], name: Name) -> models.Package:
     """The package's row (totals, last week, growth, rank) and the data-through week."""
     return await queries.get_package(reader, name)
 
@@ -81,13 +81,13 @@ async def get_package(reader: Reader, name: Name) -> models.Package:
 )
 async def get_downloads(
     request: Request[Any, Any, Any],
-    reader: Reader,
+    reader: NamedDependency[Reader],
     name: Name,
     start: Start = None,
     end: End = None,
     exclude: Exclude = None,
     cumulative: Annotated[
-        bool, Parameter(description="Running total instead of per week.")
+        bool, QueryParameter(description="Running total instead of per week.")
     ] = False,
     format_: FormatParam = None,
 ) -> Response[models.DownloadSeries]:
@@ -104,7 +104,9 @@ async def get_downloads(
     responses=PACKAGE_RESPONSES,
     summary="shields.io endpoint badge",
 )
-async def get_badge(reader: Reader, name: Name, period: BadgePeriod = "last-week") -> models.Badge:
+async def get_badge(
+    reader: NamedDependency[Reader], name: Name, period: BadgePeriod = "last-week"
+) -> models.Badge:
     """shields.io endpoint JSON: downloads last week, in the last 4 weeks, or in total."""
     return await queries.badge(reader, name, period)
 
@@ -117,7 +119,7 @@ async def get_badge(reader: Reader, name: Name, period: BadgePeriod = "last-week
 )
 async def get_dimension(
     request: Request[Any, Any, Any],
-    reader: Reader,
+    reader: NamedDependency[Reader],
     name: Name,
     dimension: Dimension,
     start: Start = None,
@@ -138,15 +140,16 @@ async def get_dimension(
 @get("/compare", opt=_CACHED, responses=PACKAGE_RESPONSES, summary="Compare up to 10 packages")
 async def get_compare(
     request: Request[Any, Any, Any],
-    reader: Reader,
+    reader: NamedDependency[Reader],
     packages: Annotated[
-        str, Parameter(description="Comma-separated package names (1 to 10).", max_length=2000)
+        str, QueryParameter(description="Comma-separated package names (1 to 10).", max_length=2000)
     ],
     start: Start = None,
     end: End = None,
     exclude: Exclude = None,
     share: Annotated[
-        bool, Parameter(description="Add share of the combined total and of all PyPI per week.")
+        bool,
+        QueryParameter(description="Add share of the combined total and of all PyPI per week."),
     ] = False,
     format_: FormatParam = None,
 ) -> Response[models.Comparison]:
@@ -161,11 +164,11 @@ async def get_compare(
 @get("/trending", opt=_CACHED, responses=COMMON_RESPONSES, summary="Biggest risers")
 async def get_trending(
     request: Request[Any, Any, Any],
-    reader: Reader,
-    weeks: Annotated[int, Parameter(ge=1, le=26, description="Window length in weeks.")] = 4,
-    limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+    reader: NamedDependency[Reader],
+    weeks: Annotated[int, QueryParameter(ge=1, le=26, description="Window length in weeks.")] = 4,
+    limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     min_downloads: Annotated[
-        int, Parameter(ge=1, le=10**12, description="Least downloads in the previous window.")
+        int, QueryParameter(ge=1, le=10**12, description="Least downloads in the previous window.")
     ] = 100,
     format_: FormatParam = None,
 ) -> Response[models.Trending]:
@@ -176,7 +179,7 @@ async def get_trending(
 @get("/overall", opt=_CACHED, responses=COMMON_RESPONSES, summary="All of PyPI per week")
 async def get_overall(
     request: Request[Any, Any, Any],
-    reader: Reader,
+    reader: NamedDependency[Reader],
     start: Start = None,
     end: End = None,
     exclude: Exclude = None,
@@ -189,7 +192,7 @@ async def get_overall(
 
 
 @get("/meta", opt=_CACHED, responses=COMMON_RESPONSES, summary="The build being served")
-async def get_meta(reader: Reader) -> models.Meta:
+async def get_meta(reader: NamedDependency[Reader]) -> models.Meta:
     """Build id, data-through week, export time and row counts."""
     return queries.meta(reader)
 

@@ -1,0 +1,251 @@
+"""Benchmark the HTTP API against datasette on the same file, same run.
+
+Starts, one after the other, on 127.0.0.1: our app with the response cache
+off (uncached path), our app with the cache on (cached path), and datasette
+(immutable mode) answering the equivalent SQL; each with one uvicorn worker.
+Drives each with a bounded keep-alive HTTP/1.1 client (raw asyncio streams,
+so the client is not the bottleneck): N connections for a fixed duration,
+random packages, a 52-week series per request. Prints a table and writes
+data/bench/api.json.
+
+    .venv/bin/python bench/bench_api.py [--db data/pypi_trends.sqlite] [--duration 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import random
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUEST = "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n"
+PY = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(port: int, path: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+                if s.recv(64).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} did not become ready")
+
+
+@contextlib.contextmanager
+def server(cmd: list[str], env: dict[str, str], port: int, ready_path: str) -> Iterator[None]:
+    log = open(ROOT / "data" / "bench" / f"server-{port}.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        wait_ready(port, ready_path)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+async def _connection(
+    port: int, make_path: Callable[[], str], stop_at: float, record_from: float,
+    latencies: list[float], errors: list[int],
+) -> None:  # fmt: skip
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while True:
+            now = time.perf_counter()
+            if now >= stop_at:
+                return
+            path = make_path()
+            writer.write(REQUEST.format(path=path).encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length, chunked = 0, False
+            for line in head.split(b"\r\n"):
+                lowered = line.lower()
+                if lowered.startswith(b"content-length:"):
+                    length = int(line[15:])
+                elif lowered.startswith(b"transfer-encoding:") and b"chunked" in lowered:
+                    chunked = True
+            if chunked:
+                while True:
+                    size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                    await reader.readexactly(size + 2)
+                    if size == 0:
+                        break
+            elif length:
+                await reader.readexactly(length)
+            done = time.perf_counter()
+            if now >= record_from:
+                latencies.append(done - now)
+                if status != 200:
+                    errors.append(status)
+    finally:
+        writer.close()
+
+
+async def load(
+    port: int, make_path: Callable[[], str], connections: int, duration: float, warmup: float
+) -> dict[str, float]:
+    latencies: list[float] = []
+    errors: list[int] = []
+    start = time.perf_counter()
+    record_from = start + warmup
+    stop_at = record_from + duration
+    await asyncio.gather(
+        *(
+            _connection(port, make_path, stop_at, record_from, latencies, errors)
+            for _ in range(connections)
+        )
+    )
+    latencies.sort()
+    n = len(latencies)
+    return {
+        "requests": n,
+        "errors": len(errors),
+        "req_per_s": round(n / duration, 1),
+        "p50_ms": round(latencies[n // 2] * 1000, 2) if n else 0.0,
+        "p99_ms": round(latencies[min(n - 1, int(n * 0.99))] * 1000, 2) if n else 0.0,
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 2) if n else 0.0,
+    }
+
+
+def pick_packages(db: Path, count: int) -> tuple[list[str], str, str]:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    through = con.execute("SELECT value FROM _meta WHERE key = 'data_through'").fetchone()[0]
+    query = "SELECT package_name FROM packages WHERE downloads_last_4_weeks > 0 ORDER BY rank"
+    names = [r[0] for r in con.execute(query + " LIMIT 5000")]
+    con.close()
+    if not names:
+        raise SystemExit(f"{db} has no packages with recent downloads")
+    random.Random(1).shuffle(names)
+    end = dt.date.fromisoformat(through)
+    start = end - dt.timedelta(weeks=51)
+    return names[:count], start.isoformat(), end.isoformat()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--db", type=Path, default=Path(os.environ.get("PYPI_TRENDS_DB", "data/pypi_trends.sqlite"))
+    )
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="seconds of measured load per target"
+    )
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--packages", type=int, default=200, help="distinct packages to pick from")
+    parser.add_argument("--out", type=Path, default=ROOT / "data" / "bench" / "api.json")
+    args = parser.parse_args()
+    db = args.db if args.db.is_absolute() else ROOT / args.db
+    if not db.exists():
+        print(f"bench_api: {db} not found; run `make export` first (or pass --db)", file=sys.stderr)
+        return 2
+    (ROOT / "data" / "bench").mkdir(parents=True, exist_ok=True)
+    names, start, end = pick_packages(db, args.packages)
+    rnd = random.Random(2)
+    print(
+        f"file {db.resolve()} ({db.resolve().stat().st_size / 1e6:.1f} MB), "
+        f"{len(names)} packages, weeks {start}..{end}"
+    )
+
+    def ours() -> str:
+        return f"/api/packages/{rnd.choice(names)}/downloads?start={start}&end={end}"
+
+    sql = (
+        "select week_start, downloads from package_downloads_weekly "
+        "where package_name = :p and week_start between :s and :e order by week_start"
+    )
+    db_name = db.name.rsplit(".", 1)[0]
+
+    def theirs() -> str:
+        q = urllib.parse.urlencode(
+            {"sql": sql, "p": rnd.choice(names), "s": start, "e": end, "_shape": "array"}
+        )
+        return f"/{db_name}.json?{q}"
+
+    base_env = {
+        **os.environ,
+        "PYPI_TRENDS_DB": str(db),
+        "PYPI_TRENDS_LOG_FORMAT": "json",
+        # The limiter still runs on every request; the budget is just out of reach.
+        "PYPI_TRENDS_RATE_LIMIT": "100000000/second",
+        "PYPI_TRENDS_ALLOWED_HOSTS": "*",
+    }
+    results: dict[str, dict[str, float]] = {}
+    datasette = [PY, "-m", "datasette", "serve", "-i", str(db), "--host", "127.0.0.1"]
+    targets = [
+        ("ours_uncached", [PY, "-m", "serve", "--no-response-cache"], ours, "/readyz"),
+        ("ours_cached", [PY, "-m", "serve"], ours, "/readyz"),
+        ("datasette", datasette, theirs, "/-/versions.json"),
+    ]
+    for label, cmd, make_path, ready in targets:
+        port = free_port()
+        full = [*cmd, "--port", str(port)]
+        with server(full, {**base_env, "PYPI_TRENDS_PORT": str(port)}, port, ready):
+            results[label] = asyncio.run(
+                load(port, make_path, args.connections, args.duration, args.warmup)
+            )
+        r = results[label]
+        print(
+            f"{label:15} {r['req_per_s']:>9.1f} req/s  p50 {r['p50_ms']:6.2f} ms  "
+            f"p99 {r['p99_ms']:6.2f} ms  errors {r['errors']}"
+        )
+
+    base = results["datasette"]["req_per_s"] or 1.0
+    summary = {
+        "uncached_vs_datasette": round(results["ours_uncached"]["req_per_s"] / base, 2),
+        "cached_vs_datasette": round(results["ours_cached"]["req_per_s"] / base, 2),
+        "targets": {"uncached_vs_datasette": 3.0, "cached_vs_datasette": 10.0, "p99_ms": 25.0},
+    }
+    print(
+        f"uncached {summary['uncached_vs_datasette']}x datasette, "
+        f"cached {summary['cached_vs_datasette']}x"
+    )
+    report = {
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "file": str(db.resolve()),
+        "file_bytes": db.resolve().stat().st_size,
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "packages": len(names),
+        "weeks": [start, end],
+        "workers": 1,
+        "cpu_count": os.cpu_count(),
+        "results": results,
+        **summary,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
