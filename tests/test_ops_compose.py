@@ -143,3 +143,9 @@ def test_env_example_covers_every_variable(compose: dict[str, Any]) -> None:
     example = (ROOT / "deploy" / "env.example").read_text()
     defined = set(re.findall(r"^([A-Z0-9_]+)=", example, re.MULTILINE))
     assert used <= defined, sorted(used - defined)
+
+
+def test_every_service_rotates_its_logs(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        options = service.get("logging", {}).get("options", {})
+        assert "max-size" in options and "max-file" in options, name
