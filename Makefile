@@ -82,6 +82,12 @@ sample: $(VENV_STAMP) ## Generate the raw sample into data/raw (demo scale; skip
 build: sample ## Build the dbt marts on the sample into data/warehouse.duckdb (models, unit + data tests)
 	DBT_PROFILES_DIR=profiles $(VENV)/bin/dbt build --project-dir dbt --profiles-dir profiles $(DBT_ARGS)
 
+# Each run publishes a new release (keeps the last 3); extra flags via EXPORT_ARGS,
+# e.g. EXPORT_ARGS='--dry-run' or EXPORT_ARGS='--keep 5'.
+.PHONY: export
+export: build ## Export the marts to data/pypi_trends.sqlite (+ data/parquet/), validated, published atomically
+	$(PY) -m exports export $(EXPORT_ARGS)
+
 .PHONY: clean
 clean: ## Remove generated data and dbt artefacts (keeps .venv)
 	rm -rf data dbt/target dbt/logs .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -8,4 +8,5 @@ that every test runs against data produced by the real code path.
 pytest_plugins = [
     "tests.fixtures.sample",
     "tests.fixtures.warehouse",
+    "tests.fixtures.export",
 ]

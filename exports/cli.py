@@ -1,0 +1,198 @@
+"""Command line: ``python -m exports [export|pipeline] [options]``.
+
+Options override environment variables, which override defaults; the
+environment is read when the command runs, never at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from exports.errors import ExportError
+from exports.pipeline import ExportOptions, run_export
+from exports.publish import Layout
+from exports.report import Reporter, configure_logging
+from exports.sources import BigQuerySource, DuckDBSource, Source
+
+COMMANDS = ("export", "pipeline")
+
+
+def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+    """The argument parser; defaults come from ``env``."""
+    db_default = env.get("PYPI_TRENDS_DB", "data/pypi_trends.sqlite")
+    parser = argparse.ArgumentParser(
+        prog="python -m exports",
+        description=(
+            "Export the dbt marts tagged 'export' to a self-describing SQLite file (one STRICT,"
+            " WITHOUT ROWID table per mart) and Parquet, validate it, and publish it atomically"
+            " as releases/pypi_trends-<build_id>.sqlite behind the PYPI_TRENDS_DB symlink."
+        ),
+        epilog=(
+            "Exit status: 0 published (or dry run ok), 1 export failed (the current file is"
+            " untouched), 2 usage error, 3 refused (the latest dbt run has failed tests; --force)."
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", metavar="{export,pipeline}")
+    for name, help_text in (
+        ("export", "export the marts built by the latest dbt run and publish them (default)"),
+        ("pipeline", "dbt build, then export and publish (the production refresh)"),
+    ):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument(
+            "--source",
+            choices=("duckdb", "bigquery"),
+            default="bigquery" if env.get("DBT_TARGET") == "prod" else "duckdb",
+            help="where the marts are read from (default: duckdb; bigquery when DBT_TARGET=prod)",
+        )
+        p.add_argument(
+            "--warehouse",
+            type=Path,
+            default=Path(env.get("PYPI_TRENDS_WAREHOUSE", "data/warehouse.duckdb")),
+            help="DuckDB warehouse file (env PYPI_TRENDS_WAREHOUSE; default %(default)s)",
+        )
+        p.add_argument(
+            "--target-dir",
+            type=Path,
+            default=Path(env.get("DBT_TARGET_PATH", "dbt/target")),
+            help=(
+                "dbt target dir with manifest.json and run_results.json"
+                " (env DBT_TARGET_PATH; default %(default)s)"
+            ),
+        )
+        p.add_argument(
+            "--db",
+            "--out",
+            dest="db",
+            type=Path,
+            default=Path(db_default),
+            help=(
+                "published path, a symlink to the current release"
+                " (env PYPI_TRENDS_DB; default %(default)s)"
+            ),
+        )
+        p.add_argument(
+            "--releases-dir", type=Path, help="release files (default: releases/ next to --db)"
+        )
+        p.add_argument(
+            "--parquet-dir", type=Path, help="Parquet copies (default: parquet/ next to --db)"
+        )
+        p.add_argument(
+            "--keep", type=int, default=3, help="releases to keep, current included (default 3)"
+        )
+        p.add_argument(
+            "--build-id", help="release id (default: UTC time + hash of the dbt invocation id)"
+        )
+        p.add_argument(
+            "--source-target", help="recorded in _meta.source_target (default: the dbt target)"
+        )
+        p.add_argument(
+            "--force", action="store_true", help="export even if the latest dbt run has failures"
+        )
+        p.add_argument(
+            "--dry-run", action="store_true", help="read the manifest and the source, write nothing"
+        )
+        p.add_argument(
+            "--memory-limit", default="100MB", help="DuckDB memory cap; sorts spill beyond it"
+        )
+        p.add_argument("--threads", type=int, default=2, help="DuckDB threads (default 2)")
+        p.add_argument(
+            "--progress",
+            choices=("auto", "bar", "log"),
+            default="auto",
+            help="progress bar (bar), log lines (log), or bar only on a terminal (auto)",
+        )
+        p.add_argument(
+            "--bq-project", default=env.get("PYPI_TRENDS_BQ_PROJECT"), help="BigQuery project (env)"
+        )
+        p.add_argument(
+            "--bq-dataset", default=env.get("PYPI_TRENDS_BQ_DATASET"), help="BigQuery dataset (env)"
+        )
+        p.add_argument(
+            "--bq-location",
+            default=env.get("PYPI_TRENDS_BQ_LOCATION"),
+            help="BigQuery location (env)",
+        )
+        p.add_argument("-v", "--verbose", action="store_true", help="debug log lines")
+        if name == "pipeline":
+            p.add_argument(
+                "--dbt-project-dir",
+                type=Path,
+                default=Path("dbt"),
+                help="dbt project (default %(default)s)",
+            )
+    return parser
+
+
+def _source(args: argparse.Namespace) -> Source:
+    if args.source == "bigquery":
+        return BigQuerySource(args.bq_project, args.bq_dataset, args.bq_location)
+    return DuckDBSource(args.warehouse)
+
+
+def _run_dbt_build(args: argparse.Namespace, env: Mapping[str, str]) -> None:
+    dbt = Path(sys.executable).parent / "dbt"
+    cmd = [
+        str(dbt),
+        "build",
+        "--project-dir",
+        str(args.dbt_project_dir),
+        "--target-path",
+        str(args.target_dir.resolve()),
+    ]
+    if "DBT_PROFILES_DIR" not in env:
+        cmd += ["--profiles-dir", "profiles"]
+    if subprocess.run(cmd, check=False).returncode != 0:
+        raise ExportError("dbt build failed: nothing exported (see the dbt log above)")
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """Run the CLI; return the exit status."""
+    env = os.environ if env is None else env
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
+        argv = ["export", *argv]
+    args = build_parser(env).parse_args(argv)
+    if args.keep < 1:
+        print("error: --keep must be at least 1", file=sys.stderr)
+        return 2
+    configure_logging(args.verbose)
+    interactive = args.progress == "bar" or (args.progress == "auto" and sys.stderr.isatty())
+    reporter = Reporter(interactive=interactive)
+    db = Path(args.db)
+    layout = Layout(
+        db=db,
+        releases_dir=args.releases_dir or db.parent / "releases",
+        parquet_dir=args.parquet_dir or db.parent / "parquet",
+    )
+    opts = ExportOptions(
+        source=_source(args),
+        target_dir=args.target_dir,
+        layout=layout,
+        keep=args.keep,
+        force=args.force,
+        dry_run=args.dry_run,
+        build_id=args.build_id,
+        source_target=args.source_target,
+        memory_limit=args.memory_limit,
+        threads=args.threads,
+    )
+    try:
+        if args.command == "pipeline" and not args.dry_run:
+            _run_dbt_build(args, env)
+        result = run_export(opts, reporter)
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted; the current file is untouched", file=sys.stderr)
+        return 130
+    if not args.dry_run and result.release is not None:
+        print(
+            f"published {layout.db} -> {result.release} ({sum(result.row_counts.values()):,} rows)"
+        )
+    return 0

@@ -1,0 +1,210 @@
+"""The export, end to end: read dbt's artefacts, build, validate, publish, prune."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from exports import duck, killpoints
+from exports.errors import ExportError
+from exports.manifest import MartSpec, export_marts, latest_run, load_manifest, refuse_on_failures
+from exports.publish import (
+    Layout,
+    check_build_id,
+    clean_leftovers,
+    current_release,
+    export_lock,
+    prune_releases,
+    publish_parquet,
+    publish_release,
+)
+from exports.report import Reporter
+from exports.sources import Source
+from exports.writer import BuildInfo, build_file, validate_file
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """Everything one export needs (the CLI fills it from options and environment)."""
+
+    source: Source
+    target_dir: Path
+    layout: Layout
+    keep: int = 3
+    force: bool = False
+    dry_run: bool = False
+    build_id: str | None = None
+    source_target: str | None = None
+    memory_limit: str = "100MB"
+    threads: int = 2
+
+
+@dataclass
+class ExportResult:
+    """What an export did (or, with ``dry_run``, would do)."""
+
+    build_id: str
+    marts: list[MartSpec]
+    release: Path | None = None
+    row_counts: dict[str, int] = field(default_factory=dict)
+    data_through: str = ""
+    parquet: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def default_build_id(invocation_id: str, now: dt.datetime) -> str:
+    """``YYYYMMDDTHHMMSSZ-<8 hex of the dbt invocation id>``: sortable and traceable to dbt."""
+    digest = hashlib.sha256(invocation_id.encode()).hexdigest()[:8]
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{digest}"
+
+
+def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
+    """Export the marts listed in the dbt manifest and publish the new file.
+
+    Raises:
+        ExportError: on any failure; the current published file is untouched.
+        RefusedError: when the latest dbt run has failures and ``force`` is off.
+    """
+    started = time.monotonic()
+    manifest = load_manifest(opts.target_dir)
+    marts = export_marts(manifest)
+    run = latest_run(opts.target_dir, manifest)
+    refuse_on_failures(run, opts.force)
+    if run.failures:
+        reporter.event("forced_despite_failures", failures=len(run.failures))
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    build_id = check_build_id(opts.build_id or default_build_id(run.invocation_id, now))
+    target = (
+        opts.source_target or run.target or ("prod" if opts.source.label == "bigquery" else "dev")
+    )
+    info = BuildInfo(
+        build_id=build_id,
+        dbt_invocation_id=run.invocation_id,
+        source_target=target,
+        exported_at=now.isoformat().replace("+00:00", "Z"),
+    )
+    result = ExportResult(build_id=build_id, marts=marts)
+    layout = opts.layout
+    reporter.event(
+        "export_start", build_id=build_id, marts=len(marts), source=opts.source.label, target=target
+    )
+
+    if opts.dry_run:
+        _dry_run(opts, marts, result, reporter)
+        result.seconds = time.monotonic() - started
+        return result
+
+    with export_lock(layout):
+        killpoints.reached("after_lock")
+        for path in clean_leftovers(layout):
+            reporter.event("removed_leftover", path=path)
+        if layout.release_path(build_id).exists():
+            raise ExportError(
+                f"release {layout.release_path(build_id)} already exists: pick another --build-id"
+            )
+        temp = layout.temp_path(build_id)
+        staging = layout.staging_dir()
+        spill = layout.releases_dir / f".spill.tmp-{temp.name.rsplit('-', 1)[-1]}"
+        spill.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duck.connect(opts.memory_limit, spill, opts.threads)
+        except BaseException:
+            shutil.rmtree(spill, ignore_errors=True)
+            raise
+        try:
+            total = _estimate_rows(opts.source, con, marts)
+            with reporter.bar(total):
+                built = build_file(con, opts.source, marts, temp, staging, info, reporter)
+            killpoints.reached("after_temp_written")
+            validate_file(temp, marts, built.row_counts, build_id)
+            killpoints.reached("after_validate")
+            reporter.event("validated", file=temp.name, integrity="ok")
+            result.release = publish_release(layout, temp, build_id)
+            result.row_counts, result.data_through = built.row_counts, built.data_through
+            reporter.event(
+                "published", db=layout.db, release=result.release, data_through=built.data_through
+            )
+            result.parquet = publish_parquet(layout, built.staged_parquet)
+            result.removed = prune_releases(layout, opts.keep)
+            for path in result.removed:
+                reporter.event("pruned", release=path)
+        except BaseException:
+            # Never leave a half-built file behind on an ordinary failure; a
+            # SIGKILL is handled by clean_leftovers at the next run.
+            for path in (temp, Path(f"{temp}-journal")):
+                path.unlink(missing_ok=True)
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        finally:
+            con.close()
+            shutil.rmtree(spill, ignore_errors=True)
+    result.seconds = time.monotonic() - started
+    reporter.event(
+        "export_done",
+        build_id=build_id,
+        rows=sum(result.row_counts.values()),
+        seconds=f"{result.seconds:.2f}",
+        size_bytes=result.release.stat().st_size if result.release else 0,
+    )
+    return result
+
+
+def _estimate_rows(source: Source, con: object, marts: list[MartSpec]) -> int:
+    """Total rows for the progress bar (DuckDB counts are free; other sources report 0)."""
+    from exports.sources import DuckDBSource
+
+    if not isinstance(source, DuckDBSource):
+        return 0
+    import duckdb
+
+    assert isinstance(con, duckdb.DuckDBPyConnection)
+    source.open(con)
+    try:
+        total = 0
+        for mart in marts:
+            row = con.execute(f"SELECT count(*) FROM {source.relation_name(mart)}").fetchone()
+            total += int(row[0]) if row else 0
+        return total
+    except duckdb.Error as exc:
+        raise ExportError(f"cannot read the warehouse: {exc}") from None
+    finally:
+        source.close(con)
+
+
+def _dry_run(
+    opts: ExportOptions, marts: list[MartSpec], result: ExportResult, reporter: Reporter
+) -> None:
+    """Check the source can be read and report the plan; write nothing."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="pypi-trends-dry-") as tmp:
+        con = duck.connect(opts.memory_limit, Path(tmp), opts.threads)
+        try:
+            opts.source.open(con)
+            try:
+                for mart in marts:
+                    scan = opts.source.scan(con, mart)
+                    result.row_counts[mart.name] = scan.expected_rows or 0
+                    reporter.event(
+                        "would_export",
+                        table=mart.name,
+                        rows=scan.expected_rows if scan.expected_rows is not None else "unknown",
+                        grain=",".join(mart.grain),
+                        columns=len(mart.columns),
+                    )
+            finally:
+                opts.source.close(con)
+        finally:
+            con.close()
+    current = current_release(opts.layout)
+    reporter.event(
+        "dry_run",
+        would_publish=opts.layout.release_path(result.build_id),
+        current=current or "none",
+        keep=opts.keep,
+    )

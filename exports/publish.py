@@ -1,0 +1,213 @@
+"""Atomic, reader-safe publication of a validated SQLite file (and the Parquet copies).
+
+Layout (docs/architecture.md section 3)::
+
+    data/pypi_trends.sqlite -> releases/pypi_trends-<build_id>.sqlite   (relative symlink)
+    data/releases/pypi_trends-<build_id>.sqlite                          (last N kept)
+    data/parquet/<mart>/<mart>.parquet
+
+Every step either completes or leaves the previous current file untouched:
+the new file is fsynced under a temporary name, renamed into ``releases/``,
+then a temporary symlink is renamed over the current one (``rename(2)`` is
+atomic) and the directory is fsynced. Temporary names carry the writer's pid
+(``.<name>.tmp-<pid>``); an exclusive lock on ``releases/.export.lock`` makes
+sure only one exporter runs, so any temporary left over is from a dead run and
+is removed at the next start.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from exports import killpoints
+from exports.errors import ExportError
+
+RELEASE_PREFIX = "pypi_trends-"
+RELEASE_SUFFIX = ".sqlite"
+BUILD_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+TMP_RE = re.compile(r"^\..*\.tmp-\d+$")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the published artefacts live."""
+
+    db: Path
+    releases_dir: Path
+    parquet_dir: Path
+
+    def release_path(self, build_id: str) -> Path:
+        """Path of the release file of ``build_id``."""
+        return self.releases_dir / f"{RELEASE_PREFIX}{build_id}{RELEASE_SUFFIX}"
+
+    def temp_path(self, build_id: str) -> Path:
+        """Temporary name the file is built under (next to the release: same filesystem)."""
+        return self.releases_dir / f".{RELEASE_PREFIX}{build_id}{RELEASE_SUFFIX}.tmp-{os.getpid()}"
+
+    def staging_dir(self) -> Path:
+        """Directory the Parquet files are staged in before publication."""
+        return self.parquet_dir / f".staging.tmp-{os.getpid()}"
+
+
+def check_build_id(build_id: str) -> str:
+    """Return ``build_id`` if it is safe in a file name.
+
+    Raises:
+        ExportError: otherwise.
+    """
+    if not BUILD_ID_RE.match(build_id):
+        raise ExportError(f"invalid build id {build_id!r}: use letters, digits, '.', '_' and '-'")
+    return build_id
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file or a directory (so a rename or a new entry survives a power cut)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def export_lock(layout: Layout) -> Iterator[None]:
+    """Hold the exclusive exporter lock (released by the kernel even on SIGKILL).
+
+    Raises:
+        ExportError: when another exporter holds it.
+    """
+    layout.releases_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(layout.releases_dir / ".export.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ExportError(
+                f"another export is running (lock {layout.releases_dir}/.export.lock)"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def clean_leftovers(layout: Layout) -> list[Path]:
+    """Remove temporary files of earlier, interrupted runs (call with the lock held).
+
+    Returns:
+        The paths removed.
+    """
+    removed: list[Path] = []
+    candidates: list[Path] = []
+    for directory in (layout.releases_dir, layout.db.parent, layout.parquet_dir):
+        if directory.is_dir():
+            candidates += [p for p in directory.iterdir() if TMP_RE.match(p.name)]
+    if layout.parquet_dir.is_dir():
+        for sub in layout.parquet_dir.iterdir():
+            if sub.is_dir() and not sub.name.startswith("."):
+                candidates += [p for p in sub.iterdir() if TMP_RE.match(p.name)]
+    for path in candidates:
+        if path.name.endswith(f".tmp-{os.getpid()}"):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            for extra in ("-journal", ""):
+                Path(str(path) + extra).unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def current_release(layout: Layout) -> Path | None:
+    """The release file the current symlink points at (None when nothing is published)."""
+    if not layout.db.is_symlink() and not layout.db.exists():
+        return None
+    try:
+        return layout.db.resolve(strict=True)
+    except (FileNotFoundError, RuntimeError):
+        return None
+
+
+def publish_release(layout: Layout, temp: Path, build_id: str) -> Path:
+    """Make the validated ``temp`` file the current release, atomically.
+
+    Returns:
+        The release path now pointed at by the current symlink.
+
+    Raises:
+        ExportError: when a release with this build id already exists.
+    """
+    release = layout.release_path(build_id)
+    if release.exists():
+        raise ExportError(f"release {release} already exists: pick another --build-id")
+    fsync_path(temp)
+    os.rename(temp, release)
+    fsync_path(layout.releases_dir)
+    killpoints.reached("after_release_renamed")
+
+    layout.db.parent.mkdir(parents=True, exist_ok=True)
+    link_tmp = layout.db.parent / f".{layout.db.name}.tmp-{os.getpid()}"
+    link_tmp.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(release, layout.db.parent), link_tmp)
+    killpoints.reached("after_symlink_created")
+    # rename(2) replaces the old symlink in one step: a reader opening the path
+    # gets either the old release or the new one, never nothing.
+    os.replace(link_tmp, layout.db)
+    fsync_path(layout.db.parent)
+    killpoints.reached("after_swap")
+    return release
+
+
+def publish_parquet(layout: Layout, staged: dict[str, Path]) -> list[Path]:
+    """Move the staged Parquet files to ``<parquet_dir>/<mart>/<mart>.parquet`` (atomic per file).
+
+    Returns:
+        The published paths.
+    """
+    published = []
+    for mart, path in staged.items():
+        dest_dir = layout.parquet_dir / mart
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        dest = dest_dir / f"{mart}.parquet"
+        fsync_path(path)
+        os.replace(path, dest)
+        fsync_path(dest_dir)
+        published.append(dest)
+    shutil.rmtree(layout.staging_dir(), ignore_errors=True)
+    killpoints.reached("after_parquet_published")
+    return published
+
+
+def prune_releases(layout: Layout, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` newest releases; never the current one.
+
+    Readers that still hold a deleted release open keep reading it (POSIX
+    unlink semantics); new readers follow the symlink.
+
+    Returns:
+        The release files removed.
+    """
+    current = current_release(layout)
+    releases = sorted(
+        (p for p in layout.releases_dir.glob(f"{RELEASE_PREFIX}*{RELEASE_SUFFIX}") if p.is_file()),
+        key=lambda p: p.stat().st_mtime_ns,
+        reverse=True,
+    )
+    removed = []
+    kept = 0
+    for path in releases:
+        if path.resolve() == current or kept < keep:
+            kept += 1
+            continue
+        path.unlink()
+        removed.append(path)
+    if removed:
+        fsync_path(layout.releases_dir)
+    killpoints.reached("after_prune")
+    return removed

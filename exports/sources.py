@@ -1,0 +1,216 @@
+"""Readers of the marts. Each hands the one writer a DuckDB relation ordered by the grain.
+
+* :class:`DuckDBSource` attaches the local warehouse read-only.
+* :class:`ArrowSource` scans ``pyarrow.RecordBatchReader`` streams; it is what
+  :class:`BigQuerySource` feeds with BigQuery Storage API record batches, so a
+  production mart is streamed batch by batch and never held in memory whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import duckdb
+
+from exports.errors import ExportError
+from exports.manifest import MartSpec
+from exports.sqlite_schema import column_kind, quote
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A mart ready to read: a DuckDB ``FROM`` expression and the row count the source reports."""
+
+    sql: str
+    expected_rows: int | None
+
+
+class Source(Protocol):
+    """What the writer needs from a reader."""
+
+    label: str
+
+    def open(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Make the source readable from ``con``."""
+
+    def scan(self, con: duckdb.DuckDBPyConnection, mart: MartSpec) -> Scan:
+        """Return the mart's contract columns (native types) ordered by the grain."""
+
+    def close(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Release what :meth:`open` and :meth:`scan` acquired."""
+
+
+def select_list(mart: MartSpec) -> str:
+    """The contract columns, in contract order, quoted."""
+    return ", ".join(quote(c.name) for c in mart.columns)
+
+
+def order_by(mart: MartSpec) -> str:
+    """``ORDER BY`` list of the grain (the SQLite key order: byte order of text, ISO dates)."""
+    return ", ".join(quote(g) for g in mart.grain)
+
+
+@dataclass
+class DuckDBSource:
+    """The local DuckDB warehouse, attached read-only (dbt may keep its own lock elsewhere)."""
+
+    path: Path
+    label: str = "duckdb"
+    alias: str = "wh"
+
+    def open(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Attach the warehouse read-only.
+
+        Raises:
+            ExportError: when the file is missing or cannot be opened.
+        """
+        if not self.path.is_file():
+            raise ExportError(
+                f"warehouse {self.path} not found: run `make build` or pass --warehouse"
+            )
+        try:
+            con.execute(f"ATTACH '{self.path}' AS {self.alias} (READ_ONLY)")
+        except duckdb.Error as exc:
+            raise ExportError(f"cannot open warehouse {self.path}: {exc}") from None
+
+    def relation_name(self, mart: MartSpec) -> str:
+        """Fully qualified name of the mart inside the attached warehouse."""
+        return f"{self.alias}.{quote(mart.schema or 'main')}.{quote(mart.alias)}"
+
+    def scan(self, con: duckdb.DuckDBPyConnection, mart: MartSpec) -> Scan:
+        """Return the ordered scan of the mart and its row count.
+
+        Raises:
+            ExportError: when the mart is missing or lacks a contract column.
+        """
+        rel = self.relation_name(mart)
+        try:
+            row = con.execute(f"SELECT count(*) FROM {rel}").fetchone()
+            con.execute(f"SELECT {select_list(mart)} FROM {rel} LIMIT 0")
+        except duckdb.Error as exc:
+            raise ExportError(f"mart {mart.name} is not readable in {self.path}: {exc}") from None
+        count = int(row[0]) if row else 0
+        return Scan(f"(SELECT {select_list(mart)} FROM {rel} ORDER BY {order_by(mart)})", count)
+
+    def close(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Detach the warehouse."""
+        con.execute(f"DETACH {self.alias}")
+
+
+def arrow_type(kind: str) -> pa.DataType:
+    """Arrow type a reader must deliver for a column kind (see :func:`column_kind`)."""
+    import pyarrow as pa
+
+    return {
+        "date": pa.date32(),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+        "text": pa.string(),
+        "integer": pa.int64(),
+        "real": pa.float64(),
+        "boolean": pa.bool_(),
+    }[kind]
+
+
+def arrow_schema(mart: MartSpec) -> pa.Schema:
+    """The Arrow schema of a mart, derived from its dbt contract."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field(c.name, arrow_type(column_kind(c)[1]), nullable=not c.not_null)
+            for c in mart.columns
+        ]
+    )
+
+
+#: ``open_batches(mart) -> (record batches in grain order, row count the source reports)``.
+BatchOpener = Callable[[MartSpec], tuple[Iterator["pa.RecordBatch"], int | None]]
+
+
+@dataclass
+class ArrowSource:
+    """Marts delivered as streams of Arrow record batches, already ordered by the grain.
+
+    Every batch is cast to the contract schema, so a source that delivers
+    other types fails loudly instead of writing wrong values.
+    """
+
+    open_batches: BatchOpener
+    label: str = "arrow"
+    _views: list[str] = field(default_factory=list)
+
+    def open(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Nothing to attach: streams are registered per mart."""
+
+    def scan(self, con: duckdb.DuckDBPyConnection, mart: MartSpec) -> Scan:
+        """Register the mart's batch stream as a DuckDB view and return its scan."""
+        import pyarrow as pa
+
+        schema = arrow_schema(mart)
+        batches, count = self.open_batches(mart)
+
+        def cast(it: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            for batch in it:
+                try:
+                    yield batch.select(schema.names).cast(schema)
+                except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError) as exc:
+                    raise ExportError(
+                        f"mart {mart.name}: source batch does not match the contract: {exc}"
+                    ) from None
+
+        reader = pa.RecordBatchReader.from_batches(schema, cast(batches))
+        view = f"arrow_src_{mart.name}"
+        con.register(view, reader)
+        self._views.append(view)
+        # The stream is already in grain order (the source query orders it); DuckDB
+        # keeps the scan order because preserve_insertion_order is on.
+        return Scan(f"(SELECT {select_list(mart)} FROM {quote(view)})", count)
+
+    def close(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Unregister the views."""
+        for view in self._views:
+            con.unregister(view)
+        self._views.clear()
+
+
+def bigquery_query(mart: MartSpec, project: str | None = None, dataset: str | None = None) -> str:
+    """The GoogleSQL query the BigQuery reader issues for a mart.
+
+    ``ORDER BY`` the grain makes the client read the result through a single
+    ordered Storage API stream, so batches arrive in key order.
+    """
+    table = f"{project or mart.database}.{dataset or mart.schema}.{mart.alias}"
+    cols = ", ".join(f"`{c.name}`" for c in mart.columns)
+    keys = ", ".join(f"`{g}`" for g in mart.grain)
+    return f"SELECT {cols} FROM `{table}` ORDER BY {keys}"
+
+
+class BigQuerySource(ArrowSource):
+    """Production marts read from BigQuery as Arrow record batches (Storage Read API).
+
+    Cannot run offline: the google clients are imported only when a mart is read.
+    """
+
+    def __init__(self, project: str | None, dataset: str | None, location: str | None) -> None:
+        super().__init__(open_batches=self._open_batches, label="bigquery")
+        self.project, self.dataset, self.location = project, dataset, location
+        self._client: Any = None
+
+    def _open_batches(self, mart: MartSpec) -> tuple[Iterator[pa.RecordBatch], int | None]:
+        try:
+            from google.cloud import bigquery, bigquery_storage
+        except ImportError as exc:  # pragma: no cover - both are locked dependencies
+            raise ExportError(f"google-cloud-bigquery is not installed: {exc}") from None
+        if self._client is None:
+            self._client = bigquery.Client(project=self.project, location=self.location)
+        sql = bigquery_query(mart, self.project, self.dataset)
+        rows = self._client.query(sql).result()
+        read_client: Any = bigquery_storage.BigQueryReadClient  # untyped library
+        batches = rows.to_arrow_iterable(bqstorage_client=read_client())
+        return iter(batches), int(rows.total_rows) if rows.total_rows is not None else None

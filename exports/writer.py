@@ -1,0 +1,235 @@
+"""The one writer: any :class:`~exports.sources.Source` -> Parquet + a complete SQLite file.
+
+Per mart, DuckDB streams the source (ordered by the grain) into a Parquet file
+(the analysts' copy, and a spill-safe sorted staging area), then streams that
+file into a pre-created ``STRICT, WITHOUT ROWID`` SQLite table through the
+sqlite extension. Rows arrive in key order, so SQLite only appends to its
+B-tree; DuckDB's memory cap keeps the process small at any table size.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from exports import SCHEMA_VERSION, killpoints
+from exports.errors import ExportError
+from exports.manifest import MartSpec
+from exports.report import Reporter
+from exports.sources import Source
+from exports.sqlite_schema import (
+    META_DDL,
+    META_KEYS,
+    column_kind,
+    index_ddl,
+    quote,
+    table_ddl,
+    to_sqlite_expr,
+)
+
+PAGE_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    """The facts written into ``_meta``."""
+
+    build_id: str
+    dbt_invocation_id: str
+    source_target: str
+    exported_at: str
+
+
+@dataclass(frozen=True)
+class BuiltFile:
+    """A finished, not yet validated SQLite file and what it should contain."""
+
+    path: Path
+    row_counts: dict[str, int]
+    data_through: str
+    staged_parquet: dict[str, Path]
+
+
+def create_schema(path: Path, marts: list[MartSpec]) -> None:
+    """Create the empty SQLite file: every mart table and the self-describing tables."""
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        con.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+        con.execute("PRAGMA journal_mode = OFF")
+        con.execute("BEGIN")
+        for ddl in META_DDL:
+            con.execute(ddl)
+        for mart in marts:
+            con.execute(table_ddl(mart))
+        con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        con.execute("COMMIT")
+    finally:
+        con.close()
+
+
+def _data_through(con: sqlite3.Connection, marts: list[MartSpec], counts: dict[str, int]) -> str:
+    """Last complete week: ``max(week_start)`` of the smallest mart that has the column."""
+    weekly = [m for m in marts if any(c.name == "week_start" for c in m.columns)]
+    if not weekly:
+        return ""
+    smallest = min(weekly, key=lambda m: counts[m.name])
+    row = con.execute(f"SELECT max(week_start) FROM {quote(smallest.name)}").fetchone()
+    return str(row[0]) if row and row[0] is not None else ""
+
+
+def finish_file(path: Path, marts: list[MartSpec], counts: dict[str, int], info: BuildInfo) -> str:
+    """Add indexes, ``_meta``/``_tables``/``_columns``, ANALYZE, and leave the file in DELETE mode.
+
+    Returns:
+        The ``data_through`` week written into ``_meta``.
+    """
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        # Build PRAGMAs: nobody else sees this file yet, a crash just discards it.
+        con.execute("PRAGMA journal_mode = OFF")
+        con.execute("PRAGMA synchronous = OFF")
+        con.execute("PRAGMA cache_size = -32768")
+        con.execute("BEGIN")
+        for mart in marts:
+            for ddl in index_ddl(mart):
+                con.execute(ddl)
+        data_through = _data_through(con, marts, counts)
+        meta = {
+            "build_id": info.build_id,
+            "dbt_invocation_id": info.dbt_invocation_id,
+            "source_target": info.source_target,
+            "data_through": data_through,
+            "exported_at": info.exported_at,
+            "schema_version": str(SCHEMA_VERSION),
+        }
+        con.executemany("INSERT INTO _meta (key, value) VALUES (?, ?)", sorted(meta.items()))
+        con.executemany(
+            "INSERT INTO _tables (table_name, row_count, description) VALUES (?, ?, ?)",
+            [(m.name, counts[m.name], m.description) for m in marts],
+        )
+
+        con.executemany(
+            "INSERT INTO _columns (table_name, column_name, data_type, description)"
+            " VALUES (?, ?, ?, ?)",
+            sorted(
+                (m.name, c.name, column_kind(c)[0], c.description) for m in marts for c in m.columns
+            ),
+        )
+        con.execute("COMMIT")
+        con.execute("ANALYZE")
+        con.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+        # Published files use a rollback journal: readers never need a -wal/-shm
+        # file next to them, and a read-only directory works.
+        mode = con.execute("PRAGMA journal_mode = DELETE").fetchone()
+        if not mode or str(mode[0]).lower() != "delete":
+            raise ExportError(f"cannot switch {path} to journal_mode=DELETE (got {mode})")
+    finally:
+        con.close()
+    return data_through
+
+
+def build_file(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    marts: list[MartSpec],
+    path: Path,
+    staging_dir: Path,
+    info: BuildInfo,
+    reporter: Reporter,
+) -> BuiltFile:
+    """Write every mart from ``source`` into the new SQLite file ``path`` (and Parquet).
+
+    Raises:
+        ExportError: when the source and the written rows disagree, or a
+            statement fails.
+    """
+    create_schema(path, marts)
+    staging_dir.mkdir(parents=True, exist_ok=True)
+    source.open(con)
+    counts: dict[str, int] = {}
+    staged: dict[str, Path] = {}
+    try:
+        con.execute(f"ATTACH '{path}' AS out (TYPE sqlite)")
+        try:
+            for i, mart in enumerate(marts):
+                scan = source.scan(con, mart)
+                rows = scan.expected_rows or 0
+                parquet = staging_dir / f"{mart.name}.parquet"
+                with reporter.step(con, f"{mart.name}: parquet", rows):
+                    res = con.execute(
+                        f"COPY (SELECT * FROM {scan.sql}) TO '{parquet}'"
+                        " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"
+                    ).fetchone()
+                n_staged = int(res[0]) if res else 0
+                if scan.expected_rows is not None and n_staged != scan.expected_rows:
+                    raise ExportError(
+                        f"mart {mart.name}: source reports {scan.expected_rows} rows,"
+                        f" {n_staged} were read"
+                    )
+                exprs = ", ".join(to_sqlite_expr(c) for c in mart.columns)
+                with reporter.step(con, f"{mart.name}: sqlite", rows):
+                    res = con.execute(
+                        f"INSERT INTO out.{quote(mart.name)}"
+                        f" SELECT {exprs} FROM read_parquet('{parquet}')"
+                    ).fetchone()
+                n_loaded = int(res[0]) if res else 0
+                if n_loaded != n_staged:
+                    raise ExportError(
+                        f"mart {mart.name}: {n_staged} rows staged but {n_loaded} loaded"
+                    )
+                counts[mart.name] = n_loaded
+                staged[mart.name] = parquet
+                reporter.event("table_written", table=mart.name, rows=n_loaded)
+                if i == 0:
+                    killpoints.reached("after_first_table")
+        finally:
+            con.execute("DETACH out")
+    except duckdb.Error as exc:
+        raise ExportError(f"writing {path.name} failed: {exc}") from None
+    finally:
+        source.close(con)
+    data_through = finish_file(path, marts, counts, info)
+    return BuiltFile(path=path, row_counts=counts, data_through=data_through, staged_parquet=staged)
+
+
+def validate_file(path: Path, marts: list[MartSpec], counts: dict[str, int], build_id: str) -> None:
+    """Check a finished file before it may become current.
+
+    ``PRAGMA integrity_check``, ``user_version``, journal mode, a complete
+    ``_meta`` naming this build, and every table's row count equal to the
+    source's (counted again by SQLite itself).
+
+    Raises:
+        ExportError: on the first check that fails.
+    """
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        result = [r[0] for r in con.execute("PRAGMA integrity_check").fetchall()]
+        if result != ["ok"]:
+            raise ExportError(f"{path.name}: integrity_check failed: {result[:5]}")
+        version = con.execute("PRAGMA user_version").fetchone()
+        if not version or version[0] != SCHEMA_VERSION:
+            raise ExportError(f"{path.name}: user_version {version} != {SCHEMA_VERSION}")
+        mode = con.execute("PRAGMA journal_mode").fetchone()
+        if not mode or str(mode[0]).lower() != "delete":
+            raise ExportError(f"{path.name}: journal_mode is {mode}, expected delete")
+        meta = dict(con.execute("SELECT key, value FROM _meta").fetchall())
+        missing = [k for k in META_KEYS if not meta.get(k)]
+        if missing:
+            raise ExportError(f"{path.name}: _meta lacks {missing}")
+        if meta["build_id"] != build_id or meta["schema_version"] != str(SCHEMA_VERSION):
+            raise ExportError(f"{path.name}: _meta does not describe build {build_id}")
+        listed = dict(con.execute("SELECT table_name, row_count FROM _tables").fetchall())
+        for mart in marts:
+            row = con.execute(f"SELECT count(*) FROM {quote(mart.name)}").fetchone()
+            actual = int(row[0]) if row else -1
+            if actual != counts[mart.name] or listed.get(mart.name) != actual:
+                raise ExportError(
+                    f"{path.name}: table {mart.name} has {actual} rows,"
+                    f" source has {counts[mart.name]}, _tables says {listed.get(mart.name)}"
+                )
+    finally:
+        con.close()

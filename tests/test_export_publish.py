@@ -1,0 +1,214 @@
+"""Publication: crash safety, live readers, idempotence, pruning, refusals, dry runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from exports.killpoints import ENV_VAR, POINTS
+from tests.fixtures.export import Published, exporter_args, run_exporter
+from tests.fixtures.warehouse import Warehouse
+
+META_KEYS = {
+    "build_id",
+    "dbt_invocation_id",
+    "source_target",
+    "data_through",
+    "exported_at",
+    "schema_version",
+}
+MART_TABLES_SQL = "SELECT table_name FROM _tables ORDER BY table_name"
+
+# Kill points after which the new build must already be current (the symlink
+# was swapped); before them the previous build must still be current.
+NEW_IS_CURRENT_AFTER = {"after_swap", "after_parquet_published", "after_prune"}
+
+
+def check_current(db: Path) -> str:
+    """Assert the current file is complete and valid; return its build id."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        meta = dict(con.execute("SELECT key, value FROM _meta"))
+        assert set(meta) >= META_KEYS and all(meta[k] for k in META_KEYS)
+        assert con.execute("PRAGMA user_version").fetchone()[0] == int(meta["schema_version"])
+        for (table,) in con.execute(MART_TABLES_SQL).fetchall():
+            listed = con.execute(
+                "SELECT row_count FROM _tables WHERE table_name = ?", (table,)
+            ).fetchone()[0]
+            assert con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] == listed > 0
+        return meta["build_id"]
+    finally:
+        con.close()
+
+
+def table_contents(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = [r[0] for r in con.execute(MART_TABLES_SQL)]
+        return {t: con.execute(f'SELECT * FROM "{t}"').fetchall() for t in tables} | {
+            "_tables": con.execute("SELECT * FROM _tables ORDER BY table_name").fetchall(),
+            "_columns": con.execute("SELECT * FROM _columns").fetchall(),
+        }
+    finally:
+        con.close()
+
+
+def leftovers(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if ".tmp-" in p.name or p.name.endswith("-journal")]
+
+
+def export_ok(warehouse: Warehouse, db: Path, *extra: str) -> None:
+    done = run_exporter(exporter_args(warehouse, db, *extra))
+    assert done.returncode == 0, done.stderr
+
+
+def test_sigkill_at_every_step_leaves_a_valid_current_file(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    db = tmp_path / "pypi_trends.sqlite"
+    export_ok(warehouse, db, "--build-id", "base")
+    previous = "base"
+    for n, point in enumerate(POINTS):
+        build = f"killed-{n}"
+        done = run_exporter(exporter_args(warehouse, db, "--build-id", build), env={ENV_VAR: point})
+        assert done.returncode == -signal.SIGKILL, (point, done.returncode, done.stderr)
+        current = check_current(db)
+        assert current == (build if point in NEW_IS_CURRENT_AFTER else previous), point
+        previous = current
+    # The next run cleans what the killed runs left behind and publishes.
+    assert leftovers(tmp_path), "the kills left no temporary file: the cleanup is untested"
+    export_ok(warehouse, db, "--build-id", "after-crashes")
+    assert check_current(db) == "after-crashes"
+    assert leftovers(tmp_path) == []
+
+
+def test_reader_keeps_old_file_while_new_build_is_published(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    db = tmp_path / "pypi_trends.sqlite"
+    export_ok(warehouse, db, "--build-id", "old")
+    old = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        cursor = old.execute("SELECT * FROM package_versions_weekly")
+        first = cursor.fetchmany(10)
+        # --keep 1 also deletes the old release file while it is open.
+        export_ok(warehouse, db, "--build-id", "new", "--keep", "1")
+        assert not (tmp_path / "releases" / "pypi_trends-old.sqlite").exists()
+        rest = cursor.fetchall()
+        assert (
+            len(first) + len(rest)
+            == old.execute("SELECT count(*) FROM package_versions_weekly").fetchone()[0]
+        )
+        assert old.execute("SELECT value FROM _meta WHERE key = 'build_id'").fetchone()[0] == "old"
+        assert old.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        old.close()
+    fresh = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        assert (
+            fresh.execute("SELECT value FROM _meta WHERE key = 'build_id'").fetchone()[0] == "new"
+        )
+    finally:
+        fresh.close()
+
+
+def test_exporting_twice_gives_identical_tables(
+    published_export: Published, tmp_path: Path
+) -> None:
+    db = tmp_path / "pypi_trends.sqlite"
+    export_ok(published_export.warehouse, db, "--build-id", "again")
+    first, second = table_contents(published_export.release), table_contents(db.resolve())
+    assert len(first) == 11 and all(first.values())
+    assert first == second
+
+
+def test_keeps_the_last_n_releases(warehouse: Warehouse, tmp_path: Path) -> None:
+    db = tmp_path / "pypi_trends.sqlite"
+    for build in ("b1", "b2", "b3", "b4"):
+        export_ok(warehouse, db, "--build-id", build, "--keep", "2")
+    names = sorted(p.name for p in (tmp_path / "releases").glob("*.sqlite"))
+    assert names == ["pypi_trends-b3.sqlite", "pypi_trends-b4.sqlite"]
+    assert check_current(db) == "b4"
+    # The same build id twice is refused, the current file stays.
+    done = run_exporter(exporter_args(warehouse, db, "--build-id", "b4"))
+    assert done.returncode == 1 and "already exists" in done.stderr
+    assert check_current(db) == "b4"
+
+
+def test_refuses_when_the_last_dbt_run_failed(warehouse: Warehouse, tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    shutil.copytree(warehouse.target_dir, target, ignore=shutil.ignore_patterns("logs"))
+    results = json.loads((target / "run_results.json").read_text())
+    failing = next(r for r in results["results"] if r["unique_id"].startswith("test."))
+    failing["status"] = "fail"
+    (target / "run_results.json").write_text(json.dumps(results))
+    db = tmp_path / "out" / "pypi_trends.sqlite"
+    args = [
+        a if a != str(warehouse.target_dir) else str(target) for a in exporter_args(warehouse, db)
+    ]
+
+    refused = run_exporter(args)
+    assert refused.returncode == 3
+    assert "failed test" in refused.stderr and failing["unique_id"] in refused.stderr
+    assert not db.exists() and not db.is_symlink()
+
+    forced = run_exporter([*args, "--force", "--build-id", "forced"])
+    assert forced.returncode == 0, forced.stderr
+    assert check_current(db) == "forced"
+
+
+def test_dry_run_writes_nothing(warehouse: Warehouse, tmp_path: Path) -> None:
+    db = tmp_path / "pypi_trends.sqlite"
+    done = run_exporter(exporter_args(warehouse, db, "--dry-run"))
+    assert done.returncode == 0, done.stderr
+    assert "would_export" in done.stderr and "table=package_downloads_weekly" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"--target-dir": "missing"}, "manifest.json not found"),
+        ({"--warehouse": "missing.duckdb"}, "warehouse"),
+        ({"--build-id": "../evil"}, "invalid build id"),
+    ],
+)
+def test_bad_input_fails_clearly_and_writes_nothing(
+    warehouse: Warehouse, tmp_path: Path, change: dict[str, str], message: str
+) -> None:
+    db = tmp_path / "out" / "pypi_trends.sqlite"
+    args = exporter_args(warehouse, db)
+    for option, value in change.items():
+        value = str(tmp_path / value) if option != "--build-id" else value
+        if option in args:
+            args[args.index(option) + 1] = value
+        else:
+            args += [option, value]
+    done = run_exporter(args)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ") or "\nerror: " in done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not db.exists() and not db.is_symlink()
+    assert leftovers(tmp_path) == []
+
+
+def test_help_lists_the_options() -> None:
+    done = run_exporter(["export", "--help"])
+    assert done.returncode == 0
+    for option in (
+        "--warehouse",
+        "--target-dir",
+        "--source",
+        "--db",
+        "--keep",
+        "--force",
+        "--dry-run",
+    ):
+        assert option in done.stdout

@@ -1,0 +1,143 @@
+"""Readers and the manifest: what can be checked offline about the BigQuery path, and
+that an Arrow record-batch stream goes through the very same writer as DuckDB."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from exports.errors import ExportError
+from exports.manifest import MartSpec, export_marts
+from exports.pipeline import ExportOptions, run_export
+from exports.publish import Layout
+from exports.report import Reporter
+from exports.sources import ArrowSource, arrow_schema, bigquery_query
+from tests.fixtures.export import Published
+from tests.fixtures.warehouse import Warehouse
+
+
+def marts_of(warehouse: Warehouse) -> dict[str, MartSpec]:
+    return {m.name: m for m in export_marts(warehouse.manifest)}
+
+
+def test_exported_marts_come_from_the_manifest(warehouse: Warehouse) -> None:
+    manifest = warehouse.manifest
+    tagged = {
+        n["name"]
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and "export" in n["tags"]
+    }
+    assert set(marts_of(warehouse)) == tagged
+    # Untag one mart and drop it from the exposure: it is no longer exported.
+    changed = copy.deepcopy(manifest)
+    uid = "model.pypi_trends.package_systems_weekly"
+    changed["nodes"][uid]["tags"] = []
+    changed["nodes"][uid]["config"]["tags"] = []
+    for exposure in changed["exposures"].values():
+        exposure["depends_on"]["nodes"].remove(uid)
+    assert set(m.name for m in export_marts(changed)) == tagged - {"package_systems_weekly"}
+
+
+def test_grain_prefers_a_primary_key_constraint(warehouse: Warehouse) -> None:
+    changed = copy.deepcopy(warehouse.manifest)
+    node = changed["nodes"]["model.pypi_trends.package_downloads_weekly"]
+    node["constraints"] = [{"type": "primary_key", "columns": ["week_start", "package_name"]}]
+    grains = {m.name: m.grain for m in export_marts(changed)}
+    assert grains["package_downloads_weekly"] == ("week_start", "package_name")
+    assert grains["packages"] == ("package_name",)
+
+
+def test_a_mart_without_an_enforced_contract_is_an_error(warehouse: Warehouse) -> None:
+    changed = copy.deepcopy(warehouse.manifest)
+    changed["nodes"]["model.pypi_trends.packages"]["config"]["contract"]["enforced"] = False
+    with pytest.raises(ExportError, match=r"packages.*enforced contract"):
+        export_marts(changed)
+
+
+def test_bigquery_query_is_valid_googlesql_ordered_by_the_grain(warehouse: Warehouse) -> None:
+    for mart in marts_of(warehouse).values():
+        sql = bigquery_query(mart, "my-project", "pypi_trends")
+        tree = sqlglot.parse_one(sql, read="bigquery")
+        assert [c.name for c in tree.expressions] == [c.name for c in mart.columns]
+        table = tree.find(exp.Table)
+        assert table is not None
+        assert (table.catalog, table.db, table.name) == ("my-project", "pypi_trends", mart.alias)
+        order = tree.args["order"]
+        assert [o.this.name for o in order.expressions] == list(mart.grain)
+
+
+def _batches_from_warehouse(warehouse: Warehouse, batch_rows: int) -> ArrowSource:
+    """An Arrow source fed from the warehouse the way BigQuery feeds it: ordered small batches."""
+
+    def open_batches(mart: MartSpec) -> tuple[Iterator[pa.RecordBatch], int | None]:
+        con = duckdb.connect(str(warehouse.path), read_only=True)
+        cols = ", ".join(f'"{c.name}"' for c in mart.columns)
+        keys = ", ".join(f'"{g}"' for g in mart.grain)
+        table = con.execute(
+            f'SELECT {cols} FROM main."{mart.alias}" ORDER BY {keys}'
+        ).to_arrow_table()
+        con.close()
+        return iter(table.to_batches(max_chunksize=batch_rows)), table.num_rows
+
+    return ArrowSource(open_batches=open_batches)
+
+
+def test_arrow_record_batches_go_through_the_same_writer(
+    published_export: Published, tmp_path: Path
+) -> None:
+    wh = published_export.warehouse
+    layout = Layout(tmp_path / "pypi_trends.sqlite", tmp_path / "releases", tmp_path / "parquet")
+    opts = ExportOptions(
+        source=_batches_from_warehouse(wh, batch_rows=1000),
+        target_dir=wh.target_dir,
+        layout=layout,
+        build_id="arrow",
+        source_target="prod",
+    )
+    result = run_export(opts, Reporter(interactive=False))
+    assert result.release is not None
+    arrow_db = sqlite3.connect(result.release)
+    duck_db = sqlite3.connect(published_export.release)
+    try:
+        for (table,) in duck_db.execute("SELECT table_name FROM _tables"):
+            q = f'SELECT * FROM "{table}"'
+            assert arrow_db.execute(q).fetchall() == duck_db.execute(q).fetchall(), table
+        assert dict(arrow_db.execute("SELECT key, value FROM _meta"))["source_target"] == "prod"
+    finally:
+        arrow_db.close()
+        duck_db.close()
+
+
+def test_a_batch_that_breaks_the_contract_fails_and_publishes_nothing(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    def open_batches(mart: MartSpec) -> tuple[Iterator[pa.RecordBatch], int | None]:
+        schema = arrow_schema(mart)
+        # Every column as text: a date or count that is not one must not reach SQLite.
+        arrays = [pa.array(["not a value"], pa.string()) for _ in schema]
+        return iter([pa.RecordBatch.from_arrays(arrays, names=schema.names)]), 1
+
+    layout = Layout(tmp_path / "pypi_trends.sqlite", tmp_path / "releases", tmp_path / "parquet")
+    opts = ExportOptions(
+        source=ArrowSource(open_batches), target_dir=warehouse.target_dir, layout=layout
+    )
+    with pytest.raises(ExportError):
+        run_export(opts, Reporter(interactive=False))
+    assert not layout.db.exists()
+    assert [p.name for p in layout.releases_dir.iterdir()] == [".export.lock"]
+
+
+def test_manifest_is_json_from_dbt(warehouse: Warehouse) -> None:
+    # Guard against testing a hand-made manifest: this one was written by dbt itself.
+    manifest = json.loads((warehouse.target_dir / "manifest.json").read_text())
+    assert manifest["metadata"]["dbt_version"].startswith("1.")
+    assert manifest["metadata"]["invocation_id"]
