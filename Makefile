@@ -66,6 +66,10 @@ format: $(VENV_STAMP) ## Apply ruff fixes and formatting
 serve: $(VENV_STAMP) ## Serve the API on http://127.0.0.1:8000 (env PYPI_TRENDS_DB/_HOST/_PORT/_WORKERS)
 	$(PY) -m serve
 
+.PHONY: bench
+bench: $(VENV_STAMP) ## Run every bench/bench_*.py (each prints and writes data/bench/<part>.json)
+	@set -e; for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
+
 .PHONY: test
 test: setup setup-system ## Lint, then the whole test suite (the CI command)
 	$(MAKE) lint
