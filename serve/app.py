@@ -29,6 +29,7 @@ from serve.ratelimit import RateLimiter
 from serve.routes.api import api_router
 from serve.routes.ops import ops_router
 from serve.settings import Settings
+from serve.web import web_pages
 
 API_DESCRIPTION = """Weekly PyPI download trends from the published SQLite file.
 
@@ -96,8 +97,10 @@ def create_app(
         finally:
             await db.close()
 
+    # The HTML pages (serve/web): same database, same edge (cache, limits, headers).
+    pages = web_pages()
     app = Litestar(
-        route_handlers=[api_router, ops_router, *extra_route_handlers],
+        route_handlers=[api_router, ops_router, pages.router, *extra_route_handlers],
         lifespan=[lifespan],
         state=State({"db": db, "metrics": metrics, "cache": cache, "settings": settings}),
         exception_handlers=EXCEPTION_HANDLERS,
@@ -110,7 +113,7 @@ def create_app(
             servers=[Server(url="/")],
             components=Components(),
         ),
-        template_config=template_config,
+        template_config=template_config or pages.template_config,
         request_max_body_size=settings.max_body_bytes,
         # Logging is configured by serve.logs (JSON or console), not by Litestar.
         logging_config=None,

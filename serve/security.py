@@ -23,8 +23,10 @@ PAGE_HEADERS: Headers = [
     *_COMMON,
     (
         b"content-security-policy",
-        b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        b"frame-ancestors 'none'",
+        # Pages load scripts and styles from 'self' only: no inline code, no eval
+        # (htmx runs with allowEval=false; charts set styles through the CSSOM).
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
     ),
     (b"x-frame-options", b"DENY"),
 ]
@@ -32,7 +34,8 @@ EMBED_HEADERS: Headers = [
     *_COMMON,
     (
         b"content-security-policy",
-        b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"object-src 'none'; base-uri 'self'",
     ),
 ]
 # The OpenAPI UI loads its renderer's assets from elsewhere, so it gets the page policy minus CSP.

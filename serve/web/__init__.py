@@ -1,0 +1,58 @@
+"""The HTML pages: compare, package, trending, embed (server-rendered, enhanced with htmx).
+
+``web_pages()`` returns the router and the template configuration that
+``create_app`` wires in, sharing one :class:`~serve.web.assets.Assets`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from litestar import Router
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.template import TemplateConfig
+
+from serve.web import views
+from serve.web.assets import Assets
+from serve.web.routes import json_script, pages_router
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@dataclass(frozen=True, slots=True)
+class WebPages:
+    """What ``create_app`` needs for the pages."""
+
+    router: Router
+    template_config: TemplateConfig[JinjaTemplateEngine]
+    assets: Assets
+
+
+def web_pages(node_modules: Path | None = None) -> WebPages:
+    """Build the page router and its templates.
+
+    Args:
+        node_modules: Where ``npm ci`` installed the front-end packages
+            (default: ``node_modules`` at the repository root).
+
+    Returns:
+        The router, template configuration and static files.
+    """
+    assets = Assets(node_modules)
+
+    def configure(engine: JinjaTemplateEngine) -> None:
+        env = engine.engine
+        env.globals.update(
+            asset=assets.url,
+            json_script=json_script,
+            humanize=views.humanize,
+            growth=views.growth,
+        )
+        env.trim_blocks = True
+        env.lstrip_blocks = True
+
+    config = TemplateConfig(
+        directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=configure
+    )
+    return WebPages(router=pages_router(assets), template_config=config, assets=assets)

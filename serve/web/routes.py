@@ -1,0 +1,697 @@
+"""Page routes: server-rendered HTML that htmx enhances.
+
+Every page renders its whole state from the URL. A request from htmx
+(``HX-Request``) gets only the ``<main>`` element (and ``HX-Push-Url`` with the
+canonical URL), everything else the full document; the edge's cache key and
+``Vary`` header already tell the two apart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import quote, urlencode
+
+import msgspec
+from litestar import MediaType, Request, Response, Router, get
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_301_MOVED_PERMANENTLY, HTTP_303_SEE_OTHER
+from markupsafe import Markup
+
+from serve import queries
+from serve.db import DatabaseUnavailable, QueryTimeout, Reader, TooManyRows
+from serve.dependencies import provide_reader
+from serve.formats import render_csv
+from serve.params import EXCLUDABLE, MAX_COMPARE, Exclusion, is_valid_name, normalize_name
+from serve.problems import ApiProblem
+from serve.web import data, views
+from serve.web.assets import Assets, static_handler
+from serve.web.state import (
+    DIMENSION_LABELS,
+    EXCLUDE_LABELS,
+    RANGE_LABELS,
+    SHOWS,
+    CompareState,
+    StateError,
+    ViewOptions,
+    compare_path,
+    parse_names,
+    parse_options,
+    split_slug,
+)
+
+log = logging.getLogger("serve.web")
+
+_CACHED = {"cache": True}
+RedirectStatus = Literal[301, 302, 303, 307, 308]
+HTMX_CONFIG = json.dumps(
+    {
+        "allowEval": False,
+        "allowScriptTags": False,
+        "includeIndicatorStyles": False,
+        "selfRequestsOnly": True,
+        "historyCacheSize": 0,
+        "refreshOnHistoryMiss": True,
+        "scrollIntoViewOnBoost": False,
+    },
+    separators=(",", ":"),
+)
+_JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+_ENCODER = msgspec.json.Encoder()
+SEARCH_LIMIT = 8
+TRENDING_WINDOWS = (1, 2, 4, 8, 13, 26)
+
+
+def json_script(element_id: str, payload: Any) -> Markup:
+    """Inert ``<script type="application/json">`` carrying ``payload`` (no code runs)."""
+    text = _ENCODER.encode(payload).decode().translate(_JSON_ESCAPES)
+    return Markup('<script type="application/json" id="{}">{}</script>').format(
+        element_id, Markup(text)
+    )
+
+
+def is_htmx(request: Request[Any, Any, Any]) -> bool:
+    """Whether htmx sent the request (it then wants the ``<main>`` fragment only)."""
+    return request.headers.get("hx-request") == "true"
+
+
+def base_url(request: Request[Any, Any, Any]) -> str:
+    """Scheme and host the page was asked under (for embed and badge code)."""
+    return str(request.base_url).rstrip("/")
+
+
+def page(
+    request: Request[Any, Any, Any],
+    template: str,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+    push_url: str | None = None,
+) -> Template:
+    """Render a page, or just its ``<main>`` for htmx."""
+    fragment = is_htmx(request)
+    headers: dict[str, str] = {}
+    if fragment and push_url:
+        headers["hx-push-url"] = push_url
+    return Template(
+        template_name=template,
+        context={"fragment": fragment, "htmx_config": HTMX_CONFIG, **context},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _build_context(reader: Reader) -> dict[str, Any]:
+    build = reader.build
+    return {"data_through": build.data_through, "build_id": build.build_id}
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A package name and where clicking it goes."""
+
+    name: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """An inline answer of the add form."""
+
+    kind: str  # "error" or "info"
+    message: str
+    suggestions: tuple[Link, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Chip:
+    """A selected package and the URL without it."""
+
+    name: str
+    label: str
+    remove_url: str
+
+
+def _canonical_options(state: CompareState) -> CompareState:
+    """Drop options equal to what the page would pick anyway (``of`` = first package)."""
+    state = state.normalized()
+    opts = state.options
+    if opts.of is not None and state.packages and opts.of == state.packages[0]:
+        state = CompareState(state.packages, ViewOptions(**{**_opts_dict(opts), "of": None}))
+    return state
+
+
+def _opts_dict(opts: ViewOptions) -> dict[str, Any]:
+    return {name: getattr(opts, name) for name in ViewOptions.__slots__}
+
+
+def _without(state: CompareState, name: str) -> str:
+    return state.with_packages(p for p in state.packages if p != name).url()
+
+
+def _picker_context(
+    state: CompareState, labels: dict[str, str], feedback: Feedback | None
+) -> dict[str, Any]:
+    return {
+        "chips": [Chip(n, labels.get(n, n), _without(state, n)) for n in state.packages],
+        "add_hidden": state.hidden_fields(),
+        "full": len(state.packages) >= MAX_COMPARE,
+        "feedback": feedback,
+    }
+
+
+async def _suggest(reader: Reader, name: str, state: CompareState) -> tuple[Link, ...]:
+    if not is_valid_name(name):
+        return ()
+    close = await queries.close_matches(reader, name, n=3)
+    return tuple(Link(c, state.with_packages([*state.packages, c]).url()) for c in close)
+
+
+def _share_context(
+    request: Request[Any, Any, Any], state: CompareState, labels: dict[str, str]
+) -> dict[str, Any]:
+    base = base_url(request)
+    embed = state.embed_url()
+    title = " vs ".join(labels.get(n, n) for n in state.packages)
+    badges = []
+    for name in state.packages:
+        endpoint = quote(f"{base}/api/packages/{name}/badge", safe="")
+        badges.append(
+            f"[![{labels.get(name, name)} downloads](https://img.shields.io/endpoint?url={endpoint})]"
+            f"({base}/packages/{name})"
+        )
+    return {
+        "csv_url": state.data_url("csv"),
+        "json_url": state.data_url("json"),
+        "embed_url": embed,
+        "embed_code": (
+            f'<iframe src="{base}{embed}" title="{title} downloads" width="100%" height="420" '
+            'loading="lazy" frameborder="0"></iframe>'
+        ),
+        "badge_markdown": "\n".join(badges),
+        "badge_rows": max(2, len(badges)),
+    }
+
+
+async def _main_chart(
+    reader: Reader, state: CompareState, rows: dict[str, data.PackageRow]
+) -> views.Chart:
+    build = reader.build
+    opts = state.options
+    weeks = views.window(opts.range, build.data_through, build.first_week)
+    if opts.align:
+        weeks = views.aligned_window(rows, build.data_through, build.first_week)
+    exclusion = _exclusion(opts)
+    cmp = await queries.compare(reader, list(state.packages), weeks, exclusion, share=False)
+    return views.main_chart(cmp, rows, opts, build.data_through)
+
+
+def _exclusion(opts: ViewOptions) -> Exclusion:
+    return Exclusion(**{e: e in opts.exclude for e in EXCLUDABLE})
+
+
+def _controls_context(state: CompareState) -> dict[str, Any]:
+    return {
+        "opts": state.options,
+        "ranges": list(RANGE_LABELS.items()),
+        "shows": list(SHOWS.items()),
+        "excludes": list(EXCLUDE_LABELS.items()),
+        "dimensions": list(DIMENSION_LABELS.items()),
+        "multi": len(state.packages) > 1,
+        "excluded_text": ", ".join(EXCLUDE_LABELS[e] for e in state.options.exclude),
+    }
+
+
+async def render_compare(
+    request: Request[Any, Any, Any],
+    reader: Reader,
+    state: CompareState,
+    *,
+    feedback: Feedback | None = None,
+    status: int = 200,
+) -> Template:
+    """The compare page (or the start page for an empty set) of ``state``."""
+    if not state.packages:
+        return await render_home(request, reader, feedback=feedback, status=status)
+    rows = await data.package_rows(reader, state.packages)
+    labels = {n: r.display_name for n, r in rows.items()}
+    canonical = state.url()
+    ctx: dict[str, Any] = {
+        **_build_context(reader),
+        **_picker_context(state, labels, feedback),
+        **_controls_context(state),
+        "title": " vs ".join(labels.get(n, n) for n in state.packages),
+        "heading": " vs ".join(labels.get(n, n) for n in state.packages),
+        "canonical": canonical,
+    }
+    unknown_names = [n for n in state.packages if n not in rows]
+    if unknown_names:
+        known = [n for n in state.packages if n in rows]
+        ctx["unknown"] = [
+            {"name": n, "suggestions": await _suggest(reader, n, state.with_packages(known))}
+            for n in unknown_names
+        ]
+        ctx["without_unknown_url"] = state.with_packages(known).url() if known else None
+        return page(request, "compare.html.j2", ctx, status=404, push_url=canonical)
+
+    build = reader.build
+    opts = state.options
+    main_chart = await _main_chart(reader, state, rows)
+    weeks = views.window(opts.range, build.data_through, build.first_week)
+    breakdown = await data.breakdown_rows(reader, state.packages, opts.dim, weeks, _exclusion(opts))
+    of = state.breakdown_package or state.packages[0]
+    dim_label = DIMENSION_LABELS[opts.dim]
+    stacked = views.stacked_chart(breakdown, of, weeks.weeks, dim_label)
+    choices = views.value_options(breakdown)
+    value = opts.value if opts.value in choices else _default_value(choices)
+    value_chart = (
+        views.value_share_chart(breakdown, state.packages, labels, value, weeks.weeks)
+        if len(state.packages) > 1 and value is not None
+        else None
+    )
+    path = compare_path(state.packages)
+    query_form = "?" in path
+    ctx.update(
+        {
+            **_share_context(request, state, labels),
+            "unknown": [],
+            "form_action": path.split("?")[0],
+            "form_hidden": [("packages", ",".join(state.packages))] if query_form else [],
+            "main_chart": main_chart,
+            "stats": [rows[n] for n in state.packages],
+            "breakdown_package": of,
+            "dimension_label": dim_label,
+            "stacked_chart": stacked,
+            "stacked_caption": f"{dim_label} of {labels[of]}: share of weekly downloads",
+            "value_chart": value_chart,
+            "value_choices": choices[:50],
+            "value": value,
+            "value_caption": (
+                f"Share of each package's weekly downloads with {dim_label.lower()} = {value}"
+            ),
+        }
+    )
+    return page(request, "compare.html.j2", ctx, status=status, push_url=canonical)
+
+
+def _default_value(choices: list[str]) -> str | None:
+    for value in choices:
+        if value not in ("unknown", "other"):
+            return value
+    return choices[0] if choices else None
+
+
+async def render_home(
+    request: Request[Any, Any, Any],
+    reader: Reader,
+    *,
+    feedback: Feedback | None = None,
+    status: int = 200,
+) -> Template:
+    """The start page: search, most downloaded, rising."""
+    state = CompareState(())
+    popular = await data.popular(reader, 12)
+    risers = await queries.trending(reader, 4, 5, 100)
+    example = [p.package for p in popular[:3]]
+    ctx = {
+        **_build_context(reader),
+        **_picker_context(state, {}, feedback),
+        "title": "Compare PyPI downloads",
+        "canonical": "/",
+        "popular": popular,
+        "risers": risers.packages,
+        "example_url": state.with_packages(example).url() if len(example) > 1 else None,
+        "example_label": " vs ".join(p.display_name for p in popular[:3]),
+    }
+    return page(request, "home.html.j2", ctx, status=status, push_url="/")
+
+
+def _state_from(request: Request[Any, Any, Any], names: tuple[str, ...]) -> CompareState:
+    opts = parse_options(request.query_params.dict())
+    return _canonical_options(CompareState(names, opts))
+
+
+def _redirect(url: str, status: RedirectStatus = HTTP_301_MOVED_PERMANENTLY) -> Redirect:
+    return Redirect(path=url, status_code=status)
+
+
+@get("/", opt=_CACHED, include_in_schema=False)
+async def home(request: Request[Any, Any, Any], reader: NamedDependency[Reader]) -> Template:
+    """The start page."""
+    return await render_home(request, reader)
+
+
+@get("/compare", opt=_CACHED, include_in_schema=False)
+async def compare_query(
+    request: Request[Any, Any, Any], reader: NamedDependency[Reader]
+) -> Template | Redirect:
+    """``/compare?packages=a,b``: redirect to the path form unless a name contains ``-vs-``."""
+    raw = request.query_params.getall("packages", [])
+    names = parse_names(part for value in raw for part in value.split(","))
+    state = _state_from(request, names)
+    canonical = state.url()
+    if not names or "?packages=" not in canonical or _query_differs(request, canonical):
+        return _redirect(canonical)
+    return await render_compare(request, reader, state)
+
+
+def _query_differs(request: Request[Any, Any, Any], canonical: str) -> bool:
+    current = request.url.path + ("?" + request.url.query if request.url.query else "")
+    return current != canonical
+
+
+@get("/compare/{slug:str}", opt=_CACHED, include_in_schema=False)
+async def compare_page(
+    request: Request[Any, Any, Any], reader: NamedDependency[Reader], slug: str
+) -> Template | Redirect:
+    """``/compare/<a>-vs-<b>``: names normalised and sorted; other spellings redirect."""
+    names = parse_names(split_slug(slug))
+    state = _state_from(request, names)
+    canonical_path = compare_path(state.packages)
+    if request.url.path != canonical_path:
+        # Keep the query as given: only the package part is canonicalised here.
+        query = request.url.query
+        target = canonical_path
+        if query and "?" not in target:
+            target += "?" + query
+        elif "?" in target:
+            target = state.url()
+        return _redirect(target)
+    return await render_compare(request, reader, state)
+
+
+@get("/packages/{name:str}", opt=_CACHED, include_in_schema=False)
+async def package_page(
+    request: Request[Any, Any, Any], reader: NamedDependency[Reader], name: str
+) -> Template | Redirect:
+    """One package: its numbers, its chart and every breakdown."""
+    normalized = normalize_name(name)
+    if normalized != name:
+        query = request.url.query
+        return _redirect(f"/packages/{quote(normalized)}" + (f"?{query}" if query else ""))
+    if not is_valid_name(normalized):
+        raise StateError("name", "not a valid package name")
+    opts = parse_options(request.query_params.dict())
+    state = CompareState((normalized,), opts)
+    rows = await data.package_rows(reader, state.packages)
+    if normalized not in rows:
+        suggestions = await _suggest(reader, normalized, CompareState((), opts))
+        raise ApiProblem(
+            404,
+            "unknown-package",
+            f"No package named {normalized!r}.",
+            suggestions=[s.name for s in suggestions],
+        )
+    row = rows[normalized]
+    labels = {normalized: row.display_name}
+    build = reader.build
+    main_chart = await _main_chart(reader, state, rows)
+    weeks = views.window(opts.range, build.data_through, build.first_week)
+    breakdowns = []
+    for dim, label in DIMENSION_LABELS.items():
+        rows_dim = await data.breakdown_rows(reader, (normalized,), dim, weeks, _exclusion(opts))
+        breakdowns.append(
+            {
+                "key": dim,
+                "caption": f"{label}: share of weekly downloads",
+                "chart": views.stacked_chart(rows_dim, normalized, weeks.weeks, label),
+            }
+        )
+    canonical = f"/packages/{normalized}"
+    pairs = opts.query(breakdown=False)
+    if pairs:
+        canonical += "?" + urlencode(pairs, safe=",")
+    ctx = {
+        **_build_context(reader),
+        **_picker_context(state, labels, None),
+        **_controls_context(state),
+        **_share_context(request, state, labels),
+        "chips": [],
+        "title": row.display_name,
+        "canonical": canonical,
+        "form_action": f"/packages/{normalized}",
+        "stats": [row],
+        "main_chart": main_chart,
+        "breakdowns": breakdowns,
+    }
+    return page(request, "package.html.j2", ctx, push_url=canonical)
+
+
+@get("/trending", opt=_CACHED, include_in_schema=False)
+async def trending_page(
+    request: Request[Any, Any, Any], reader: NamedDependency[Reader], weeks: int = 4
+) -> Template:
+    """The biggest risers over a window of weeks."""
+    if weeks not in TRENDING_WINDOWS:
+        raise StateError("weeks", f"use one of {', '.join(map(str, TRENDING_WINDOWS))}")
+    min_downloads = 100
+    result = await queries.trending(reader, weeks, 50, min_downloads)
+    top = [p.package for p in result.packages[:5]]
+    ctx = {
+        **_build_context(reader),
+        "title": "Trending",
+        "canonical": "/trending" + ("" if weeks == 4 else f"?weeks={weeks}"),
+        "weeks": weeks,
+        "window_choices": TRENDING_WINDOWS,
+        "min_downloads": min_downloads,
+        "rows": result.packages,
+        "compare_top_url": CompareState(tuple(sorted(top))).url(),
+        "compare_top_count": len(top),
+    }
+    return page(request, "trending.html.j2", ctx, push_url=ctx["canonical"])
+
+
+@get("/web/search", opt=_CACHED, include_in_schema=False)
+async def search_fragment(
+    request: Request[Any, Any, Any], reader: NamedDependency[Reader]
+) -> Template:
+    """Search-as-you-type suggestions: links that add a package to the current set."""
+    query = (request.query_params.get("add") or "").strip()[:200]
+    raw = request.query_params.getall("packages", [])
+    names = parse_names(part for value in raw for part in value.split(","))
+    state = _state_from(request, names)
+    matches = []
+    if normalize_name(query):
+        found = await queries.search_packages(reader, query, SEARCH_LIMIT)
+        for m in found.packages:
+            matches.append(
+                {
+                    "label": m.display_name,
+                    "summary": (m.summary or "")[:120],
+                    "downloads": views.humanize(m.downloads_last_week),
+                    "added": m.package in state.packages,
+                    "url": state.with_packages([*state.packages, m.package]).url(),
+                }
+            )
+    return Template(
+        template_name="_suggestions.html.j2",
+        context={"matches": matches, "query": query if normalize_name(query) else ""},
+    )
+
+
+@get("/web/add", include_in_schema=False)
+async def add_package(
+    request: Request[Any, Any, Any], reader: NamedDependency[Reader]
+) -> Template | Redirect | Response[bytes]:
+    """The add form: go to the new comparison, or say inline why not."""
+    raw = request.query_params.getall("packages", [])
+    names = parse_names(part for value in raw for part in value.split(","))
+    state = _state_from(request, names)
+    typed = (request.query_params.get("add") or "").strip()
+    name = normalize_name(typed)
+    feedback: Feedback | None = None
+    status = 200
+    if not name:
+        feedback, status = Feedback("error", "Type a package name."), 400
+    elif not is_valid_name(name):
+        feedback, status = Feedback("error", f"“{typed[:100]}” is not a valid package name."), 400
+    elif name in state.packages:
+        feedback, status = Feedback("info", f"{name} is already in the comparison."), 409
+    elif len(state.packages) >= MAX_COMPARE:
+        feedback, status = (
+            Feedback("error", f"At most {MAX_COMPARE} packages; remove one first."),
+            400,
+        )
+    elif not await data.package_rows(reader, (name,)):
+        feedback = Feedback(
+            "error", f"No package named “{name}”.", await _suggest(reader, name, state)
+        )
+        status = 404
+    if feedback is None:
+        target = state.with_packages([*state.packages, name]).url()
+        if is_htmx(request):
+            location = json.dumps({"path": target, "target": "#main", "swap": "outerHTML"})
+            return Response(b"", status_code=200, headers={"hx-location": location})
+        return _redirect(target, HTTP_303_SEE_OTHER)
+    if is_htmx(request):
+        # htmx swaps only 2xx answers: the inline message is the content here.
+        return Template(template_name="_feedback.html.j2", context={"feedback": feedback})
+    return await render_compare(request, reader, state, feedback=feedback, status=status)
+
+
+@get(["/compare-data.csv", "/compare-data.json"], opt=_CACHED, include_in_schema=False)
+async def compare_data(
+    request: Request[Any, Any, Any], reader: NamedDependency[Reader]
+) -> Response[bytes]:
+    """What the main chart shows, as CSV or JSON (a download)."""
+    raw = request.query_params.getall("packages", [])
+    names = parse_names(part for value in raw for part in value.split(","))
+    if not names:
+        raise StateError("packages", "give one to ten package names separated by commas")
+    state = _state_from(request, names)
+    rows = await data.package_rows(reader, state.packages)
+    unknown = [n for n in state.packages if n not in rows]
+    if unknown:
+        raise await queries.missing_package(reader, unknown[0])
+    chart = await _main_chart(reader, state, rows)
+    stem = "-vs-".join(state.packages)[:150]
+    if request.url.path.endswith(".csv"):
+        header, table = chart.table()
+        body = render_csv(header, table)
+        media = "text/csv"
+        filename = f"{stem}.csv"
+    else:
+        header, table = chart.table()
+        body = _ENCODER.encode(
+            {
+                "packages": list(state.packages),
+                "data_through": reader.build.data_through,
+                "options": dict(state.options.query(breakdown=False)),
+                "x_label": chart.x_label,
+                "y_label": chart.y_label,
+                "columns": header,
+                "rows": table,
+            }
+        )
+        media = MediaType.JSON
+        filename = f"{stem}.json"
+    return Response(
+        body,
+        media_type=media,
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+async def _embed(
+    request: Request[Any, Any, Any], reader: Reader, names: tuple[str, ...]
+) -> Template | Redirect:
+    state = _state_from(request, names)
+    if not names:
+        raise StateError("packages", "give one to ten package names")
+    rows = await data.package_rows(reader, state.packages)
+    unknown = [n for n in state.packages if n not in rows]
+    if unknown:
+        raise await queries.missing_package(reader, unknown[0])
+    chart = await _main_chart(reader, state, rows)
+    labels = {n: r.display_name for n, r in rows.items()}
+    return Template(
+        template_name="embed.html.j2",
+        context={
+            "htmx_config": HTMX_CONFIG,
+            "title": " vs ".join(labels[n] for n in state.packages),
+            "page_url": base_url(request) + state.url(),
+            "main_chart": chart,
+        },
+    )
+
+
+@get("/embed/compare/{slug:str}", opt=_CACHED, include_in_schema=False)
+async def embed_page(
+    request: Request[Any, Any, Any], reader: NamedDependency[Reader], slug: str
+) -> Template | Redirect:
+    """The main chart alone, for an ``<iframe>``, with a link back."""
+    names = parse_names(split_slug(slug))
+    path = "/embed" + compare_path(names)
+    if request.url.path != path and "?" not in path:
+        query = request.url.query
+        return _redirect(path + (f"?{query}" if query else ""))
+    return await _embed(request, reader, names)
+
+
+@get("/embed/compare", opt=_CACHED, include_in_schema=False)
+async def embed_query(
+    request: Request[Any, Any, Any], reader: NamedDependency[Reader]
+) -> Template | Redirect:
+    """The embed of a set given as ``?packages=`` (names containing ``-vs-``)."""
+    raw = request.query_params.getall("packages", [])
+    return await _embed(request, reader, parse_names(p for v in raw for p in v.split(",")))
+
+
+_TITLES = {400: "Bad request", 404: "Not found", 503: "Unavailable", 500: "Error"}
+
+
+def _error_page(request: Request[Any, Any, Any], status: int, message: str) -> Template:
+    return Template(
+        template_name="error.html.j2",
+        context={
+            "fragment": is_htmx(request),
+            "htmx_config": HTMX_CONFIG,
+            "title": _TITLES.get(status, "Error"),
+            "heading": _TITLES.get(status, "Error"),
+            "status": status,
+            "message": message,
+            "data_through": views.NO_VALUE,
+            "build_id": views.NO_VALUE,
+        },
+        status_code=status,
+    )
+
+
+def handle_page_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Errors on pages are pages too (the API keeps problem+json)."""
+    if isinstance(exc, StateError):
+        return _error_page(request, 400, f"The address is not valid: {exc}.")
+    if isinstance(exc, ApiProblem):
+        message = exc.detail
+        if exc.suggestions:
+            message += " Did you mean " + ", ".join(exc.suggestions) + "?"
+        return _error_page(request, exc.status, message)
+    if isinstance(exc, ValidationException):
+        return _error_page(request, 400, "The address has an invalid parameter.")
+    if isinstance(exc, NotFoundException):
+        return _error_page(request, 404, "There is no page here.")
+    if isinstance(exc, HTTPException):
+        return _error_page(request, exc.status_code, str(exc.detail))
+    if isinstance(exc, DatabaseUnavailable | QueryTimeout | TooManyRows):
+        return _error_page(request, 503, "The data is not available right now; retry shortly.")
+    log.error("unhandled page error", exc_info=exc, extra={"path": request.scope.get("path")})
+    return _error_page(request, 500, "Something went wrong on our side.")
+
+
+PAGE_EXCEPTIONS: dict[type[Exception] | int, Any] = {
+    StateError: handle_page_error,
+    ApiProblem: handle_page_error,
+    ValidationException: handle_page_error,
+    HTTPException: handle_page_error,
+    DatabaseUnavailable: handle_page_error,
+    QueryTimeout: handle_page_error,
+    TooManyRows: handle_page_error,
+    Exception: handle_page_error,
+}
+
+
+def pages_router(assets: Assets) -> Router:
+    """Every page route, the fragments and the static files under one router."""
+    return Router(
+        path="/",
+        route_handlers=[
+            home,
+            compare_query,
+            compare_page,
+            package_page,
+            trending_page,
+            search_fragment,
+            add_package,
+            compare_data,
+            embed_page,
+            embed_query,
+            static_handler(assets),  # type: ignore[list-item]
+        ],
+        dependencies={"reader": Provide(provide_reader)},
+        exception_handlers=PAGE_EXCEPTIONS,
+        include_in_schema=False,
+    )

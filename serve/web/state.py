@@ -1,0 +1,253 @@
+"""The state of a compare page: parsed from the URL, rendered back into canonical URLs.
+
+Everything the page shows is in its URL, so a shared link reproduces it:
+the packages live in the path (``/compare/<a>-vs-<b>``, names normalised and
+sorted) and the view options in the query string, which only ever carries
+non-default values, in a fixed order.
+
+A normalised name can itself contain ``-vs-`` (``foo-vs-bar``); the path form
+cannot say that unambiguously, so such sets use the query form
+``/compare?packages=a,foo-vs-bar`` as their canonical URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from urllib.parse import quote, urlencode
+
+from serve.params import EXCLUDABLE, MAX_COMPARE, is_valid_name, normalize_name
+
+SEPARATOR = "-vs-"
+
+#: Range key -> number of weeks (None: every week of the data).
+RANGES: dict[str, int | None] = {
+    "1m": 4,
+    "3m": 13,
+    "6m": 26,
+    "1y": 52,
+    "2y": 104,
+    "5y": 260,
+    "all": None,
+}
+RANGE_LABELS = {
+    "1m": "1 month",
+    "3m": "3 months",
+    "6m": "6 months",
+    "1y": "1 year",
+    "2y": "2 years",
+    "5y": "5 years",
+    "all": "All",
+}
+DEFAULT_RANGE = "1y"
+
+#: What the main chart's y axis shows.
+SHOWS = {
+    "downloads": "Downloads",
+    "share": "Share of the selected total",
+    "pypi": "Share of all PyPI",
+}
+DEFAULT_SHOW = "downloads"
+
+#: Breakdown dimensions offered on the pages (URL value -> label).
+DIMENSION_LABELS = {
+    "installers": "Installers",
+    "python_versions": "Python versions",
+    "systems": "Systems",
+    "countries": "Countries",
+    "versions": "Package versions",
+}
+DEFAULT_DIMENSION = "installers"
+EXCLUDE_LABELS = {"mirror": "mirrors", "ci": "CI", "metadata": "metadata fetches"}
+
+
+class StateError(ValueError):
+    """A URL the page cannot show; ``parameter`` says which part is wrong."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+        self.message = message
+
+
+def split_slug(slug: str) -> list[str]:
+    """The package names of a ``<a>-vs-<b>`` path segment, normalised, in order.
+
+    The whole segment is normalised first, so ``Foo_VS_Bar`` means ``foo`` and ``bar``.
+    """
+    return [p for p in normalize_name(slug).split(SEPARATOR) if p]
+
+
+def parse_names(raw: Iterable[str]) -> tuple[str, ...]:
+    """Normalise, validate, de-duplicate and sort package names.
+
+    Raises:
+        StateError: for an impossible name or more than ``MAX_COMPARE`` names.
+    """
+    names: set[str] = set()
+    for part in raw:
+        name = normalize_name(part.strip())
+        if not name:
+            continue
+        if not is_valid_name(name):
+            raise StateError("packages", f"{part[:100]!r} is not a valid package name")
+        names.add(name)
+    if len(names) > MAX_COMPARE:
+        raise StateError("packages", f"at most {MAX_COMPARE} packages can be compared")
+    return tuple(sorted(names))
+
+
+def compare_path(names: Sequence[str]) -> str:
+    """The canonical path (and, for ``-vs-`` names, query) of a package set.
+
+    Returns ``/`` for no packages. The result never has a trailing ``?``.
+    """
+    ordered = sorted(names)
+    if not ordered:
+        return "/"
+    if any(SEPARATOR in n for n in ordered):
+        return "/compare?" + urlencode({"packages": ",".join(ordered)}, safe=",")
+    return "/compare/" + quote(SEPARATOR.join(ordered))
+
+
+def _join(path: str, query: list[tuple[str, str]]) -> str:
+    if not query:
+        return path
+    return path + ("&" if "?" in path else "?") + urlencode(query, safe=",")
+
+
+@dataclass(frozen=True, slots=True)
+class ViewOptions:
+    """Everything besides the package set, with defaults that stay out of URLs."""
+
+    range: str = DEFAULT_RANGE
+    show: str = DEFAULT_SHOW
+    cumulative: bool = False
+    align: bool = False
+    exclude: tuple[str, ...] = ()
+    dim: str = DEFAULT_DIMENSION
+    of: str | None = None
+    value: str | None = None
+
+    def query(self, *, breakdown: bool = True) -> list[tuple[str, str]]:
+        """The non-default options as ordered query pairs."""
+        pairs: list[tuple[str, str]] = []
+        if self.range != DEFAULT_RANGE:
+            pairs.append(("range", self.range))
+        if self.show != DEFAULT_SHOW:
+            pairs.append(("show", self.show))
+        if self.cumulative:
+            pairs.append(("cumulative", "1"))
+        if self.align:
+            pairs.append(("align", "1"))
+        pairs.extend(("exclude", e) for e in self.exclude)
+        if breakdown:
+            if self.dim != DEFAULT_DIMENSION:
+                pairs.append(("dim", self.dim))
+            if self.of is not None:
+                pairs.append(("of", self.of))
+            if self.value is not None:
+                pairs.append(("value", self.value))
+        return pairs
+
+
+def _flag(params: Mapping[str, list[str]], name: str) -> bool:
+    values = params.get(name, [])
+    if not values:
+        return False
+    value = values[-1].strip().lower()
+    if value in ("1", "true", "on", "yes"):
+        return True
+    if value in ("0", "false", "off", "no", ""):
+        return False
+    raise StateError(name, "use 1 or 0")
+
+
+def _one(params: Mapping[str, list[str]], name: str) -> str | None:
+    values = [v for v in params.get(name, []) if v.strip()]
+    return values[-1].strip() if values else None
+
+
+def parse_options(params: Mapping[str, list[str]]) -> ViewOptions:
+    """Read the view options from query parameters (each name -> its values).
+
+    ``exclude`` may be repeated (what an HTML form sends) or comma-separated
+    (what the API takes).
+
+    Raises:
+        StateError: for an unknown value.
+    """
+    rng: str = _one(params, "range") or DEFAULT_RANGE
+    if rng not in RANGES:
+        raise StateError("range", f"use one of {', '.join(RANGES)}")
+    show = _one(params, "show") or DEFAULT_SHOW
+    if show not in SHOWS:
+        raise StateError("show", f"use one of {', '.join(SHOWS)}")
+    excluded: set[str] = set()
+    for given in params.get("exclude", []):
+        excluded.update(p.strip().lower() for p in given.split(",") if p.strip())
+    unknown = excluded - set(EXCLUDABLE)
+    if unknown:
+        raise StateError("exclude", f"use {', '.join(EXCLUDABLE)}")
+    dim = _one(params, "dim") or DEFAULT_DIMENSION
+    if dim not in DIMENSION_LABELS:
+        raise StateError("dim", f"use one of {', '.join(DIMENSION_LABELS)}")
+    of = _one(params, "of")
+    value = _one(params, "value")
+    if value is not None and len(value) > 200:
+        raise StateError("value", "too long")
+    return ViewOptions(
+        range=rng,
+        show=show,
+        cumulative=_flag(params, "cumulative"),
+        align=_flag(params, "align"),
+        exclude=tuple(e for e in EXCLUDABLE if e in excluded),
+        dim=dim,
+        of=normalize_name(of) if of else None,
+        value=value,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CompareState:
+    """A package set (sorted, normalised) and the view options."""
+
+    packages: tuple[str, ...]
+    options: ViewOptions = field(default_factory=ViewOptions)
+
+    @property
+    def breakdown_package(self) -> str | None:
+        """The package whose stacked breakdown is shown (``of``, else the first)."""
+        if self.options.of in self.packages:
+            return self.options.of
+        return self.packages[0] if self.packages else None
+
+    def normalized(self) -> CompareState:
+        """The same state without options that do not apply (``of`` not selected)."""
+        opts = self.options
+        if opts.of is not None and opts.of not in self.packages:
+            opts = replace(opts, of=None)
+        return replace(self, options=opts)
+
+    def url(self, **changes: object) -> str:
+        """The canonical URL of this state, or of it with some options changed."""
+        opts = replace(self.options, **changes) if changes else self.options  # type: ignore[arg-type]
+        return _join(compare_path(self.packages), opts.query())
+
+    def with_packages(self, names: Iterable[str]) -> CompareState:
+        """The same options over another package set (sorted; ``of`` dropped if gone)."""
+        return CompareState(tuple(sorted(set(names))), self.options).normalized()
+
+    def embed_url(self) -> str:
+        """The ``/embed/`` URL of the main chart (breakdown options left out)."""
+        path = compare_path(self.packages)
+        return _join("/embed" + path, self.options.query(breakdown=False))
+
+    def data_url(self, fmt: str) -> str:
+        """The CSV/JSON download URL of what the main chart shows."""
+        pairs = [("packages", ",".join(self.packages)), *self.options.query(breakdown=False)]
+        return _join("/compare-data." + fmt, pairs)
+
+    def hidden_fields(self, *, breakdown: bool = True) -> list[tuple[str, str]]:
+        """Form fields that carry this state through a form that does not show them."""
+        return [("packages", ",".join(self.packages)), *self.options.query(breakdown=breakdown)]

@@ -1,0 +1,341 @@
+"""View-models: query results turned into what the charts and tables show.
+
+Pure functions (no I/O), so every transformation the page applies (ranges,
+cumulative, alignment by weeks since release, shares, stacked breakdowns) is
+tested directly. A chart is a :class:`Chart`: one x axis and named series of
+the same length; the browser only draws it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from serve import models
+from serve.params import WeekRange, monday, week_range
+from serve.web.data import BreakdownRows, PackageRow
+from serve.web.state import RANGES, ViewOptions
+
+EPOCH = date(1970, 1, 1)
+#: Values beyond this many per stacked breakdown are folded into "other".
+STACK_TOP = 7
+OTHER_VALUES = ("other",)
+
+Number = float | int | None
+#: Shown where a number is undefined (an en dash).
+NO_VALUE = "\u2013"
+
+
+def week_seconds(week: str) -> int:
+    """Unix seconds of a week's Monday 00:00 UTC (uPlot's time axis unit)."""
+    return (date.fromisoformat(week) - EPOCH).days * 86400
+
+
+def window(range_key: str, data_through: str, first_week: str | None) -> WeekRange:
+    """The calendar weeks a range key covers, ending at the last complete week."""
+    weeks = RANGES[range_key]
+    last = date.fromisoformat(data_through)
+    start = (
+        date.fromisoformat(first_week or data_through)
+        if weeks is None
+        else last - timedelta(weeks=weeks - 1)
+    )
+    return week_range(start, None, data_through=data_through, first_week=first_week)
+
+
+def release_week(row: PackageRow | None, fallback: str) -> date:
+    """The Monday of a package's first release (else its first downloaded week)."""
+    day = (row.first_release_date or row.first_download_week) if row else None
+    return monday(date.fromisoformat(day or fallback))
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One named line or band."""
+
+    label: str
+    values: list[Number]
+    key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """Everything one chart draws; ``payload()`` is what the page embeds as JSON."""
+
+    kind: str  # "lines" or "stacked"
+    x: list[int]
+    series: list[Series]
+    time: bool = True
+    percent: bool = False
+    x_label: str = "Week"
+    y_label: str = "Downloads per week"
+    marker: int | None = None
+    marker_label: str = ""
+    x_names: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """Whether there is nothing to draw."""
+        return not self.x or all(v in (None, 0) for s in self.series for v in s.values)
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON the browser script draws from."""
+        return {
+            "kind": self.kind,
+            "time": self.time,
+            "percent": self.percent,
+            "xLabel": self.x_label,
+            "yLabel": self.y_label,
+            "x": self.x,
+            "series": [{"label": s.label, "values": s.values} for s in self.series],
+            "marker": self.marker,
+            "markerLabel": self.marker_label,
+        }
+
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        """The chart as a table: a header and one row per x value (for CSV)."""
+        header = [self.x_label.lower().replace(" ", "_"), *[s.key or s.label for s in self.series]]
+        rows = [
+            [self.x_names[i] if self.x_names else x, *[s.values[i] for s in self.series]]
+            for i, x in enumerate(self.x)
+        ]
+        return header, rows
+
+
+def _ratio(num: Sequence[Number], den: Sequence[Number], cumulative: bool) -> list[Number]:
+    """``num / den`` in percent per position; running sums first when cumulative."""
+    out: list[Number] = []
+    n_sum = d_sum = 0.0
+    for n, d in zip(num, den, strict=True):
+        if n is None or d is None:
+            out.append(None)
+            continue
+        if cumulative:
+            n_sum += n
+            d_sum += d
+            n, d = n_sum, d_sum
+        out.append(round(100.0 * n / d, 4) if d else None)
+    return out
+
+
+def _running(values: Sequence[Number]) -> list[Number]:
+    out: list[Number] = []
+    total = 0
+    for v in values:
+        if v is None:
+            out.append(None)
+        else:
+            total += int(v)
+            out.append(total)
+    return out
+
+
+def _combine(
+    counts: dict[str, list[Number]], pypi: list[Number], opts: ViewOptions
+) -> dict[str, list[Number]]:
+    """Apply ``show`` and ``cumulative`` to per-package counts on one axis."""
+    if opts.show == "downloads":
+        return {n: (_running(c) if opts.cumulative else list(c)) for n, c in counts.items()}
+    if opts.show == "pypi":
+        return {n: _ratio(c, pypi, opts.cumulative) for n, c in counts.items()}
+    length = len(pypi)
+    totals: list[Number] = []
+    for i in range(length):
+        present = [int(c[i] or 0) for c in counts.values() if c[i] is not None]
+        totals.append(sum(present) if present else None)
+    return {n: _ratio(c, totals, opts.cumulative) for n, c in counts.items()}
+
+
+def _y_label(opts: ViewOptions) -> str:
+    base = {
+        "downloads": "Downloads per week",
+        "share": "% of the selected packages",
+        "pypi": "% of all PyPI downloads",
+    }[opts.show]
+    if opts.cumulative:
+        base = {
+            "downloads": "Downloads since the start",
+            "share": "% of the selected packages, cumulative",
+            "pypi": "% of all PyPI downloads, cumulative",
+        }[opts.show]
+    return base
+
+
+def main_chart(
+    cmp: models.Comparison,
+    rows: dict[str, PackageRow],
+    opts: ViewOptions,
+    data_through: str,
+) -> Chart:
+    """The main chart: one line per package, as the options ask.
+
+    In calendar mode ``cmp`` covers the range's weeks. When aligned, ``cmp``
+    must start at (or before) the earliest release week: position ``k`` is the
+    ``k``-th week after each package's own release week, up to the range's
+    length; weeks outside the data are gaps (None), not zeros.
+    """
+    labels = {
+        p.package: rows[p.package].display_name if p.package in rows else p.package
+        for p in cmp.packages
+    }
+    marker_label = f"data through {data_through}"
+    if not opts.align:
+        counts: dict[str, list[Number]] = {p.package: list(p.downloads) for p in cmp.packages}
+        pypi: list[Number] = list(cmp.pypi_downloads)
+        values = _combine(counts, pypi, opts)
+        return Chart(
+            kind="lines",
+            x=[week_seconds(w) for w in cmp.weeks],
+            x_names=list(cmp.weeks),
+            series=[Series(labels[n], values[n], n) for n in counts],
+            percent=opts.show != "downloads",
+            y_label=_y_label(opts),
+            marker=week_seconds(data_through),
+            marker_label=marker_label,
+        )
+    if not cmp.weeks:
+        return Chart(kind="lines", x=[], series=[], time=False, x_label="Weeks since release")
+    start = date.fromisoformat(cmp.weeks[0])
+    n_axis = len(cmp.weeks)
+    offsets = {
+        p.package: (release_week(rows.get(p.package), cmp.weeks[0]) - start).days // 7
+        for p in cmp.packages
+    }
+    available = max(n_axis - off for off in offsets.values())
+    limit = RANGES[opts.range]
+    length = max(0, min(available, limit) if limit is not None else available)
+    aligned: dict[str, list[Number]] = {}
+    pypi_aligned: dict[str, list[Number]] = {}
+    for p in cmp.packages:
+        off = offsets[p.package]
+        aligned[p.package] = [
+            p.downloads[off + k] if 0 <= off + k < n_axis else None for k in range(length)
+        ]
+        pypi_aligned[p.package] = [
+            cmp.pypi_downloads[off + k] if 0 <= off + k < n_axis else None for k in range(length)
+        ]
+    if opts.show == "pypi":
+        values = {n: _ratio(c, pypi_aligned[n], opts.cumulative) for n, c in aligned.items()}
+    else:
+        values = _combine(aligned, [0] * length, opts)
+    return Chart(
+        kind="lines",
+        x=list(range(length)),
+        series=[Series(labels[n], values[n], n) for n in aligned],
+        time=False,
+        percent=opts.show != "downloads",
+        x_label="Weeks since release",
+        y_label=_y_label(opts),
+    )
+
+
+def aligned_window(
+    rows: dict[str, PackageRow], data_through: str, first_week: str | None
+) -> WeekRange:
+    """The calendar weeks an aligned chart needs: from the earliest release week."""
+    earliest = min(
+        (release_week(r, data_through) for r in rows.values()),
+        default=date.fromisoformat(data_through),
+    )
+    return week_range(earliest, None, data_through=data_through, first_week=first_week)
+
+
+def _by_package_week(
+    rows: BreakdownRows,
+) -> dict[str, dict[str, dict[str, int]]]:
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for package, week, value, count in rows.rows:
+        out.setdefault(package, {}).setdefault(week, {})[value] = (
+            out.get(package, {}).get(week, {}).get(value, 0) + count
+        )
+    return out
+
+
+def value_options(rows: BreakdownRows) -> list[str]:
+    """A dimension's values over the selected packages, most downloaded first."""
+    totals: dict[str, int] = {}
+    for _, _, value, count in rows.rows:
+        totals[value] = totals.get(value, 0) + count
+    return sorted(totals, key=lambda v: (-totals[v], v))
+
+
+def stacked_chart(rows: BreakdownRows, package: str, weeks: Sequence[str], label: str) -> Chart:
+    """One package's downloads split by the dimension, as shares stacked to 100 %.
+
+    The ``STACK_TOP`` largest values over the range are kept, the rest (and the
+    marts' own ``other``) are summed into ``other``.
+    """
+    data = _by_package_week(rows).get(package, {})
+    totals: dict[str, int] = {}
+    for per_value in data.values():
+        for value, count in per_value.items():
+            totals[value] = totals.get(value, 0) + count
+    ranked = [v for v in sorted(totals, key=lambda v: (-totals[v], v)) if v not in OTHER_VALUES]
+    kept = ranked[:STACK_TOP]
+    has_other = len(ranked) > STACK_TOP or any(v in totals for v in OTHER_VALUES)
+    keys = [*kept, *(["other"] if has_other else [])]
+    columns: dict[str, list[Number]] = {k: [] for k in keys}
+    for week in weeks:
+        per_value = data.get(week, {})
+        week_total = sum(per_value.values())
+        for k in keys:
+            if k == "other":
+                count = sum(c for v, c in per_value.items() if v not in kept)
+            else:
+                count = per_value.get(k, 0)
+            columns[k].append(round(100.0 * count / week_total, 4) if week_total else None)
+    return Chart(
+        kind="stacked",
+        x=[week_seconds(w) for w in weeks],
+        x_names=list(weeks),
+        series=[Series(k, columns[k], k) for k in keys],
+        percent=True,
+        y_label=f"% of {package} downloads by {label.lower()}",
+    )
+
+
+def value_share_chart(
+    rows: BreakdownRows,
+    packages: Sequence[str],
+    labels: dict[str, str],
+    value: str,
+    weeks: Sequence[str],
+) -> Chart:
+    """For each package, the share of its weekly downloads that have ``value``."""
+    data = _by_package_week(rows)
+    series = []
+    for package in packages:
+        per_week = data.get(package, {})
+        values: list[Number] = []
+        for week in weeks:
+            per_value = per_week.get(week, {})
+            total = sum(per_value.values())
+            values.append(round(100.0 * per_value.get(value, 0) / total, 4) if total else None)
+        series.append(Series(labels.get(package, package), values, package))
+    return Chart(
+        kind="lines",
+        x=[week_seconds(w) for w in weeks],
+        x_names=list(weeks),
+        series=series,
+        percent=True,
+        y_label=f"% of downloads with {value}",
+    )
+
+
+def humanize(count: int | None) -> str:
+    """A count as ``1.2M`` / ``15k`` / ``950``."""
+    if count is None:
+        return NO_VALUE
+    for factor, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if abs(count) >= factor:
+            return f"{count / factor:.1f}".rstrip("0").rstrip(".") + suffix
+    return str(count)
+
+
+def growth(value: float | None) -> str:
+    """A growth ratio as a signed percentage (a dash when undefined)."""
+    if value is None:
+        return NO_VALUE
+    return f"{value * 100:+.1f} %"
