@@ -20,15 +20,26 @@ $(VENV_STAMP): requirements.lock
 	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements.lock
 	@touch $@
 
+# Front-end packages for the pages (htmx, Pico CSS, uPlot), pinned in
+# package-lock.json and served straight from node_modules: reinstalled when the
+# lock changes. npm comes from apt (setup-system) when missing.
+NODE_STAMP := node_modules/.installed
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || $(MAKE) setup-system
+	@! grep -n '://' package-lock.json || { echo "package-lock.json must not name a registry URL" >&2; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
 .PHONY: setup
-setup: $(VENV_STAMP) ## Create .venv from the hashed lock (idempotent)
+setup: $(VENV_STAMP) $(NODE_STAMP) ## Create .venv from the hashed lock and node_modules from package-lock.json (idempotent)
 
 # System packages some tests drive (Debian names): chromium for the browser
-# tests, caddy for the reverse-proxy config. Installed only when missing.
-SYSTEM_PACKAGES := chromium caddy
+# tests, caddy for the reverse-proxy config, npm for the front-end packages.
+# Installed only when missing.
+SYSTEM_PACKAGES := chromium caddy npm
 
 .PHONY: setup-system
-setup-system: ## Install system packages used by tests: chromium, caddy (only when missing)
+setup-system: ## Install system packages used by tests: chromium, caddy, npm (only when missing)
 	@missing=""; \
 	for pkg in $(SYSTEM_PACKAGES); do command -v $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -z "$$missing" ]; then echo "system packages present: $(SYSTEM_PACKAGES)"; exit 0; fi; \
@@ -63,7 +74,7 @@ format: $(VENV_STAMP) ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff format .
 
 .PHONY: serve
-serve: $(VENV_STAMP) ## Serve the API on http://127.0.0.1:8000 (env PYPI_TRENDS_DB/_HOST/_PORT/_WORKERS)
+serve: $(VENV_STAMP) $(NODE_STAMP) ## Serve the API on http://127.0.0.1:8000 (env PYPI_TRENDS_DB/_HOST/_PORT/_WORKERS)
 	$(PY) -m serve
 
 .PHONY: bench
