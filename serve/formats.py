@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
 from litestar import Request, Response
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, Schema
+from litestar.openapi.spec.enums import OpenAPIType
 
 from serve import models
 
@@ -88,3 +91,21 @@ def respond(request: Request[Any, Any, Any], fmt: Format | None, data: T) -> Res
         # The declared type documents the JSON shape; the CSV body is its table form.
         return cast("Response[T]", Response(render_csv(header, rows), media_type=CSV_MEDIA_TYPE))
     return Response(data)
+
+
+@dataclass
+class TableOperation(Operation):
+    """OpenAPI operation of a table route: its 200 answer is also documented as CSV."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse):
+            ok.content = {
+                **(ok.content or {}),
+                CSV_MEDIA_TYPE: OpenAPIMediaType(
+                    schema=Schema(
+                        type=OpenAPIType.STRING,
+                        description="RFC 4180 CSV with a header line (the JSON table's columns)",
+                    )
+                ),
+            }

@@ -79,7 +79,7 @@ class Settings:
     cache_max_bytes: int = 64 * 1024 * 1024
     cache_max_age_seconds: int = 300
     max_path_length: int = 2048
-    max_query_length: int = 4096
+    max_query_length: int = 8192
     max_body_bytes: int = 1024
 
     def replace(self, **changes: object) -> Settings:

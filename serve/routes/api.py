@@ -12,7 +12,7 @@ from litestar.params import PathParameter, QueryParameter
 from serve import models, queries
 from serve.db import Reader
 from serve.dependencies import provide_reader
-from serve.formats import Format, respond
+from serve.formats import Format, TableOperation, respond
 from serve.params import parse_exclude, parse_package_list, week_range
 from serve.problems import COMMON_RESPONSES, PACKAGE_RESPONSES
 
@@ -38,7 +38,7 @@ Exclude = Annotated[
     str | None,
     QueryParameter(
         description="Comma-separated categories to subtract: `mirror`, `ci`, `metadata`.",
-        pattern=r"^[A-Za-z,\s]*$",
+        pattern=r"^((ci|mirror|metadata)(,(ci|mirror|metadata))*)?$",
     ),
 ]
 Share = Annotated[bool, QueryParameter(description="Add each value's fraction of its week.")]
@@ -53,7 +53,13 @@ Name = Annotated[
 _CACHED = {"cache": True}
 
 
-@get("/packages", opt=_CACHED, responses=COMMON_RESPONSES, summary="Search packages by name prefix")
+@get(
+    "/packages",
+    opt=_CACHED,
+    operation_class=TableOperation,
+    responses=COMMON_RESPONSES,
+    summary="Search packages by name prefix",
+)
 async def search_packages(
     request: Request[Any, Any, Any],
     reader: NamedDependency[Reader],
@@ -76,6 +82,7 @@ async def get_package(reader: NamedDependency[Reader], name: Name) -> models.Pac
 @get(
     "/packages/{name:str}/downloads",
     opt=_CACHED,
+    operation_class=TableOperation,
     responses=PACKAGE_RESPONSES,
     summary="Weekly downloads of one package",
 )
@@ -114,6 +121,7 @@ async def get_badge(
 @get(
     "/packages/{name:str}/{dimension:str}",
     opt=_CACHED,
+    operation_class=TableOperation,
     responses=PACKAGE_RESPONSES,
     summary="Weekly downloads of one package by a dimension",
 )
@@ -137,7 +145,13 @@ async def get_dimension(
     return respond(request, format_, series)
 
 
-@get("/compare", opt=_CACHED, responses=PACKAGE_RESPONSES, summary="Compare up to 10 packages")
+@get(
+    "/compare",
+    opt=_CACHED,
+    operation_class=TableOperation,
+    responses=PACKAGE_RESPONSES,
+    summary="Compare up to 10 packages",
+)
 async def get_compare(
     request: Request[Any, Any, Any],
     reader: NamedDependency[Reader],
@@ -161,7 +175,13 @@ async def get_compare(
     return respond(request, format_, result)
 
 
-@get("/trending", opt=_CACHED, responses=COMMON_RESPONSES, summary="Biggest risers")
+@get(
+    "/trending",
+    opt=_CACHED,
+    operation_class=TableOperation,
+    responses=COMMON_RESPONSES,
+    summary="Biggest risers",
+)
 async def get_trending(
     request: Request[Any, Any, Any],
     reader: NamedDependency[Reader],
@@ -176,7 +196,13 @@ async def get_trending(
     return respond(request, format_, await queries.trending(reader, weeks, limit, min_downloads))
 
 
-@get("/overall", opt=_CACHED, responses=COMMON_RESPONSES, summary="All of PyPI per week")
+@get(
+    "/overall",
+    opt=_CACHED,
+    operation_class=TableOperation,
+    responses=COMMON_RESPONSES,
+    summary="All of PyPI per week",
+)
 async def get_overall(
     request: Request[Any, Any, Any],
     reader: NamedDependency[Reader],
