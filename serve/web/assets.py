@@ -13,9 +13,11 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 from litestar import Response, get
 from litestar.exceptions import NotFoundException
+from litestar.params import PathParameter
 
 log = logging.getLogger("serve.web")
 
@@ -80,7 +82,10 @@ def static_handler(assets: Assets) -> object:
     """The ``GET /static/<digest>/<name>`` route over ``assets``."""
 
     @get("/static/{digest:str}/{name:str}", include_in_schema=False, sync_to_thread=False)
-    def static_file(digest: str, name: str) -> Response[bytes]:
+    def static_file(
+        digest: Annotated[str, PathParameter(max_length=64)],
+        name: Annotated[str, PathParameter(max_length=64)],
+    ) -> Response[bytes]:
         asset = assets.get(name)
         if asset is None:
             raise NotFoundException(f"no static file {name[:100]!r}")

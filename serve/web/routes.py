@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
 import msgspec
 from litestar import MediaType, Request, Response, Router, get
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_301_MOVED_PERMANENTLY, HTTP_303_SEE_OTHER
 from markupsafe import Markup
@@ -48,6 +49,9 @@ log = logging.getLogger("serve.web")
 
 _CACHED = {"cache": True}
 RedirectStatus = Literal[301, 302, 303, 307, 308]
+Slug = Annotated[str, PathParameter(description="Names joined by -vs-", max_length=2100)]
+Name = Annotated[str, PathParameter(description="A package name", max_length=300)]
+Weeks = Annotated[int, QueryParameter(description="Window length in weeks")]
 HTMX_CONFIG = json.dumps(
     {
         "allowEval": False,
@@ -366,7 +370,7 @@ def _query_differs(request: Request[Any, Any, Any], canonical: str) -> bool:
 
 @get("/compare/{slug:str}", opt=_CACHED, include_in_schema=False)
 async def compare_page(
-    request: Request[Any, Any, Any], reader: NamedDependency[Reader], slug: str
+    request: Request[Any, Any, Any], reader: NamedDependency[Reader], slug: Slug
 ) -> Template | Redirect:
     """``/compare/<a>-vs-<b>``: names normalised and sorted; other spellings redirect."""
     names = parse_names(split_slug(slug))
@@ -386,7 +390,7 @@ async def compare_page(
 
 @get("/packages/{name:str}", opt=_CACHED, include_in_schema=False)
 async def package_page(
-    request: Request[Any, Any, Any], reader: NamedDependency[Reader], name: str
+    request: Request[Any, Any, Any], reader: NamedDependency[Reader], name: Name
 ) -> Template | Redirect:
     """One package: its numbers, its chart and every breakdown."""
     normalized = normalize_name(name)
@@ -443,7 +447,7 @@ async def package_page(
 
 @get("/trending", opt=_CACHED, include_in_schema=False)
 async def trending_page(
-    request: Request[Any, Any, Any], reader: NamedDependency[Reader], weeks: int = 4
+    request: Request[Any, Any, Any], reader: NamedDependency[Reader], weeks: Weeks = 4
 ) -> Template:
     """The biggest risers over a window of weeks."""
     if weeks not in TRENDING_WINDOWS:
@@ -601,7 +605,7 @@ async def _embed(
 
 @get("/embed/compare/{slug:str}", opt=_CACHED, include_in_schema=False)
 async def embed_page(
-    request: Request[Any, Any, Any], reader: NamedDependency[Reader], slug: str
+    request: Request[Any, Any, Any], reader: NamedDependency[Reader], slug: Slug
 ) -> Template | Redirect:
     """The main chart alone, for an ``<iframe>``, with a link back."""
     names = parse_names(split_slug(slug))
