@@ -42,10 +42,11 @@ def _round3(value: float) -> int:
     """Round to 3 significant digits: keeps the file small, the shape intact."""
     if value <= 0:
         return 0
-    digits = int(math.floor(math.log10(value))) - 2
+    digits = math.floor(math.log10(value)) - 2
     if digits <= 0:
-        return int(round(value))
-    return int(round(value / 10**digits)) * 10**digits
+        return round(value)
+    scale: int = 10**digits
+    return round(value / scale) * scale
 
 
 def derive(shared_data: Path, out: Path = CALIBRATION_FILE) -> int:

@@ -13,7 +13,9 @@ import os
 import re
 import shutil
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,8 +23,10 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from sample import calibration, catalog, profiles, sql
+from sample import calibration, catalog, clients, sql
+from sample.assemble import STATISTICS, Files, assemble
 from sample.catalog import Package, unit
 from sample.options import Options
 
@@ -30,6 +34,18 @@ from sample.options import Options
 GENERATOR_VERSION = 1
 SUCCESS = "_SUCCESS"
 MIRROR_SHARE = 0.012
+#: Rows fetched from DuckDB and written per row group: bounds memory per day.
+BATCH_ROWS = 1 << 20
+ROW_GROUP_ROWS = 1 << 20
+EVENT_SCHEMA = pa.schema(
+    [
+        ("ts", pa.int64()),
+        ("pkg", pa.int32()),
+        ("vrow", pa.int32()),
+        ("fc", pa.int8()),
+        ("slot", pa.int32()),
+    ]
+)
 
 Progress = Callable[[int, int, str], None]
 
@@ -79,7 +95,35 @@ def _package_rows(pkgs: list[Package], opts: Options) -> pa.Table:
     hist_start = opts.start - timedelta(days=400)
     cols: dict[str, list[Any]] = {
         k: []
-        for k in ["pkg_id", "name", "display", "wheel_dist", "first_upload", "interval_days", "n_versions", "k0", "major0", "pa", "pb", "calver", "has_wheel", "wheel_tag", "sdist_share", "mean_back", "size_kb", "summary", "author", "author_email", "license", "keywords", "classifiers", "home_page", "requires_python", "requires_dist", "project_urls"]
+        for k in [
+            "pkg_id",
+            "name",
+            "display",
+            "wheel_dist",
+            "first_upload",
+            "interval_days",
+            "n_versions",
+            "k0",
+            "major0",
+            "pa",
+            "pb",
+            "calver",
+            "has_wheel",
+            "wheel_tag",
+            "sdist_share",
+            "mean_back",
+            "size_kb",
+            "summary",
+            "author",
+            "author_email",
+            "license",
+            "keywords",
+            "classifiers",
+            "home_page",
+            "requires_python",
+            "requires_dist",
+            "project_urls",
+        ]
     }
     range_end = datetime.combine(opts.end + timedelta(days=1), datetime.min.time(), UTC)
     for pkg_id, p in enumerate(pkgs):
@@ -158,40 +202,26 @@ def _day_factor(day: date) -> float:
     return factor
 
 
+_EPOCH = date(1970, 1, 1)
+
+
 def _days(opts: Options, months: list[str]) -> pa.Table:
     mi = {m: i for i, m in enumerate(months)}
-    rows: dict[str, list[Any]] = {"day_idx": [], "day": [], "mi": [], "frac": [], "day_factor": []}
+    rows: dict[str, list[Any]] = {
+        k: [] for k in ("day_idx", "day", "epoch_day", "day_us", "mi", "frac", "day_factor")
+    }
     for i in range(opts.days):
         day = opts.start + timedelta(days=i)
         dim = ((day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)).day
         rows["day_idx"].append(i)
         rows["day"].append(day)
+        epoch_day = (day - _EPOCH).days
+        rows["epoch_day"].append(epoch_day)
+        rows["day_us"].append(epoch_day * 86_400_000_000)
         rows["mi"].append(mi[catalog.month_key(day)])
         rows["frac"].append((day.day - 1) / dim)
         rows["day_factor"].append(_day_factor(day))
     return pa.table(rows)
-
-
-def _dist(opts: Options) -> pa.Table:
-    rows = list(profiles.static_rows())
-    for i in range(opts.days):
-        rows.extend(profiles.daily_rows(opts.start + timedelta(days=i), i))
-    names = ["dim", "day_idx", "lo", "hi", "a", "b", "c"]
-    return pa.table({n: [r[j] for r in rows] for j, n in enumerate(names)})
-
-
-def _plat() -> pa.Table:
-    names = [
-        "plat_id system_name system_release distro_name distro_version distro_id libc_lib "
-        "libc_version cpu openssl"
-    ][0].split()
-    rows = profiles.platform_rows()
-    return pa.table(
-        {
-            n: pa.array([r[j] for r in rows], pa.int64() if j == 0 else pa.string())
-            for j, n in enumerate(names)
-        }
-    )
 
 
 def _setup(con: duckdb.DuckDBPyConnection, opts: Options, pkgs: list[Package]) -> None:
@@ -209,14 +239,40 @@ def _setup(con: duckdb.DuckDBPyConnection, opts: Options, pkgs: list[Package]) -
         ("pkg", pkg_tbl),
         ("pkg_month", month_tbl),
         ("days", _days(opts, months)),
-        ("dist", _dist(opts)),
-        ("plat", _plat()),
     ):
         con.register(f"{name}_arrow", tbl)
         con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_arrow")
         con.unregister(f"{name}_arrow")
     range_end = datetime.combine(opts.end + timedelta(days=1), datetime.min.time(), UTC)
     con.execute(sql.VERSIONS, {"seed": opts.seed, "range_end": range_end})
+    # First version row of each package: a download's version row is vbase + vidx.
+    con.execute(
+        "CREATE OR REPLACE TABLE pkg AS SELECT p.*, v.vbase FROM pkg p "
+        "JOIN (SELECT pkg_id, min(vrow) AS vbase FROM versions GROUP BY pkg_id) v USING (pkg_id)"
+    )
+
+
+def _files(con: duckdb.DuckDBPyConnection) -> Files:
+    """Fetch the strings that download rows point to (sizes do not grow with events)."""
+    pkg = con.execute("SELECT name FROM pkg ORDER BY pkg_id").to_arrow_table()
+    v = con.execute(
+        "SELECT version, sdist_filename, wheel_filename, sdist_url, wheel_url "
+        "FROM versions ORDER BY vrow"
+    ).to_arrow_table()
+    # Package ids are dense 0..n-1 only before packages without versions are dropped.
+    names = con.execute(
+        "SELECT list(name ORDER BY i) FROM (SELECT i, name FROM range((SELECT max(pkg_id) + 1 "
+        "FROM pkg)) r(i) LEFT JOIN pkg ON pkg.pkg_id = r.i)"
+    ).fetchone()
+    del pkg
+    return Files(
+        project=pa.array(names[0] if names else [], pa.string()),
+        version=v.column("version").combine_chunks(),
+        sdist_filename=v.column("sdist_filename").combine_chunks(),
+        wheel_filename=v.column("wheel_filename").combine_chunks(),
+        sdist_url=v.column("sdist_url").combine_chunks(),
+        wheel_url=v.column("wheel_url").combine_chunks(),
+    )
 
 
 def _scale(con: duckdb.DuckDBPyConnection, opts: Options) -> tuple[float, float]:
@@ -303,19 +359,39 @@ def generate(
         downloads = 0
         if progress:
             progress(0, opts.days, "setup done")
-        for a, b in _chunks(opts):
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE chunk_days AS SELECT * FROM days "
-                "WHERE day_idx >= ? AND day_idx < ?",
-                [a, b],
-            )
-            con.execute(sql.PKG_DAY, {"seed": opts.seed, "k": k, "mirror_rate": mirror_rate})
-            con.execute(sql.PROFILES, {"seed": opts.seed})
-            query = sql.EVENTS.format(path=tmp / "file_downloads", compression=compression)
-            written = con.execute(query, {"seed": opts.seed}).fetchone()
-            downloads += int(written[0]) if written else 0
-            if progress:
-                progress(b, opts.days, f"{opts.start + timedelta(days=b - 1)}: {downloads:,} rows")
+        files = _files(con)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-writer") as pool:
+            pending: deque[Future[int]] = deque()
+            for a, b in _chunks(opts):
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE chunk_days AS SELECT * FROM days "
+                    "WHERE day_idx >= ? AND day_idx < ?",
+                    [a, b],
+                )
+                con.execute(sql.PKG_DAY, {"seed": opts.seed, "k": k, "mirror_rate": mirror_rate})
+                first = opts.start + timedelta(days=a)
+                week = clients.week_profiles(opts.seed, first - timedelta(days=first.weekday()))
+                for day_idx in range(a, b):
+                    day = opts.start + timedelta(days=day_idx)
+                    part = tmp / "file_downloads" / f"date={day.isoformat()}"
+                    part.mkdir()
+                    writer = _DayWriter(part / "part-0.parquet", files, week, compression)
+                    reader = con.execute(
+                        sql.EVENTS, {"seed": opts.seed, "day_idx": day_idx}
+                    ).to_arrow_reader(BATCH_ROWS)
+                    for batch in reader:
+                        # Bounded queue: at most two batches wait for the writer thread.
+                        while len(pending) >= 2:
+                            downloads += pending.popleft().result()
+                        pending.append(pool.submit(writer.write, batch))
+                    pending.append(pool.submit(writer.close))
+                if progress:
+                    while pending:
+                        downloads += pending.popleft().result()
+                    last = opts.start + timedelta(days=b - 1)
+                    progress(b, opts.days, f"{last}: {downloads:,} rows")
+            while pending:
+                downloads += pending.popleft().result()
         meta = con.execute(
             sql.METADATA.format(path=tmp / "distribution_metadata" / "part-0.parquet")
         ).fetchone()
@@ -335,6 +411,44 @@ def generate(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return Result(out, False, downloads, metadata, seconds)
+
+
+class _DayWriter:
+    """Assembles coded batches of one day and writes them as row groups of one file."""
+
+    def __init__(self, path: Path, files: Files, week: clients.WeekProfiles, compression: str):
+        self.path = path
+        self.files = files
+        self.week = week
+        self.compression = compression
+        self.writer: pq.ParquetWriter | None = None
+
+    def write(self, batch: pa.RecordBatch) -> int:
+        table = assemble(batch, self.files, self.week)
+        if self.writer is None:
+            self.writer = self._open(table.schema)
+        self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        return int(batch.num_rows)
+
+    def _open(self, schema: pa.Schema) -> pq.ParquetWriter:
+        return pq.ParquetWriter(
+            self.path,
+            schema,
+            compression=self.compression,
+            write_statistics=STATISTICS,
+            store_schema=False,
+        )
+
+    def close(self) -> int:
+        if self.writer is None:  # a day without downloads: an empty file with the schema
+            empty = pa.RecordBatch.from_pydict(
+                {"ts": [], "pkg": [], "vrow": [], "fc": [], "slot": []},
+                schema=EVENT_SCHEMA,
+            )
+            self.write(empty)
+        if self.writer is not None:
+            self.writer.close()
+        return 0
 
 
 def _swap(tmp: Path, out: Path) -> None:

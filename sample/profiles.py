@@ -1,18 +1,13 @@
-"""Who downloads: installers, Python versions and platforms, shifting over time.
+"""Who downloads: installers, Python versions, platforms, shifting over time.
 
-Each function returns categorical distributions as rows
-``(dim, day_idx, lo, hi, a, b, c)``: a pseudo-random ``u`` in ``[lo, hi)``
-picks the category, ``a``/``b``/``c`` are its string values. ``day_idx`` is
--1 for distributions that do not change over the range.
+The distributions here are sampled once per ISO week into a table of client
+profiles (:mod:`sample.clients`); each download row then picks a profile.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from datetime import date, timedelta
-
-Row = tuple[str, int, float, float, str | None, str | None, str | None]
 
 MIRRORS = (
     ("bandersnatch", "6.6.0", 0.40),
@@ -86,12 +81,12 @@ _INSTALLER_RELEASES: dict[str, list[tuple[str, date]]] = {
     "setuptools": [("58.1.0", date(2021, 9, 1))],
     "": [("", date(2000, 1, 1))],
 }
-_SETUPTOOLS = [(f"{70 + i}.0.0", date(2024, 6, 1) + timedelta(days=45 * i)) for i in range(20)]
 _SETUPTOOLS = [
     ("58.1.0", date(2021, 9, 1)),
     ("65.5.0", date(2022, 10, 1)),
     ("68.0.0", date(2023, 6, 1)),
-] + _SETUPTOOLS
+    *((f"{70 + i}.0.0", date(2024, 6, 1) + timedelta(days=45 * i)) for i in range(20)),
+]
 
 # Python minor versions: (release, end of life, last patch number).
 _PYTHONS = {
@@ -145,22 +140,11 @@ def python_shares(day: date) -> dict[str, float]:
         if day < rel - timedelta(days=120):
             continue
         adopt = _logistic((t - _year(rel) - 0.9) * 4.0)
-        fade = _logistic((_year(eol) - 0.8 - t) * 2.5)
+        # Old versions fade out around their end of life but linger (legacy pins).
+        fade = max(0.04, _logistic((_year(eol) - 0.6 - t) * 2.0))
         out[minor] = max(0.004 if minor == "2.7" else 0.0005, adopt * fade)
     total = sum(out.values())
     return {k: v / total for k, v in out.items()}
-
-
-def _cumulative(
-    dim: str, day_idx: int, items: list[tuple[float, str | None, str | None, str | None]]
-) -> Iterator[Row]:
-    total = sum(w for w, *_ in items)
-    acc = 0.0
-    for i, (w, a, b, c) in enumerate(items):
-        lo = acc / total
-        acc += w
-        hi = 1.0 + 1e-9 if i == len(items) - 1 else acc / total
-        yield (dim, day_idx, lo, hi, a, b, c)
 
 
 def _recent(
@@ -171,52 +155,9 @@ def _recent(
     return [(decay**i, v) for i, v in enumerate(recent)]
 
 
-def daily_rows(day: date, day_idx: int) -> Iterator[Row]:
-    """Yield the time-varying distributions of ``day``: installers, pythons, setuptools.
-
-    Installer rows: ``a`` name (NULL for none), ``b`` version, ``c`` kind
-    (``full``: every detail; ``meta``: also fetches ``.metadata``; ``min``: only
-    the installer). Python rows: ``a`` python, ``b`` implementation name,
-    ``c`` implementation version.
-    """
-    inst: list[tuple[float, str | None, str | None, str | None]] = []
-    for name, share in installer_shares(day).items():
-        for w, version in _recent(_INSTALLER_RELEASES[name], day, 8, 0.6):
-            kind = "min" if name in ("requests", "Browser", "Bazel", "") else "full"
-            if name == "uv" or (name == "pip" and version[:2].isdigit() and int(version[:2]) >= 23):
-                kind = "meta"
-            inst.append((share * w, name or None, version or None, kind))
-    yield from _cumulative("inst", day_idx, inst)
-
-    py: list[tuple[float, str | None, str | None, str | None]] = []
-    for minor, share in python_shares(day).items():
-        rel, _, last_patch = _PYTHONS[minor]
-        if day < rel:  # pre-releases before the final release
-            py.append((share, f"{minor}.0rc1", "CPython", f"{minor}.0rc1"))
-            continue
-        months = (day - rel).days / 61
-        newest = min(last_patch, int(months))
-        for back in range(min(4, newest + 1)):
-            version = f"{minor}.{newest - back}"
-            py.append((share * 0.55 * 0.45**back, version, "CPython", version))
-        if minor in ("3.9", "3.12"):  # some clients report only major.minor
-            py.append((share * 0.01, minor, "CPython", minor))
-    py.append((0.01, "3.10.14", "PyPy", "7.3.17"))
-    py.append((0.01, None, None, None))
-    for g in _GARBAGE_PYTHON:
-        py.append((0.0004, g, "CPython", None))
-    yield from _cumulative("py", day_idx, py)
-
-    yield from _cumulative("mirror", day_idx, [(w, n, v, "mirror") for n, v, w in MIRRORS])
-
-    st = [(w, v, None, None) for w, v in _recent(_SETUPTOOLS, day, 6, 0.6)]
-    st.append((0.5, None, None, None))
-    yield from _cumulative("st", day_idx, st)
-
-
 # (weight, system name, release, distro name, distro version, distro id, libc lib,
 #  libc version, cpu, openssl)
-_PLATFORMS: tuple[
+PLATFORMS: tuple[
     tuple[
         float,
         str | None,
@@ -466,7 +407,7 @@ _PLATFORMS: tuple[
     (0.01, None, None, None, None, None, None, None, None, None),
 )
 
-_COUNTRIES = (
+COUNTRIES = (
     ("US", 0.38),
     ("CN", 0.07),
     ("DE", 0.06),
@@ -505,7 +446,7 @@ _COUNTRIES = (
     ("UA", 0.003),
     (None, 0.005),
 )
-_TLS = (
+TLS = (
     ("TLSv1.3", "TLS_AES_128_GCM_SHA256", 0.55),
     ("TLSv1.3", "TLS_AES_256_GCM_SHA384", 0.25),
     ("TLSv1.3", "TLS_CHACHA20_POLY1305_SHA256", 0.05),
@@ -514,19 +455,54 @@ _TLS = (
 )
 
 
-def static_rows() -> Iterator[Row]:
-    """Yield the distributions that do not change over time (``day_idx`` -1).
+Installer = tuple[float, str | None, str | None, str]
+Python = tuple[float, str | None, str | None, str | None]
 
-    ``plat`` rows carry the index into :data:`PLATFORMS` in ``a``; ``cty``
-    rows the country code; ``tls`` rows protocol and cipher.
+
+def installer_choices(day: date) -> list[Installer]:
+    """Return ``(weight, name, version, kind)`` of every installer version on ``day``.
+
+    ``kind`` is ``full`` (every detail), ``meta`` (full, and fetches ``.metadata``
+    files: pip >= 23 and uv) or ``min`` (only the installer is known).
     """
-    yield from _cumulative(
-        "plat", -1, [(p[0], str(i), None, None) for i, p in enumerate(_PLATFORMS)]
-    )
-    yield from _cumulative("cty", -1, [(w, c, None, None) for c, w in _COUNTRIES])
-    yield from _cumulative("tls", -1, [(w, p, c, None) for p, c, w in _TLS])
+    out: list[Installer] = []
+    for name, share in installer_shares(day).items():
+        for w, version in _recent(_INSTALLER_RELEASES[name], day, 8, 0.6):
+            kind = "min" if name in ("requests", "Browser", "Bazel", "") else "full"
+            if name == "uv" or (name == "pip" and version[:2].isdigit() and int(version[:2]) >= 23):
+                kind = "meta"
+            out.append((share * w, name or None, version or None, kind))
+    return out
 
 
-def platform_rows() -> list[tuple[object, ...]]:
-    """Return the platform table: index then the fields of :data:`_PLATFORMS`."""
-    return [(i, *p[1:]) for i, p in enumerate(_PLATFORMS)]
+def python_choices(day: date) -> list[Python]:
+    """Return ``(weight, python, implementation name, implementation version)`` on ``day``.
+
+    Includes the dirt of real logs: release candidates before a release,
+    ``major.minor`` without patch, PyPy, NULL and garbage strings.
+    """
+    out: list[Python] = []
+    for minor, share in python_shares(day).items():
+        rel, _, last_patch = _PYTHONS[minor]
+        if day < rel:  # pre-releases before the final release
+            out.append((share, f"{minor}.0rc1", "CPython", f"{minor}.0rc1"))
+            continue
+        newest = min(last_patch, int((day - rel).days / 61))
+        for back in range(min(4, newest + 1)):
+            version = f"{minor}.{newest - back}"
+            out.append((share * 0.55 * 0.45**back, version, "CPython", version))
+        if minor in ("3.9", "3.12"):  # some clients report only major.minor
+            out.append((share * 0.01, minor, "CPython", minor))
+    out.append((0.01, "3.10.14", "PyPy", "7.3.17"))
+    out.append((0.01, None, None, None))
+    out.extend((0.0004, g, "CPython", None) for g in _GARBAGE_PYTHON)
+    # A release candidate is always around a little (3.13.0rc1 style).
+    out.append((0.0005, "3.13.0rc1", "CPython", "3.13.0rc1"))
+    return out
+
+
+def setuptools_choices(day: date) -> list[tuple[float, str | None]]:
+    """Return ``(weight, setuptools version)`` on ``day``; NULL for half the clients."""
+    out: list[tuple[float, str | None]] = list(_recent(_SETUPTOOLS, day, 6, 0.6))
+    out.append((0.5, None))
+    return out

@@ -5,6 +5,8 @@ package, row index), never from ``random()``: the same options give the
 same content whatever the thread scheduling.
 """
 
+from sample.clients import MIRROR_SLOTS, USER_SLOTS
+
 # Unit interval from 20 bits of a hash.
 U20 = "(({h} >> {shift}) & 1048575)::DOUBLE / 1048576.0"
 
@@ -36,7 +38,8 @@ WITH v AS (
             AS wheel_filename
     FROM named
 )
-SELECT pkg_id, vidx, version, upload_time,
+SELECT (row_number() OVER (ORDER BY pkg_id, vidx) - 1)::INTEGER AS vrow,
+    pkg_id, vidx, version, upload_time,
     (upload_time::DATE + 1) AS avail_day,
     sdist_filename, wheel_filename,
     concat('/packages/', substr(hs, 1, 2), '/', substr(hs, 3, 2), '/', substr(hs, 5, 60), '/',
@@ -56,10 +59,11 @@ FROM (
 """
 
 # Per package and day: downloads by users and by mirrors.
+_N = "hash($seed, 'n', a.epoch_day, a.pkg_id)"
 PKG_DAY = f"""
 CREATE OR REPLACE TEMP TABLE pd AS
 WITH w AS (
-    SELECT p.pkg_id, d.day, d.day_idx, d.day_factor,
+    SELECT p.pkg_id, d.day, d.day_idx, d.epoch_day, d.day_us, d.day_factor,
         exp(m0.lv + (m1.lv - m0.lv) * d.frac) AS w
     FROM chunk_days d
     CROSS JOIN pkg p
@@ -69,117 +73,38 @@ WITH w AS (
     SELECT w.*, v.vidx + 1 AS nv, v.avail_day >= w.day - 2 AS fresh
     FROM w ASOF JOIN versions v ON w.pkg_id = v.pkg_id AND w.day >= v.avail_day
 )
-SELECT pkg_id, day, day_idx, nv,
-    CAST(floor($k * w * day_factor * exp(0.3 * ({u("hash($seed, 'n', day_idx, pkg_id)", 0)} - 0.5))
-        + {u("hash($seed, 'n', day_idx, pkg_id)", 20)}) AS BIGINT) AS n_user,
+SELECT a.pkg_id, a.day_idx, a.epoch_day, a.day_us, a.nv, p.vbase, p.has_wheel, p.sdist_share,
+    p.mean_back,
+    CAST(floor($k * w * day_factor * exp(0.3 * ({u(_N, 0)} - 0.5))
+        + {u(_N, 20)}) AS BIGINT) AS n_user,
     CAST(floor($mirror_rate * (1 + 6 * fresh::INT)
-        + {u("hash($seed, 'n', day_idx, pkg_id)", 40)}) AS BIGINT) AS n_mirror
-FROM a
+        + {u(_N, 40)}) AS BIGINT) AS n_mirror
+FROM a JOIN pkg p ON p.pkg_id = a.pkg_id
+ORDER BY a.day_idx, a.pkg_id
 """
 
-# Client profiles of the chunk's days: 4096 user slots and 64 mirror slots a day.
-PROFILES = f"""
-CREATE OR REPLACE TEMP TABLE prof AS
-WITH s AS (
-    SELECT d.day_idx, r.slot, hash($seed, 'p', d.day_idx, r.slot) AS h,
-        hash($seed, 'q', d.day_idx, r.slot) AS g
-    FROM chunk_days d, range(4096 + 64) r(slot)
-), x AS (
-    SELECT day_idx, slot,
-        CASE WHEN slot < 4096 THEN 'inst' ELSE 'mirror' END AS idim,
-        {u("h", 0)} AS u_inst, {u("h", 20)} AS u_py, {u("h", 40)} AS u_plat,
-        {u("g", 0)} AS u_cty, {u("g", 20)} AS u_tls, {u("g", 40)} AS u_st,
-        ((g >> 60) & 15) AS r16, ((h >> 60) & 15) AS q16
-    FROM s
-), j AS (
-    SELECT x.day_idx, x.slot, x.r16, x.q16,
-        i.a AS inst_name, i.b AS inst_version, i.c AS kind,
-        py.a AS python, py.b AS impl_name, py.c AS impl_version,
-        pl.* EXCLUDE (plat_id), cty.a AS country_code, tls.a AS tls_protocol, tls.b AS tls_cipher,
-        st.a AS setuptools_version
-    FROM x
-    ASOF JOIN dist i ON i.dim = x.idim AND i.day_idx = x.day_idx AND x.u_inst >= i.lo
-    ASOF JOIN (SELECT * FROM dist WHERE dim = 'py') py
-        ON py.day_idx = x.day_idx AND x.u_py >= py.lo
-    ASOF JOIN (SELECT * FROM dist WHERE dim = 'st') st
-        ON st.day_idx = x.day_idx AND x.u_st >= st.lo
-    ASOF JOIN (SELECT lo, a::INT AS plat_id FROM dist WHERE dim = 'plat') pd
-        ON x.u_plat >= pd.lo
-    JOIN plat pl ON pl.plat_id = pd.plat_id
-    ASOF JOIN (SELECT * FROM dist WHERE dim = 'cty') cty ON x.u_cty >= cty.lo
-    ASOF JOIN (SELECT * FROM dist WHERE dim = 'tls') tls ON x.u_tls >= tls.lo
-)
-SELECT day_idx, slot, kind = 'meta' AS meta_ok, country_code, tls_protocol, tls_cipher,
-    CASE WHEN kind <> 'mirror' AND r16 = 0 AND q16 < 4 THEN NULL  -- ~1.5% rows without details
-    ELSE struct_pack(
-        installer := CASE WHEN inst_name IS NULL THEN NULL
-            ELSE struct_pack(name := inst_name, version := inst_version) END,
-        python := CASE WHEN kind = 'min' THEN NULL ELSE python END,
-        implementation := CASE WHEN kind = 'min' OR impl_name IS NULL THEN NULL
-            ELSE struct_pack(name := impl_name, version := impl_version) END,
-        distro := CASE WHEN kind IN ('min', 'mirror') OR distro_name IS NULL THEN NULL
-            ELSE struct_pack(name := distro_name, version := distro_version, id := distro_id,
-                libc := CASE WHEN libc_lib IS NULL THEN NULL
-                    ELSE struct_pack(lib := libc_lib, version := libc_version) END) END,
-        system := CASE WHEN kind = 'min' OR system_name IS NULL THEN NULL
-            ELSE struct_pack(name := system_name, release := system_release) END,
-        cpu := CASE WHEN kind = 'min' THEN NULL ELSE cpu END,
-        openssl_version := CASE WHEN kind IN ('min', 'mirror') THEN NULL ELSE openssl END,
-        setuptools_version := CASE WHEN kind IN ('full', 'meta') AND inst_name <> 'uv'
-            THEN setuptools_version END,
-        rustc_version := CASE WHEN kind IN ('full', 'meta') AND r16 = 1 THEN '1.82.0'
-            WHEN kind IN ('full', 'meta') AND r16 = 2 AND q16 < 8 THEN '1.89.0' END,
-        ci := CASE WHEN kind IN ('full', 'meta') AND q16 >= 12 THEN true END
-    ) END AS details
-FROM j
-"""
-
+# One day's download rows as integer codes; assembled into columns by sample.assemble.
 EVENTS = f"""
-COPY (
-    WITH e AS (
-        SELECT pd.pkg_id, pd.day, pd.day_idx, pd.nv, pd.n_user, r.i,
-            hash($seed, pd.day_idx, pd.pkg_id, r.i) AS h
-        FROM pd, range(pd.n_user + pd.n_mirror) r(i)
-    ), f AS (
-        SELECT e.*, hash(e.h) AS h2,
-            CASE WHEN e.i < e.n_user THEN (e.h & 4095) ELSE 4096 + (e.h & 63) END AS slot,
-            {u("e.h", 12)} AS u_t
-        FROM e
-    ), g AS (
-        SELECT f.*, p.name, p.has_wheel, p.sdist_share, p.mean_back,
-            greatest(0, f.nv - 1 - CAST(floor(-ln(1 - {u("f.h2", 0)}) * p.mean_back) AS BIGINT))
-                AS vidx,
-            {u("f.h2", 20)} AS u_f
-        FROM f JOIN pkg p ON p.pkg_id = f.pkg_id
-    ), k AS (
-        SELECT g.*, pr.meta_ok, pr.country_code, pr.details, pr.tls_protocol, pr.tls_cipher,
-            CASE WHEN NOT g.has_wheel OR g.u_f < g.sdist_share THEN 0
-                WHEN pr.meta_ok AND g.u_f > 0.93 THEN 2 ELSE 1 END AS ft
-        FROM g JOIN prof pr ON pr.day_idx = g.day_idx AND pr.slot = g.slot
-    )
-    SELECT
-        make_timestamp(epoch_us(k.day::TIMESTAMP) + CAST(86400e6 * (k.u_t
-            + 0.3 * sin(2 * pi() * k.u_t) / (2 * pi())) AS BIGINT))::TIMESTAMPTZ AS timestamp,
-        k.country_code,
-        CASE k.ft WHEN 0 THEN v.sdist_url WHEN 1 THEN v.wheel_url
-            ELSE v.wheel_url || '.metadata' END AS url,
-        k.name AS project,
-        struct_pack(
-            filename := CASE k.ft WHEN 0 THEN v.sdist_filename WHEN 1 THEN v.wheel_filename
-                ELSE v.wheel_filename || '.metadata' END,
-            project := k.name,
-            version := v.version,
-            type := CASE k.ft WHEN 0 THEN 'sdist' ELSE 'bdist_wheel' END
-        ) AS file,
-        k.details,
-        k.tls_protocol,
-        k.tls_cipher,
-        k.day AS date
-    FROM k JOIN versions v ON v.pkg_id = k.pkg_id AND v.vidx = k.vidx
-) TO '{{path}}' (FORMAT parquet, PARTITION_BY (date), FILENAME_PATTERN 'part-{{{{i}}}}',
-    OVERWRITE_OR_IGNORE, COMPRESSION {{compression}})
+WITH e AS (
+    SELECT pd.*, r.i, hash($seed, pd.epoch_day, pd.pkg_id, r.i) AS h
+    FROM pd, range(pd.n_user + pd.n_mirror) r(i)
+    WHERE pd.day_idx = $day_idx
+), f AS (
+    SELECT e.*, hash(e.h, 1) AS h2, {u("e.h", 12)} AS u_t FROM e
+)
+SELECT
+    day_us + CAST(86400e6 * (u_t + 0.3 * sin(2 * pi() * u_t) / (2 * pi())) AS BIGINT) AS ts,
+    pkg_id::INTEGER AS pkg,
+    (vbase + greatest(0, nv - 1
+        - CAST(floor(-ln(1 - {u("h2", 0)}) * mean_back) AS BIGINT)))::INTEGER AS vrow,
+    (CASE WHEN NOT has_wheel OR {u("h2", 20)} < sdist_share THEN 0
+        WHEN {u("h2", 20)} > 0.93 THEN 2 ELSE 1 END)::TINYINT AS fc,
+    (CASE WHEN i < n_user THEN h % {USER_SLOTS} ELSE {USER_SLOTS} + h % {MIRROR_SLOTS} END)
+        ::INTEGER AS slot
+FROM f
+-- Clustered by project like the BigQuery table; a total order makes files byte-identical.
+ORDER BY pkg, ts, vrow, fc, slot
 """
-
 METADATA = """
 COPY (
     SELECT * FROM (

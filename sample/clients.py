@@ -1,0 +1,184 @@
+"""Client profiles of one ISO week, as Arrow arrays that download rows index into.
+
+A week has :data:`USER_SLOTS` user profiles and :data:`MIRROR_SLOTS` mirror
+profiles, drawn from the distributions of :mod:`sample.profiles` at the
+middle of the week with a ``random.Random`` seeded from (seed, week): the
+same week always gets the same profiles. A download row carries a slot
+number; its ``details``, ``country_code`` and ``tls_*`` columns are the
+slot's values, written as dictionary-encoded parquet columns.
+"""
+
+from __future__ import annotations
+
+import random
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import date, timedelta
+from itertools import accumulate
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sample import profiles
+
+USER_SLOTS = 2048
+MIRROR_SLOTS = 64
+SLOTS = USER_SLOTS + MIRROR_SLOTS
+
+#: String leaves of ``details`` (path inside the struct) and the top-level ones.
+LEAVES = (
+    "installer.name",
+    "installer.version",
+    "python",
+    "implementation.name",
+    "implementation.version",
+    "distro.name",
+    "distro.version",
+    "distro.id",
+    "distro.libc.lib",
+    "distro.libc.version",
+    "system.name",
+    "system.release",
+    "cpu",
+    "openssl_version",
+    "setuptools_version",
+    "rustc_version",
+    "country_code",
+    "tls_protocol",
+    "tls_cipher",
+)
+#: Nested structs that can be NULL as a whole.
+STRUCTS = ("details", "installer", "implementation", "distro", "distro.libc", "system")
+
+
+class _Picker:
+    """Weighted choice by bisection on cumulative weights."""
+
+    def __init__(self, weights: list[float], values: list[Any]) -> None:
+        self.cum = list(accumulate(weights))
+        self.values = values
+
+    def pick(self, u: float) -> Any:
+        i = bisect_right(self.cum, u * self.cum[-1])
+        return self.values[min(i, len(self.values) - 1)]
+
+
+_PLATFORMS = _Picker([p[0] for p in profiles.PLATFORMS], [p[1:] for p in profiles.PLATFORMS])
+_COUNTRIES = _Picker([w for _, w in profiles.COUNTRIES], [c for c, _ in profiles.COUNTRIES])
+_TLS = _Picker([w for _, _, w in profiles.TLS], [(p, c) for p, c, _ in profiles.TLS])
+_NO_PLATFORM = (None,) * 9
+_MIRRORS = _Picker([w for _, _, w in profiles.MIRRORS], [(n, v) for n, v, _ in profiles.MIRRORS])
+
+
+@dataclass(frozen=True)
+class WeekProfiles:
+    """The profiles of one week as Arrow arrays of length :data:`SLOTS`.
+
+    Attributes:
+        codes: leaf -> int32 codes (NULL for a NULL value) into ``vocab[leaf]``.
+        vocab: leaf -> string dictionary.
+        null: struct -> boolean, True where the struct is NULL.
+        ci: boolean or NULL (BigQuery has ``true`` or NULL, never ``false``).
+        meta_ok: True when the client fetches ``.metadata`` files.
+    """
+
+    codes: dict[str, pa.Array]
+    vocab: dict[str, pa.Array]
+    null: dict[str, pa.Array]
+    ci: pa.Array
+    meta_ok: pa.Array
+
+    def leaf(self, name: str, slots: pa.Array) -> pa.DictionaryArray:
+        """Return the dictionary-encoded values of ``name`` for rows with ``slots``."""
+        return pa.DictionaryArray.from_arrays(pc.take(self.codes[name], slots), self.vocab[name])
+
+    def mask(self, name: str, slots: pa.Array) -> pa.Array:
+        """Return the NULL mask of struct ``name`` for rows with ``slots``."""
+        return pc.take(self.null[name], slots)
+
+
+def week_profiles(seed: int, monday: date) -> WeekProfiles:
+    """Draw the client profiles of the ISO week starting on ``monday``.
+
+    Args:
+        seed: the sample's seed.
+        monday: first day of the week.
+
+    Returns:
+        The week's profiles.
+    """
+    mid = monday + timedelta(days=3)
+    rng = random.Random(seed * 100_003 + mid.toordinal())
+    inst = profiles.installer_choices(mid)
+    installers = _Picker([i[0] for i in inst], [i[1:] for i in inst])
+    pys = profiles.python_choices(mid)
+    pythons = _Picker([p[0] for p in pys], [p[1:] for p in pys])
+    sts = profiles.setuptools_choices(mid)
+    setuptools = _Picker([s[0] for s in sts], [s[1] for s in sts])
+
+    rows: list[tuple[Any, ...]] = []
+    meta_ok: list[bool] = []
+    ci: list[bool | None] = []
+    details_null: list[bool] = []
+    random_ = rng.random
+    for slot in range(SLOTS):
+        if slot < USER_SLOTS:
+            name, version, kind = installers.pick(random_())
+        else:
+            (name, version), kind = _MIRRORS.pick(random_()), "mirror"
+        python, impl, impl_version = pythons.pick(random_())
+        plat = _PLATFORMS.pick(random_())
+        if kind == "mirror" and plat[0] != "Linux":  # mirrors run on servers
+            plat = ("Linux", "6.1.0-18-amd64", *plat[2:7], "x86_64", plat[8])
+        u_st, u_rust, u_cty, u_tls, u_null, u_ci = (random_() for _ in range(6))
+        country = _COUNTRIES.pick(u_cty)
+        tls = _TLS.pick(u_tls)
+        if kind == "min":  # only the installer is known (browsers, requests, ...)
+            rows.append((name, version, None, None, None, *_NO_PLATFORM, None, None, country, *tls))
+        else:
+            full = kind != "mirror"
+            sys_name, sys_release, d_name, d_ver, d_id, libc, libc_ver, cpu, openssl = plat
+            rows.append(
+                (
+                    name,
+                    version,
+                    python,
+                    impl,
+                    impl_version,
+                    *((d_name, d_ver, d_id, libc, libc_ver) if full else (None,) * 5),
+                    sys_name,
+                    sys_release,
+                    cpu,
+                    openssl if full else None,
+                    setuptools.pick(u_st) if full and name != "uv" else None,
+                    ("1.82.0" if u_rust < 0.015 else "1.89.0") if full and u_rust < 0.03 else None,
+                    country,
+                    *tls,
+                )
+            )
+        details_null.append(kind != "mirror" and u_null < 0.015)
+        ci.append(True if kind in ("full", "meta") and u_ci < 0.25 else None)
+        meta_ok.append(kind == "meta")
+    codes: dict[str, pa.Array] = {}
+    vocab: dict[str, pa.Array] = {}
+    for leaf, values in zip(LEAVES, zip(*rows, strict=True), strict=True):
+        encoded = pa.array(values, pa.string()).dictionary_encode()
+        codes[leaf] = encoded.indices.cast(pa.int32())
+        vocab[leaf] = encoded.dictionary
+    null = {"details": pa.array(details_null, pa.bool_())}
+    for struct, first in (
+        ("installer", "installer.name"),
+        ("implementation", "implementation.name"),
+        ("distro", "distro.name"),
+        ("distro.libc", "distro.libc.lib"),
+        ("system", "system.name"),
+    ):
+        null[struct] = pc.is_null(codes[first])
+    return WeekProfiles(
+        codes=codes,
+        vocab=vocab,
+        null=null,
+        ci=pa.array(ci, pa.bool_()),
+        meta_ok=pa.array(meta_ok, pa.bool_()),
+    )
