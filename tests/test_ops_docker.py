@@ -234,6 +234,7 @@ def test_dockerignore_keeps_secrets_and_data_out() -> None:
     for path in (".venv/bin/python", "data/pypi_trends.sqlite", ".git/HEAD", ".env",
                  "secrets/bigquery-keyfile.json", "node_modules/x/index.js",
                  "dbt/target/manifest.json", "serve/__pycache__/app.cpython-311.pyc",
+                 "profiles/.user.yml",
                  "tests/conftest.py"):  # fmt: skip
         assert not in_context(path), path
     assert in_context("serve/app.py")
