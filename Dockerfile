@@ -13,15 +13,16 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 # --- Front-end assets ------------------------------------------------------
-# Guarded: the wildcard lets this COPY succeed before package.json exists
-# (pyproject.toml always matches). With a package.json, `npm ci` installs from
-# package-lock.json and `npm run build` (when defined) writes into serve/static/.
+# htmx, Pico CSS and uPlot, installed by `npm ci` from package-lock.json and
+# served by serve/web straight from /app/node_modules (no bundler). Guarded:
+# the wildcard lets this COPY succeed without package*.json (pyproject.toml
+# always matches), and an empty node_modules is copied then.
 FROM ${NODE_IMAGE} AS assets
 WORKDIR /src
 COPY pyproject.toml package*.json ./
-RUN mkdir -p serve/static \
+RUN mkdir -p node_modules \
     && if [ -f package.json ]; then \
-         npm ci --ignore-scripts --no-audit --no-fund \
+         npm ci --ignore-scripts --no-audit --no-fund --omit=dev \
          && npm run build --if-present; \
        fi
 
@@ -70,7 +71,7 @@ COPY serve/ /app/serve/
 COPY dbt/ /app/dbt/
 COPY profiles/ /app/profiles/
 COPY deploy/healthcheck.py /app/deploy/healthcheck.py
-COPY --from=assets /src/serve/static/ /app/serve/static/
+COPY --from=assets /src/node_modules/ /app/node_modules/
 
 USER 10001:10001
 VOLUME ["/data"]

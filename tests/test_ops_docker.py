@@ -141,7 +141,16 @@ def test_npm_stage_is_guarded_until_package_json_exists() -> None:
     run = next(i for i in assets if i.keyword == "RUN")
     assert "if [ -f package.json ]" in run.args
     assert "npm ci" in run.args
-    assert "mkdir -p serve/static" in run.args
+    assert "mkdir -p node_modules" in run.args
+    # serve/web reads the vendor files from node_modules at the repository
+    # root, i.e. /app/node_modules next to /app/serve in the image.
+    copies = [i.args for i in final("COPY")]
+    assert "--from=assets /src/node_modules/ /app/node_modules/" in copies
+    assert "serve/ /app/serve/" in copies
+    from serve.web.assets import Assets
+
+    # Resolved from the package's location: /app/serve -> /app/node_modules.
+    assert Assets().node_modules == ROOT / "node_modules"
 
 
 # --- lock files ------------------------------------------------------------------
