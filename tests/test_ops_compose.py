@@ -116,6 +116,8 @@ def test_refresh_runs_the_pipeline_against_bigquery(compose: dict[str, Any]) -> 
     env = refresh["environment"]
     assert env["DBT_TARGET"] == "prod"
     assert env["PYPI_TRENDS_BQ_KEYFILE"] == "/run/secrets/bigquery_keyfile"
+    # dbt reads the key file from the profile, the exporter's client from ADC.
+    assert env["GOOGLE_APPLICATION_CREDENTIALS"] == env["PYPI_TRENDS_BQ_KEYFILE"]
     assert refresh["secrets"] == ["bigquery_keyfile"]
     secret_file = compose["secrets"]["bigquery_keyfile"]["file"]
     ignored = subprocess.run(

@@ -159,6 +159,7 @@ def test_weekly_refreshes_against_bigquery_and_publishes() -> None:
     }
     assert set_here <= read, sorted(set_here - read)
     assert "PYPI_TRENDS_BQ_KEYFILE=" in run_scripts(weekly)
+    assert "GOOGLE_APPLICATION_CREDENTIALS=" in run_scripts(weekly)
     # Secrets only through the secrets context, never inline.
     text = (ROOT / ".github" / "workflows" / "weekly.yml").read_text()
     assert "${{ secrets.PYPI_TRENDS_BQ_KEYFILE_JSON }}" in text
