@@ -10,6 +10,7 @@ history (2018-02 to 2026-04) plus the 2026-04 snapshot of the top 15,000.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import math
 import re
@@ -114,19 +115,23 @@ class Calibration:
         return sorted(self.snapshot, key=lambda p: (-self.snapshot[p], p))
 
 
+@functools.cache
 def load(path: Path = CALIBRATION_FILE) -> Calibration:
-    """Read the calibration file.
+    """Read the calibration file (once per process: the result is cached).
 
     Args:
         path: the gzipped CSV written by :func:`derive`.
 
     Returns:
-        The parsed calibration.
+        The parsed calibration (treat as read-only).
     """
     by_month: dict[str, list[tuple[str, int]]] = defaultdict(list)
     with gzip.open(path, "rt", newline="") as handle:
-        for rec in csv.DictReader(handle):
-            by_month[rec["month"]].append((rec["project"], int(rec["downloads"])))
+        reader = csv.reader(handle)
+        if next(reader) != ["project", "month", "downloads"]:
+            raise ValueError(f"{path}: not a calibration file (bad header)")
+        for project, month, downloads in reader:
+            by_month[month].append((project, int(downloads)))
     snapshot = dict(by_month[SNAPSHOT_MONTH])
     history: dict[str, dict[str, int]] = defaultdict(dict)
     growth: dict[str, int] = {}

@@ -47,6 +47,9 @@ EVENT_SCHEMA = pa.schema(
     ]
 )
 
+#: Installer names of mirrors (the marts' mirror category).
+MIRROR_INSTALLERS = tuple(name for name, _, _ in clients.profiles.MIRRORS)
+
 Progress = Callable[[int, int, str], None]
 
 

@@ -1,0 +1,140 @@
+"""Command line, determinism, idempotency and crash safety of the generator."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from sample import generate as generate_module
+from sample.cli import main
+
+SMALL = ("--weeks", "2", "--events", "20000", "--packages", "60")
+
+
+def _tables(raw: Path) -> dict[str, object]:
+    files = sorted(raw.glob("**/*.parquet"))
+    assert files
+    return {str(f.relative_to(raw)): pq.read_table(f) for f in files}
+
+
+def test_help_lists_the_options() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "sample", "generate", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for option in (
+        "--scale",
+        "--start",
+        "--end",
+        "--weeks",
+        "--events",
+        "--packages",
+        "--seed",
+        "--out",
+        "--force",
+    ):
+        assert option in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--start", "2026-05-02", "--end", "2026-05-01"], "is after end"),
+        (["--events", "-1"], "events must be >= 0"),
+        (["--packages", "0"], "packages must be >= 1"),
+        (["--weeks", "0"], "weeks must be >= 1"),
+        (["--seed", "-3"], "seed must be"),
+    ],
+)
+def test_bad_options_fail_clearly_and_write_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    out = tmp_path / "raw"
+    assert main(["generate", "--out", str(out), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_date_is_an_argparse_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["generate", "--start", "2026-13-01"])
+    assert exc.value.code == 2
+    assert "not a date" in capsys.readouterr().err
+
+
+def test_same_seed_same_content_other_seed_other_content(make_raw: Callable[..., Path]) -> None:
+    a = _tables(make_raw(*SMALL, "--seed", "7"))
+    b = _tables(make_raw(*SMALL, "--seed", "7"))
+    c = _tables(make_raw(*SMALL, "--seed", "8"))
+    assert a.keys() == b.keys()
+    for name, table in a.items():
+        assert table.equals(b[name]), name
+    assert any(not table.equals(c.get(name)) for name, table in a.items() if name in c)
+
+
+def test_success_marker_and_skip_when_up_to_date(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "raw"
+    assert main(["generate", "--out", str(out), *SMALL]) == 0
+    record = json.loads((out / "_SUCCESS").read_text())
+    assert record["options"]["packages"] == 60
+    assert record["rows"]["file_downloads"] == sum(
+        pq.read_metadata(f).num_rows for f in out.glob("file_downloads/*/*.parquet")
+    )
+    marker = (out / "_SUCCESS").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["generate", "--out", str(out), *SMALL]) == 0
+    assert "already holds this sample" in capsys.readouterr().err
+    assert (out / "_SUCCESS").stat().st_mtime_ns == marker
+    # Other options regenerate; the directory then holds only the new sample.
+    assert main(["generate", "--out", str(out), *SMALL, "--seed", "9"]) == 0
+    assert json.loads((out / "_SUCCESS").read_text())["options"]["seed"] == 9
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]
+
+
+def test_a_failing_run_keeps_the_previous_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "raw"
+    assert main(["generate", "--out", str(out), *SMALL]) == 0
+    before = (out / "_SUCCESS").read_text()
+    calls = {"n": 0}
+    real = generate_module.assemble
+
+    def crash_on_third_day(*args: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("disk full")
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(generate_module, "assemble", crash_on_third_day)
+    with pytest.raises(RuntimeError, match="disk full"):
+        main(["generate", "--out", str(out), *SMALL, "--seed", "11"])
+    assert (out / "_SUCCESS").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]
+
+
+def test_days_split_into_batches_give_the_same_content(
+    make_raw: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = _tables(make_raw(*SMALL))
+    monkeypatch.setattr(generate_module, "BATCH_ROWS", 300)
+    split_dir = make_raw(*SMALL, "--force")
+    groups = [
+        pq.ParquetFile(f).metadata.num_row_groups for f in split_dir.glob("file_downloads/*/*")
+    ]
+    assert max(groups) > 1
+    split = _tables(split_dir)
+    assert whole.keys() == split.keys()
+    for name, table in whole.items():
+        assert table.equals(split[name]), name
