@@ -25,7 +25,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sample import calibration, catalog, clients, sql
+from sample import calibration, catalog, clients, profiles, sql
 from sample.assemble import STATISTICS, Files, assemble
 from sample.catalog import Package, unit
 from sample.options import Options
@@ -48,7 +48,7 @@ EVENT_SCHEMA = pa.schema(
 )
 
 #: Installer names of mirrors (the marts' mirror category).
-MIRROR_INSTALLERS = tuple(name for name, _, _ in clients.profiles.MIRRORS)
+MIRROR_INSTALLERS = tuple(name for name, _, _ in profiles.MIRRORS)
 
 Progress = Callable[[int, int, str], None]
 

@@ -23,7 +23,8 @@ def con(tiny_raw_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
                 '{tiny_raw_dir}/file_downloads/*/*.parquet', hive_partitioning = true)"""
     )
     c.execute(
-        f"CREATE VIEW m AS SELECT * FROM read_parquet('{tiny_raw_dir}/distribution_metadata/*.parquet')"
+        "CREATE VIEW m AS SELECT * FROM "
+        f"read_parquet('{tiny_raw_dir}/distribution_metadata/*.parquet')"
     )
     yield c
     c.close()
