@@ -97,9 +97,16 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
             "--dry-run", action="store_true", help="read the manifest and the source, write nothing"
         )
         p.add_argument(
-            "--memory-limit", default="100MB", help="DuckDB memory cap; sorts spill beyond it"
+            "--memory-limit",
+            default="40MB",
+            help="DuckDB buffer cap; sorts spill beyond it (default %(default)s)",
         )
-        p.add_argument("--threads", type=int, default=2, help="DuckDB threads (default 2)")
+        p.add_argument(
+            "--threads",
+            type=int,
+            default=1,
+            help="DuckDB threads for the sort (default %(default)s)",
+        )
         p.add_argument(
             "--progress",
             choices=("auto", "bar", "log"),

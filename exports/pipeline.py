@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from exports import duck, killpoints
+from exports.datasette import write_metadata
 from exports.errors import ExportError
 from exports.manifest import MartSpec, export_marts, latest_run, load_manifest, refuse_on_failures
 from exports.publish import (
@@ -24,7 +25,7 @@ from exports.publish import (
 )
 from exports.report import Reporter
 from exports.sources import Source
-from exports.writer import BuildInfo, build_file, validate_file
+from exports.writer import BuildInfo, build_file, finish_file, validate_file
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,8 @@ class ExportOptions:
     dry_run: bool = False
     build_id: str | None = None
     source_target: str | None = None
-    memory_limit: str = "100MB"
-    threads: int = 2
+    memory_limit: str = "40MB"
+    threads: int = 1
 
 
 @dataclass
@@ -119,17 +120,23 @@ def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
         try:
             total = _estimate_rows(opts.source, con, marts)
             with reporter.bar(total):
-                built = build_file(con, opts.source, marts, temp, staging, info, reporter)
+                built = build_file(
+                    con, opts.source, marts, temp, staging, info, reporter, opts.threads
+                )
+            # DuckDB's buffers are not needed any more: free them before SQLite's own work.
+            con.close()
+            data_through = finish_file(temp, marts, built.row_counts, info)
             killpoints.reached("after_temp_written")
             validate_file(temp, marts, built.row_counts, build_id)
             killpoints.reached("after_validate")
             reporter.event("validated", file=temp.name, integrity="ok")
             result.release = publish_release(layout, temp, build_id)
-            result.row_counts, result.data_through = built.row_counts, built.data_through
+            result.row_counts, result.data_through = built.row_counts, data_through
             reporter.event(
-                "published", db=layout.db, release=result.release, data_through=built.data_through
+                "published", db=layout.db, release=result.release, data_through=data_through
             )
             result.parquet = publish_parquet(layout, built.staged_parquet)
+            write_metadata(layout.db, marts, build_id, data_through)
             result.removed = prune_releases(layout, opts.keep)
             for path in result.removed:
                 reporter.event("pruned", release=path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import resource
 import sys
 import threading
 import time
@@ -58,10 +59,11 @@ class Reporter:
         self._task: Any = None
 
     def event(self, event: str, level: int = logging.INFO, **fields: Any) -> None:
-        """Log one structured event."""
+        """Log one structured event (with the process's peak RSS so far, in MB)."""
+        fields["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
         if self._progress is not None:
             text = " ".join(f"{k}={v}" for k, v in fields.items())
-            self._progress.console.log(f"{event} {text}")
+            self._progress.console.print(f"{time.strftime('%H:%M:%S')} {event} {text}")
         else:
             LOGGER.log(level, event, extra={"fields": fields})
 

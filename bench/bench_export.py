@@ -1,0 +1,324 @@
+"""Export benchmark: throughput and peak RSS of `python -m exports` at 1M, 5M and 20M rows,
+side by side with a PyPack-Trends-style baseline measured on the same 1M rows in the same run.
+
+Synthesises package_downloads_weekly-shaped DuckDB warehouses under data/bench/export/
+(a throwaway dbt-shaped manifest describes the one mart), runs the real exporter CLI in
+a child process per size, and reads the child's peak RSS from os.wait4. Writes
+data/bench/export.json.
+
+Usage: .venv/bin/python bench/bench_export.py [--sizes 1000000,5000000,20000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "data" / "bench"
+WORK = OUT / "export"
+WEEKS = 52
+MART = "package_downloads_weekly"
+COLUMNS = [
+    ("package_name", "varchar", "PEP 503 project name."),
+    ("week_start", "date", "Monday of the ISO week."),
+    ("downloads", "bigint", "All downloads."),
+    ("downloads_ci", "bigint", "CI downloads."),
+    ("downloads_mirror", "bigint", "Mirror downloads."),
+    ("downloads_metadata", "bigint", "Metadata downloads."),
+]
+GRAIN = ["package_name", "week_start"]
+
+
+GENERATE = r'''
+import sys, duckdb
+path, packages, weeks, mart = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+con = duckdb.connect(path, config={"memory_limit": "2GB"})
+# Names of realistic length (PyPI median ~12 chars), stored in hash order so that
+# the exporter really has to sort.
+con.execute(f"""
+    CREATE TABLE main.{mart} AS
+    SELECT 'pkg-' || substr(md5(p::VARCHAR), 1, 4 + (p % 12)) || '-' || p::VARCHAR AS package_name,
+           (DATE '2025-01-06' + 7 * w::INTEGER)::DATE AS week_start,
+           (hash(p, w) % 1000000)::BIGINT AS downloads,
+           (hash(p, w, 1) % 1000)::BIGINT AS downloads_ci,
+           (hash(p, w, 2) % 1000)::BIGINT AS downloads_mirror,
+           (hash(p, w, 3) % 1000)::BIGINT AS downloads_metadata
+    FROM range({packages}) t(p), range({weeks}) u(w)
+    ORDER BY hash(p, w)""")
+con.close()
+'''
+
+
+def make_warehouse(rows: int) -> tuple[Path, Path]:
+    """A DuckDB file with ``rows`` rows in random order (made once), and its target dir.
+
+    Generated in a child process: this process stays small, so the children it
+    forks start small and their peak RSS is their own.
+    """
+    path = WORK / f"warehouse_{rows}.duckdb"
+    target = WORK / f"target_{rows}"
+    if not path.exists():
+        WORK.mkdir(parents=True, exist_ok=True)
+        tmp = WORK / f"warehouse_{rows}.tmp"
+        tmp.unlink(missing_ok=True)
+        cmd = [sys.executable, "-c", GENERATE, str(tmp), str(rows // WEEKS), str(WEEKS), MART]
+        subprocess.run(cmd, check=True)
+        tmp.rename(path)
+    return path, target
+
+
+def write_manifest(target: Path) -> None:
+    """Minimal manifest/run_results shaped like dbt's for the one benchmark mart."""
+    target.mkdir(parents=True, exist_ok=True)
+    uid = f"model.bench.{MART}"
+    node = {
+        "resource_type": "model",
+        "name": MART,
+        "database": "warehouse",
+        "schema": "main",
+        "alias": MART,
+        "description": "Benchmark copy of the weekly downloads mart.",
+        "tags": ["export"],
+        "config": {"tags": ["export"], "contract": {"enforced": True}, "meta": {}},
+        "constraints": [{"type": "primary_key", "columns": GRAIN}],
+        "columns": {
+            name: {
+                "name": name,
+                "data_type": dtype,
+                "description": desc,
+                "constraints": [{"type": "not_null"}],
+            }
+            for name, dtype, desc in COLUMNS
+        },
+    }
+    manifest = {
+        "metadata": {"invocation_id": "bench-invocation", "adapter_type": "duckdb"},
+        "nodes": {uid: node},
+        "exposures": {},
+    }
+    results = {
+        "metadata": {"invocation_id": "bench-invocation"},
+        "args": {"target": "bench"},
+        "results": [{"unique_id": uid, "status": "success"}],
+    }
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    (target / "run_results.json").write_text(json.dumps(results))
+
+
+def run_child(cmd: list[str]) -> dict[str, Any]:
+    """Run a child process; return wall seconds and its own peak RSS (os.wait4)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYPI_TRENDS_", "DBT_"))}
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd} failed ({proc.returncode}):\n{out}\n{err}")
+    return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "stdout": out, "stderr": err}
+
+
+def bench_exporter(rows: int) -> dict[str, Any]:
+    warehouse, target = make_warehouse(rows)
+    write_manifest(target)
+    out_dir = WORK / f"out_{rows}"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    db = out_dir / "pypi_trends.sqlite"
+    cmd = [
+        sys.executable, "-m", "exports", "export",
+        "--warehouse", str(warehouse), "--target-dir", str(target), "--db", str(db),
+        "--build-id", f"bench-{rows}", "--progress", "log",
+    ]  # fmt: skip
+    res = run_child(cmd)
+    release = db.resolve()
+    con = sqlite3.connect(release)
+    n = con.execute(f"SELECT count(*) FROM {MART}").fetchone()[0]
+    table_bytes = con.execute("SELECT sum(pgsize) FROM dbstat WHERE name = ?", (MART,)).fetchone()[
+        0
+    ]
+    con.close()
+    size = release.stat().st_size
+    parquet = (out_dir / "parquet" / MART / f"{MART}.parquet").stat().st_size
+    return {
+        "rows": n,
+        "seconds": round(res["seconds"], 3),
+        "rows_per_s": round(n / res["seconds"]),
+        "peak_rss_mb": round(res["peak_rss_mb"], 1),
+        "file_bytes": size,
+        "file_bytes_per_row": round(size / n, 2),
+        "table_bytes_per_row": round(table_bytes / n, 2),
+        "parquet_bytes": parquet,
+        "release": str(release.relative_to(ROOT)),
+    }
+
+
+BASELINE = r"""
+import sqlite3, sys, duckdb
+warehouse, db = sys.argv[1], sys.argv[2]
+src = duckdb.connect(warehouse, read_only=True)
+out = sqlite3.connect(db)
+out.executescript('''
+CREATE TABLE package_downloads_weekly (
+  id INTEGER PRIMARY KEY, package_name TEXT NOT NULL, week_start TEXT NOT NULL,
+  downloads INTEGER, downloads_ci INTEGER, downloads_mirror INTEGER, downloads_metadata INTEGER,
+  UNIQUE (package_name, week_start));
+CREATE INDEX ix_pdw_package ON package_downloads_weekly (package_name);
+CREATE INDEX ix_pdw_week ON package_downloads_weekly (week_start);
+''')
+cur = src.execute(
+    "SELECT package_name, strftime(week_start, '%Y-%m-%d') AS week_start, downloads,"
+    " downloads_ci, downloads_mirror, downloads_metadata FROM main.package_downloads_weekly")
+names = [d[0] for d in cur.description]
+sql = (
+    "INSERT INTO package_downloads_weekly (package_name, week_start, downloads, downloads_ci,"
+    " downloads_mirror, downloads_metadata) VALUES (:package_name, :week_start, :downloads,"
+    " :downloads_ci, :downloads_mirror, :downloads_metadata)"
+    " ON CONFLICT (package_name, week_start) DO UPDATE SET"
+    " downloads = excluded.downloads, downloads_ci = excluded.downloads_ci,"
+    " downloads_mirror = excluded.downloads_mirror,"
+    " downloads_metadata = excluded.downloads_metadata")
+out.execute("BEGIN")
+while True:
+    page = [dict(zip(names, row)) for row in cur.fetchmany(5000)]
+    if not page:
+        break
+    for row in page:
+        out.execute(sql, row)
+out.commit()
+out.close()
+"""
+
+
+def bench_baseline(rows: int) -> dict[str, Any]:
+    warehouse, _ = make_warehouse(rows)
+    db = WORK / f"baseline_{rows}.sqlite"
+    db.unlink(missing_ok=True)
+    res = run_child([sys.executable, "-c", BASELINE, str(warehouse), str(db)])
+    con = sqlite3.connect(db)
+    n = con.execute("SELECT count(*) FROM package_downloads_weekly").fetchone()[0]
+    con.close()
+    size = db.stat().st_size
+    return {
+        "rows": n,
+        "seconds": round(res["seconds"], 3),
+        "rows_per_s": round(n / res["seconds"]),
+        "peak_rss_mb": round(res["peak_rss_mb"], 1),
+        "file_bytes": size,
+        "file_bytes_per_row": round(size / n, 2),
+    }
+
+
+def index_costs(release: Path) -> dict[str, Any]:
+    """Size of the one shipped index and of the index a by-week query would need."""
+    tmp = WORK / "index_cost.sqlite"
+    shutil.copyfile(release, tmp)
+    con = sqlite3.connect(tmp)
+    table = con.execute("SELECT sum(pgsize) FROM dbstat WHERE name = ?", (MART,)).fetchone()[0]
+    con.execute(f"CREATE INDEX by_week ON {MART} (week_start)")
+    week_idx = con.execute("SELECT sum(pgsize) FROM dbstat WHERE name = 'by_week'").fetchone()[0]
+    # packages(rank) on a packages-shaped table of as many packages as the weekly table has.
+    n_packages = con.execute(f"SELECT count(DISTINCT package_name) FROM {MART}").fetchone()[0]
+    con.execute(
+        "CREATE TABLE packages (package_name TEXT PRIMARY KEY, display_name TEXT NOT NULL,"
+        " summary TEXT, latest_version TEXT, first_release_date TEXT, first_download_week TEXT,"
+        " last_download_week TEXT, downloads_total INTEGER, downloads_last_week INTEGER,"
+        " downloads_last_4_weeks INTEGER, downloads_prev_4_weeks INTEGER, growth_4_weeks REAL,"
+        " rank INTEGER NOT NULL) STRICT, WITHOUT ROWID"
+    )
+    con.execute(
+        f"INSERT INTO packages SELECT package_name, package_name, 'A summary of ' || package_name,"
+        f" '1.2.3', '2020-01-01', min(week_start), max(week_start), sum(downloads),"
+        f" max(downloads), sum(downloads), sum(downloads_ci), 0.1,"
+        f" row_number() OVER (ORDER BY sum(downloads) DESC, package_name)"
+        f" FROM {MART} GROUP BY package_name ORDER BY package_name"
+    )
+    con.commit()
+    packages_table = con.execute(
+        "SELECT sum(pgsize) FROM dbstat WHERE name = 'packages'"
+    ).fetchone()[0]
+    con.execute("CREATE INDEX packages__rank ON packages (rank)")
+    rank_idx = con.execute(
+        "SELECT sum(pgsize) FROM dbstat WHERE name = 'packages__rank'"
+    ).fetchone()[0]
+    con.close()
+    tmp.unlink()
+    return {
+        "weekly_table_bytes": table,
+        "weekly_by_week_index_bytes": week_idx,
+        "weekly_by_week_index_pct_of_table": round(100 * week_idx / table, 1),
+        "packages_rows": n_packages,
+        "packages_table_bytes": packages_table,
+        "packages_rank_index_bytes": rank_idx,
+        "packages_rank_index_pct_of_table": round(100 * rank_idx / packages_table, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000000,5000000,20000000")
+    parser.add_argument("--baseline-rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "sqlite": sqlite3.sqlite_version,
+        },
+        "exporter": {},
+    }
+    for rows in sizes:
+        r = bench_exporter(rows)
+        results["exporter"][str(rows)] = r
+        print(
+            f"exporter {r['rows']:>11,} rows  {r['seconds']:7.2f} s  {r['rows_per_s']:>10,} rows/s"
+            f"  peak RSS {r['peak_rss_mb']:6.1f} MB  {r['file_bytes_per_row']:5.1f} B/row",
+            flush=True,
+        )
+    base_rows = args.baseline_rows
+    mine = results["exporter"].get(str(base_rows)) or bench_exporter(base_rows)
+    base = bench_baseline(base_rows)
+    results["baseline"] = base
+    results["ratios_at_baseline_rows"] = {
+        "rows": base_rows,
+        "speed_exporter_over_baseline": round(mine["rows_per_s"] / base["rows_per_s"], 2),
+        "bytes_per_row_baseline_over_exporter": round(
+            base["file_bytes_per_row"] / mine["file_bytes_per_row"], 2
+        ),
+        "peak_rss_baseline_over_exporter": round(base["peak_rss_mb"] / mine["peak_rss_mb"], 2),
+    }
+    print(
+        f"baseline {base['rows']:>11,} rows  {base['seconds']:7.2f} s"
+        f"  {base['rows_per_s']:>10,} rows/s"
+        f"  peak RSS {base['peak_rss_mb']:6.1f} MB  {base['file_bytes_per_row']:5.1f} B/row"
+    )
+    print("ratios:", results["ratios_at_baseline_rows"])
+    results["index_costs"] = index_costs(ROOT / mine["release"])
+    print("index costs:", results["index_costs"])
+    rss = [r["peak_rss_mb"] for r in results["exporter"].values()]
+    results["checks"] = {
+        "min_rows_per_s_core_table": min(r["rows_per_s"] for r in results["exporter"].values()),
+        "max_peak_rss_mb": max(rss),
+        "rss_spread_mb": round(max(rss) - min(rss), 1),
+    }
+    print("checks:", results["checks"])
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "export.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {OUT / 'export.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
