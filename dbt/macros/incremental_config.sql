@@ -13,10 +13,12 @@
 
 {% macro bigquery__weekly_rollup_config() %}
   {#- BigQuery: replace the run's week partitions (DATE, day granularity, one
-      per week) atomically; clustering by package keeps per-package reads cheap. -#}
+      per week) atomically. Clustered by dimension first, so each mart (which
+      reads one dimension) and the reconciliation bounds scan only its blocks,
+      then by package for per-package reads. -#}
   {{ return({
       'incremental_strategy': 'insert_overwrite',
       'partition_by': {'field': 'week_start', 'data_type': 'date', 'granularity': 'day'},
-      'cluster_by': ['package_name', 'dimension'],
+      'cluster_by': ['dimension', 'package_name'],
   }) }}
 {% endmacro %}

@@ -26,7 +26,8 @@
 {%- if execute %}
   {%- set bounds = run_query(
       "select min(week_start) as first_week, max(week_start) as last_week from " ~ rollup
-      ~ " where loaded_at = (select max(loaded_at) from " ~ rollup ~ ")") %}
+      ~ " where dimension = 'total' and loaded_at = (select max(loaded_at) from " ~ rollup
+      ~ " where dimension = 'total')") %}
   {%- set first_week = bounds.rows[0]['first_week'] %}
   {%- set last_week = bounds.rows[0]['last_week'] %}
 {%- endif %}

@@ -1,0 +1,250 @@
+"""The BigQuery (``prod``) path, validated offline.
+
+dbt compiles every model and data test for the ``prod`` target in-process with
+the BigQuery adapter's connection stubbed: no client is created, any socket
+connection fails the test, and the few metadata queries the project runs
+(INFORMATION_SCHEMA.PARTITIONS) are recorded and answered with canned rows.
+The compiled SQL must parse with sqlglot's BigQuery dialect, and the rollup
+must filter the raw ``timestamp`` with literal bounds (partition pruning).
+
+This proves the project compiles to syntactically valid BigQuery SQL with the
+intended pruning filters; it does not prove the SQL runs on BigQuery.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import agate  # type: ignore[import-untyped]
+import pytest
+import sqlglot
+from dbt.adapters.bigquery.connections import BigQueryConnectionManager
+from dbt.adapters.bigquery.impl import BigQueryAdapter
+from dbt.adapters.bigquery.relation import BigQueryRelation
+from dbt.adapters.contracts.connection import AdapterResponse, ConnectionState
+from dbt.cli.main import dbtRunner
+from sqlglot import exp
+
+from tests.fixtures.warehouse import DBT_PROFILES_DIR, DBT_PROJECT_DIR
+
+ROLLUP = "int_downloads_rolled_up_weekly"
+RAW_TABLE = ("bigquery-public-data", "pypi", "file_downloads")
+# Canned metadata: partitions 2016-01-22 .. 2026-11-20, so 2026-11-19 is the
+# last complete day and the week of 2026-11-09 the last complete week.
+FIRST_LOADED = date(2016, 1, 22)
+LAST_COMPLETE = date(2026, 11, 19)
+BUILT_WEEKS = (date(2026, 11, 2), date(2026, 11, 9))
+
+
+class _NoClient:
+    """Stands in for the google.cloud.bigquery client: nothing may use it."""
+
+    def close(self) -> None:
+        """Closing is the only operation dbt performs on an unused handle."""
+
+
+@dataclass
+class _StubbedBigQuery:
+    executed: list[str] = field(default_factory=list)
+    rollup_exists: bool = False
+
+    def answer(self, sql: str) -> agate.Table:
+        if "first_loaded_date" in sql:
+            return agate.Table(
+                [(FIRST_LOADED, LAST_COMPLETE, 1)],
+                ["first_loaded_date", "last_complete_date", "ready"],
+                [agate.Date(), agate.Date(), agate.Number()],
+            )
+        if "first_week" in sql:
+            return agate.Table([BUILT_WEEKS], ["first_week", "last_week"], [agate.Date()] * 2)
+        if "INFORMATION_SCHEMA.PARTITIONS" in sql and ROLLUP in sql:
+            return agate.Table([(date(2026, 11, 2),)], ["week_start"], [agate.Date()])
+        raise AssertionError(f"unexpected query at compile time:\n{sql}")
+
+
+@pytest.fixture(scope="module")
+def target_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One target path for the module so later compiles reuse dbt's partial parse."""
+    return tmp_path_factory.mktemp("bigquery") / "target"
+
+
+@pytest.fixture
+def stubbed_bigquery(monkeypatch: pytest.MonkeyPatch) -> Iterator[_StubbedBigQuery]:
+    stub = _StubbedBigQuery()
+
+    def no_network(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"network access attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+
+    def open_connection(cls: type, connection: Any) -> Any:
+        connection.handle = _NoClient()
+        connection.state = ConnectionState.OPEN
+        return connection
+
+    def execute(
+        self: Any, sql: str, auto_begin: bool = False, fetch: Any = None, limit: Any = None
+    ) -> tuple[AdapterResponse, agate.Table]:
+        stub.executed.append(sql)
+        return AdapterResponse(_message="OK"), stub.answer(sql)
+
+    def get_relation(
+        self: Any, database: str, schema: str, identifier: str
+    ) -> BigQueryRelation | None:
+        if stub.rollup_exists and identifier == ROLLUP:
+            return BigQueryRelation.create(database=database, schema=schema, identifier=identifier)
+        return None
+
+    monkeypatch.setattr(BigQueryConnectionManager, "open", classmethod(open_connection))
+    monkeypatch.setattr(BigQueryConnectionManager, "execute", execute)
+    monkeypatch.setattr(BigQueryAdapter, "list_relations_without_caching", lambda *a, **k: [])
+    monkeypatch.setattr(BigQueryAdapter, "get_relation", get_relation)
+    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    for name in ("DBT_TARGET_PATH", "DBT_LOG_PATH", "DBT_TARGET"):
+        monkeypatch.delenv(name, raising=False)
+    yield stub
+
+
+def _compile(target_dir: Path, *extra: str) -> dict[str, Any]:
+    result = dbtRunner().invoke(
+        [
+            "compile",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROFILES_DIR),
+            "--target",
+            "prod",
+            "--target-path",
+            str(target_dir),
+            "--log-path",
+            str(target_dir / "logs"),
+            # Unit tests are for DuckDB (struct fixtures); production runs
+            # `dbt build --exclude-resource-type unit_test`.
+            "--exclude",
+            "resource_type:unit_test",
+            *extra,
+        ]
+    )
+    assert result.success, result.exception
+    return dict(json.loads((target_dir / "manifest.json").read_text()))
+
+
+def _raw_timestamp_bounds(sql: str) -> list[tuple[str, str]]:
+    """(operator, literal) pairs filtering `timestamp` in the SELECT that scans raw."""
+    tree = sqlglot.parse_one(sql, read="bigquery")
+    bounds: list[tuple[str, str]] = []
+    for select in tree.find_all(exp.Select):
+        source = select.args.get("from_")
+        tables = list(source.find_all(exp.Table)) if source is not None else []
+        if not any((t.catalog, t.db, t.name) == RAW_TABLE for t in tables):
+            continue
+        where = select.args.get("where")
+        assert where is not None, "the raw scan has no WHERE clause"
+        for comparison in where.find_all(exp.GTE, exp.LT):
+            column, literal = comparison.this, comparison.expression
+            if isinstance(column, exp.Column) and column.name == "timestamp":
+                # A literal, not an expression BigQuery would have to evaluate per row.
+                assert isinstance(literal, exp.Cast | exp.Literal), literal.sql("bigquery")
+                value = literal.this if isinstance(literal, exp.Cast) else literal
+                assert isinstance(value, exp.Literal) and value.is_string
+                bounds.append((type(comparison).__name__, value.name))
+    return bounds
+
+
+def _compiled_nodes(manifest: dict[str, Any]) -> dict[str, str]:
+    return {
+        node["unique_id"]: node["compiled_code"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in ("model", "test")
+        and node["config"]["materialized"] != "ephemeral"
+        and node.get("compiled_code")
+    }
+
+
+def test_prod_compiles_offline_to_valid_bigquery_sql(
+    stubbed_bigquery: _StubbedBigQuery, target_dir: Path
+) -> None:
+    manifest = _compile(target_dir)
+    compiled = _compiled_nodes(manifest)
+    models = {uid for uid in compiled if uid.startswith("model.")}
+    # rollup + 9 marts (staging is ephemeral, inlined into the rollup).
+    assert len(models) == 10
+    assert sum(uid.startswith("test.") for uid in compiled) > 100
+    for uid, sql in compiled.items():
+        sqlglot.parse_one(sql, read="bigquery")  # raises on invalid SQL
+        assert "read_parquet" not in sql, uid
+    for sql in stubbed_bigquery.executed:
+        sqlglot.parse_one(sql, read="bigquery")
+    # Completeness came from partition metadata, never from the raw table.
+    assert stubbed_bigquery.executed
+    for sql in stubbed_bigquery.executed:
+        assert "`bigquery-public-data`.`pypi`.`file_downloads`" not in sql
+
+    rollup = manifest["nodes"][f"model.pypi_trends.{ROLLUP}"]
+    assert rollup["config"]["incremental_strategy"] == "insert_overwrite"
+    assert rollup["config"]["partition_by"] == {
+        "field": "week_start",
+        "data_type": "date",
+        "granularity": "day",
+    }
+    assert rollup["config"]["cluster_by"] == ["dimension", "package_name"]
+    # First build: the last 104 complete weeks, ending with the week of 2026-11-09.
+    assert sorted(_raw_timestamp_bounds(compiled[f"model.pypi_trends.{ROLLUP}"])) == [
+        ("GTE", "2024-11-18 00:00:00"),
+        ("LT", "2026-11-16 00:00:00"),
+    ]
+    # The reconciliation test reads only the weeks the latest build wrote.
+    reconcile = compiled["test.pypi_trends.assert_marts_reconcile_with_raw_downloads"]
+    assert sorted(_raw_timestamp_bounds(reconcile)) == [
+        ("GTE", "2026-11-02 00:00:00"),
+        ("LT", "2026-11-16 00:00:00"),
+    ]
+    # Exactly one model scans raw.
+    scanning = [
+        uid
+        for uid, sql in compiled.items()
+        if uid.startswith("model.") and "`pypi`.`file_downloads`" in sql
+    ]
+    assert scanning == [f"model.pypi_trends.{ROLLUP}"]
+
+
+def test_prod_incremental_window_uses_partition_metadata(
+    stubbed_bigquery: _StubbedBigQuery, target_dir: Path
+) -> None:
+    stubbed_bigquery.rollup_exists = True
+    manifest = _compile(target_dir, "--select", ROLLUP, "--indirect-selection", "empty")
+    sql = manifest["nodes"][f"model.pypi_trends.{ROLLUP}"]["compiled_code"]
+    # Newest built week 2026-11-02 (canned): rebuild it (lookback 1) and add 2026-11-09.
+    assert sorted(_raw_timestamp_bounds(sql)) == [
+        ("GTE", "2026-11-02 00:00:00"),
+        ("LT", "2026-11-16 00:00:00"),
+    ]
+    # The newest built week came from partition metadata, not a column scan.
+    rollup_queries = [s for s in stubbed_bigquery.executed if ROLLUP in s]
+    assert len(rollup_queries) == 1
+    assert "INFORMATION_SCHEMA.PARTITIONS" in rollup_queries[0]
+
+
+def test_prod_explicit_window_is_used(stubbed_bigquery: _StubbedBigQuery, target_dir: Path) -> None:
+    manifest = _compile(
+        target_dir,
+        "--select",
+        ROLLUP,
+        "--indirect-selection",
+        "empty",
+        "--vars",
+        "{start_week: '2025-06-02', end_week: '2025-06-30'}",
+    )
+    sql = manifest["nodes"][f"model.pypi_trends.{ROLLUP}"]["compiled_code"]
+    assert sorted(_raw_timestamp_bounds(sql)) == [
+        ("GTE", "2025-06-02 00:00:00"),
+        ("LT", "2025-07-07 00:00:00"),
+    ]
