@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
-from sample import calibration
-from sample.generate import Progress, generate
 from sample.options import SCALES, OptionsError, default_out, resolve
+
+# sample.generate and sample.calibration are imported where used: `--help` and
+# option errors stay instant (no DuckDB/pyarrow import).
 
 
 def _date(text: str) -> date:
@@ -49,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=default_out(), help="output directory (default data/raw)"
     )
     gen.add_argument("--force", action="store_true", help="regenerate even if up to date")
-    gen.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
+    gen.add_argument("--threads", type=int, help="writer threads (default 2)")
     cal = sub.add_parser(
         "calibrate",
         help="derive sample/calibration.csv.gz from the shared real figures",
@@ -60,11 +61,16 @@ def _parser() -> argparse.ArgumentParser:
         default=Path("../shared/data"),
         help="folder with the top-pypi-packages CSV files",
     )
-    cal.add_argument("--out", type=Path, default=calibration.CALIBRATION_FILE)
+    cal.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).with_name("calibration.csv.gz"),
+        help="the compact file to write (default sample/calibration.csv.gz)",
+    )
     return parser
 
 
-def _progress() -> tuple[Progress, object]:
+def _progress() -> tuple[Callable[[int, int, str], None], object]:
     """A rich progress bar on a terminal, plain log lines otherwise."""
     if sys.stderr.isatty():
         from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
@@ -107,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "calibrate":
+        from sample import calibration
+
         try:
             n = calibration.derive(args.shared, args.out)
         except FileNotFoundError as exc:
@@ -129,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OptionsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from sample.generate import generate
+
     update, bar = _progress()
     try:
         result = generate(opts, args.out, force=args.force, progress=update, threads=args.threads)

@@ -102,8 +102,6 @@ SELECT
     (CASE WHEN i < n_user THEN h % {USER_SLOTS} ELSE {USER_SLOTS} + h % {MIRROR_SLOTS} END)
         ::INTEGER AS slot
 FROM f
--- Clustered by project like the BigQuery table; a total order makes files byte-identical.
-ORDER BY pkg, ts, vrow, fc, slot
 """
 METADATA = """
 COPY (
