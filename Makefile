@@ -103,6 +103,12 @@ build: sample ## Build the dbt marts on the sample into data/warehouse.duckdb (m
 export: build ## Export the marts to data/pypi_trends.sqlite (+ data/parquet/), validated, published atomically
 	$(PY) -m exports export $(EXPORT_ARGS)
 
+# The production refresh (docs/operations.md): dbt build on DBT_TARGET (BigQuery
+# when DBT_TARGET=prod), then export + publish only when a new week is complete.
+.PHONY: refresh
+refresh: $(VENV_STAMP) ## dbt build, then export and publish if a new complete week exists (DBT_TARGET=prod: BigQuery)
+	$(PY) -m exports pipeline $(EXPORT_ARGS)
+
 .PHONY: clean
 clean: ## Remove generated data and dbt artefacts (keeps .venv)
 	rm -rf data dbt/target dbt/logs .pytest_cache .mypy_cache .ruff_cache test-artifacts

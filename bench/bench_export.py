@@ -142,6 +142,12 @@ def bench_exporter(rows: int) -> dict[str, Any]:
         "--build-id", f"bench-{rows}", "--progress", "log",
     ]  # fmt: skip
     res = run_child(cmd)
+    phases: dict[str, float] = {}
+    for line in res["stderr"].splitlines():
+        for key in ("parquet_s", "sqlite_s", "finish_s", "validate_s"):
+            for field in line.split():
+                if field.startswith(key + "="):
+                    phases[key] = float(field.split("=", 1)[1])
     release = db.resolve()
     con = sqlite3.connect(release)
     n = con.execute(f"SELECT count(*) FROM {MART}").fetchone()[0]
@@ -160,6 +166,7 @@ def bench_exporter(rows: int) -> dict[str, Any]:
         "file_bytes_per_row": round(size / n, 2),
         "table_bytes_per_row": round(table_bytes / n, 2),
         "parquet_bytes": parquet,
+        "phases_s": phases,
         "release": str(release.relative_to(ROOT)),
     }
 

@@ -132,6 +132,16 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                 default=Path("dbt"),
                 help="dbt project (default %(default)s)",
             )
+            p.add_argument(
+                "--skip-dbt",
+                action="store_true",
+                help="do not run dbt build (export what is built)",
+            )
+            p.add_argument(
+                "--even-if-unchanged",
+                action="store_true",
+                help="publish even when the current release already has the last complete week",
+            )
     return parser
 
 
@@ -153,7 +163,10 @@ def _run_dbt_build(args: argparse.Namespace, env: Mapping[str, str]) -> None:
     ]
     if "DBT_PROFILES_DIR" not in env:
         cmd += ["--profiles-dir", "profiles"]
-    if subprocess.run(cmd, check=False).returncode != 0:
+    # The DuckDB profiles read the warehouse path from the environment: build the
+    # very file this command exports.
+    dbt_env = {**env, "PYPI_TRENDS_WAREHOUSE": str(args.warehouse)}
+    if subprocess.run(cmd, check=False, env=dbt_env).returncode != 0:
         raise ExportError("dbt build failed: nothing exported (see the dbt log above)")
 
 
@@ -185,11 +198,12 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         dry_run=args.dry_run,
         build_id=args.build_id,
         source_target=args.source_target,
+        skip_if_unchanged=args.command == "pipeline" and not args.even_if_unchanged,
         memory_limit=args.memory_limit,
         threads=args.threads,
     )
     try:
-        if args.command == "pipeline" and not args.dry_run:
+        if args.command == "pipeline" and not args.dry_run and not args.skip_dbt:
             _run_dbt_build(args, env)
         result = run_export(opts, reporter)
     except ExportError as exc:
@@ -198,7 +212,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except KeyboardInterrupt:
         print("error: interrupted; the current file is untouched", file=sys.stderr)
         return 130
-    if not args.dry_run and result.release is not None:
+    if result.skipped:
+        print(f"nothing new: {layout.db} already has the last complete week")
+    elif not args.dry_run and result.release is not None:
         print(
             f"published {layout.db} -> {result.release} ({sum(result.row_counts.values()):,} rows)"
         )

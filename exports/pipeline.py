@@ -40,6 +40,7 @@ class ExportOptions:
     dry_run: bool = False
     build_id: str | None = None
     source_target: str | None = None
+    skip_if_unchanged: bool = False
     memory_limit: str = "40MB"
     threads: int = 1
 
@@ -56,6 +57,7 @@ class ExportResult:
     parquet: list[Path] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    skipped: bool = False
 
 
 def default_build_id(invocation_id: str, now: dt.datetime) -> str:
@@ -104,6 +106,10 @@ def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
         killpoints.reached("after_lock")
         for path in clean_leftovers(layout):
             reporter.event("removed_leftover", path=path)
+        if opts.skip_if_unchanged and _unchanged(opts, marts, reporter):
+            result.skipped = True
+            result.seconds = time.monotonic() - started
+            return result
         if layout.release_path(build_id).exists():
             raise ExportError(
                 f"release {layout.release_path(build_id)} already exists: pick another --build-id"
@@ -125,11 +131,19 @@ def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
                 )
             # DuckDB's buffers are not needed any more: free them before SQLite's own work.
             con.close()
+            t0 = time.perf_counter()
             data_through = finish_file(temp, marts, built.row_counts, info)
+            t1 = time.perf_counter()
             killpoints.reached("after_temp_written")
             validate_file(temp, marts, built.row_counts, build_id)
             killpoints.reached("after_validate")
-            reporter.event("validated", file=temp.name, integrity="ok")
+            reporter.event(
+                "validated",
+                file=temp.name,
+                integrity="ok",
+                finish_s=f"{t1 - t0:.2f}",
+                validate_s=f"{time.perf_counter() - t1:.2f}",
+            )
             result.release = publish_release(layout, temp, build_id)
             result.row_counts, result.data_through = built.row_counts, data_through
             reporter.event(
@@ -159,6 +173,47 @@ def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
         size_bytes=result.release.stat().st_size if result.release else 0,
     )
     return result
+
+
+def _weekly_mart(marts: list[MartSpec]) -> MartSpec | None:
+    """The mart whose ``max(week_start)`` is the data set's last week, cheapest first."""
+    weekly = [m for m in marts if any(c.name == "week_start" for c in m.columns)]
+    weekly.sort(key=lambda m: (m.grain[0] != "week_start", len(m.grain), m.name))
+    return weekly[0] if weekly else None
+
+
+def _unchanged(opts: ExportOptions, marts: list[MartSpec], reporter: Reporter) -> bool:
+    """True when the current release already holds the source's last complete week."""
+    import sqlite3
+    import tempfile
+
+    current = current_release(opts.layout)
+    mart = _weekly_mart(marts)
+    if current is None or mart is None:
+        return False
+    try:
+        con = sqlite3.connect(f"file:{current}?mode=ro", uri=True)
+        try:
+            row = con.execute("SELECT value FROM _meta WHERE key = 'data_through'").fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return False
+    published = str(row[0]) if row else None
+    with tempfile.TemporaryDirectory(prefix="pypi-trends-check-") as tmp:
+        duck_con = duck.connect(opts.memory_limit, Path(tmp), opts.threads)
+        try:
+            opts.source.open(duck_con)
+            try:
+                latest = opts.source.max_value(duck_con, mart, "week_start")
+            finally:
+                opts.source.close(duck_con)
+        finally:
+            duck_con.close()
+    if latest is not None and latest == published:
+        reporter.event("nothing_new", data_through=published, current=current)
+        return True
+    return False
 
 
 def _estimate_rows(source: Source, con: object, marts: list[MartSpec]) -> int:

@@ -42,6 +42,9 @@ class Source(Protocol):
     def scan(self, con: duckdb.DuckDBPyConnection, mart: MartSpec) -> Scan:
         """Return the mart's contract columns (native types) ordered by the grain."""
 
+    def max_value(self, con: duckdb.DuckDBPyConnection, mart: MartSpec, column: str) -> str | None:
+        """``max(column)`` of a mart as text (ISO for dates), or None when unknown/cheap to skip."""
+
     def close(self, con: duckdb.DuckDBPyConnection) -> None:
         """Release what :meth:`open` and :meth:`scan` acquired."""
 
@@ -98,6 +101,20 @@ class DuckDBSource:
         count = int(row[0]) if row else 0
         return Scan(f"(SELECT {select_list(mart)} FROM {rel} ORDER BY {order_by(mart)})", count)
 
+    def max_value(self, con: duckdb.DuckDBPyConnection, mart: MartSpec, column: str) -> str | None:
+        """``max(column)`` of the mart, as text.
+
+        Raises:
+            ExportError: when the mart is not readable.
+        """
+        try:
+            row = con.execute(
+                f"SELECT max({quote(column)})::VARCHAR FROM {self.relation_name(mart)}"
+            ).fetchone()
+        except duckdb.Error as exc:
+            raise ExportError(f"mart {mart.name} is not readable in {self.path}: {exc}") from None
+        return str(row[0]) if row and row[0] is not None else None
+
     def close(self, con: duckdb.DuckDBPyConnection) -> None:
         """Detach the warehouse."""
         con.execute(f"DETACH {self.alias}")
@@ -131,6 +148,14 @@ def arrow_schema(mart: MartSpec) -> pa.Schema:
 
 #: ``open_batches(mart) -> (record batches in grain order, row count the source reports)``.
 BatchOpener = Callable[[MartSpec], tuple[Iterator["pa.RecordBatch"], int | None]]
+
+
+def bigquery_max_query(
+    mart: MartSpec, column: str, project: str | None = None, dataset: str | None = None
+) -> str:
+    """The GoogleSQL query for ``max(column)`` of a mart (used to detect a new week)."""
+    table = f"{project or mart.database}.{dataset or mart.schema}.{mart.alias}"
+    return f"SELECT CAST(MAX(`{column}`) AS STRING) FROM `{table}`"
 
 
 @dataclass
@@ -172,6 +197,10 @@ class ArrowSource:
         # keeps the scan order because preserve_insertion_order is on.
         return Scan(f"(SELECT {select_list(mart)} FROM {quote(view)})", count)
 
+    def max_value(self, con: duckdb.DuckDBPyConnection, mart: MartSpec, column: str) -> str | None:
+        """Unknown for a plain stream (reading it would mean reading it all)."""
+        return None
+
     def close(self, con: duckdb.DuckDBPyConnection) -> None:
         """Unregister the views."""
         for view in self._views:
@@ -202,15 +231,32 @@ class BigQuerySource(ArrowSource):
         self.project, self.dataset, self.location = project, dataset, location
         self._client: Any = None
 
-    def _open_batches(self, mart: MartSpec) -> tuple[Iterator[pa.RecordBatch], int | None]:
+    def max_value(self, con: duckdb.DuckDBPyConnection, mart: MartSpec, column: str) -> str | None:
+        """``SELECT MAX(column)`` in BigQuery (a cheap query on a weekly mart)."""
+        rows = list(
+            self._bigquery_client()
+            .query(bigquery_max_query(mart, column, self.project, self.dataset))
+            .result()
+        )
+        value = rows[0][0] if rows else None
+        return None if value is None else str(value)
+
+    def _bigquery_client(self) -> Any:
         try:
-            from google.cloud import bigquery, bigquery_storage
-        except ImportError as exc:  # pragma: no cover - both are locked dependencies
+            from google.cloud import bigquery
+        except ImportError as exc:  # pragma: no cover - a locked dependency
             raise ExportError(f"google-cloud-bigquery is not installed: {exc}") from None
         if self._client is None:
             self._client = bigquery.Client(project=self.project, location=self.location)
+        return self._client
+
+    def _open_batches(self, mart: MartSpec) -> tuple[Iterator[pa.RecordBatch], int | None]:
+        try:
+            from google.cloud import bigquery_storage
+        except ImportError as exc:  # pragma: no cover - a locked dependency
+            raise ExportError(f"google-cloud-bigquery-storage is not installed: {exc}") from None
         sql = bigquery_query(mart, self.project, self.dataset)
-        rows = self._client.query(sql).result()
+        rows = self._bigquery_client().query(sql).result()
         read_client: Any = bigquery_storage.BigQueryReadClient  # untyped library
         batches = rows.to_arrow_iterable(bqstorage_client=read_client())
         return iter(batches), int(rows.total_rows) if rows.total_rows is not None else None

@@ -10,6 +10,7 @@ B-tree; DuckDB's memory cap keeps the process small at any table size.
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,6 +163,7 @@ def build_file(
                 scan = source.scan(con, mart)
                 rows = scan.expected_rows or 0
                 parquet = staging_dir / f"{mart.name}.parquet"
+                t0 = time.perf_counter()
                 con.execute(f"SET threads = {threads}")
                 with reporter.step(con, f"{mart.name}: parquet", rows):
                     res = con.execute(
@@ -174,6 +176,7 @@ def build_file(
                         f"mart {mart.name}: source reports {scan.expected_rows} rows,"
                         f" {n_staged} were read"
                     )
+                t1 = time.perf_counter()
                 exprs = ", ".join(to_sqlite_expr(c) for c in mart.columns)
                 # SQLite takes one writer: more DuckDB threads only contend for it.
                 con.execute("SET threads = 1")
@@ -189,7 +192,13 @@ def build_file(
                     )
                 counts[mart.name] = n_loaded
                 staged[mart.name] = parquet
-                reporter.event("table_written", table=mart.name, rows=n_loaded)
+                reporter.event(
+                    "table_written",
+                    table=mart.name,
+                    rows=n_loaded,
+                    parquet_s=f"{t1 - t0:.2f}",
+                    sqlite_s=f"{time.perf_counter() - t1:.2f}",
+                )
                 if i == 0:
                     killpoints.reached("after_first_table")
         finally:

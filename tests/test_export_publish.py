@@ -212,3 +212,20 @@ def test_help_lists_the_options() -> None:
         "--dry-run",
     ):
         assert option in done.stdout
+
+
+def test_pipeline_publishes_only_when_a_new_week_is_complete(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    db = tmp_path / "pypi_trends.sqlite"
+    args = exporter_args(warehouse, db)
+    args[0] = "pipeline"
+    first = run_exporter([*args, "--skip-dbt", "--build-id", "p1"])
+    assert first.returncode == 0, first.stderr
+    assert check_current(db) == "p1"
+    again = run_exporter([*args, "--skip-dbt", "--build-id", "p2"])
+    assert again.returncode == 0, again.stderr
+    assert "nothing_new" in again.stderr and check_current(db) == "p1"
+    forced = run_exporter([*args, "--skip-dbt", "--build-id", "p3", "--even-if-unchanged"])
+    assert forced.returncode == 0, forced.stderr
+    assert check_current(db) == "p3"
