@@ -112,3 +112,29 @@ async def test_connections_are_read_only_and_bounded(published_db: Path) -> None
             db.release(reader)
     finally:
         await db.close()
+
+
+SENTRY_PROBE = """
+import sentry_sdk
+from serve.app import create_app
+from serve.settings import Settings
+create_app(Settings.from_env())
+print(sentry_sdk.get_client().is_active())
+"""
+
+
+@pytest.mark.parametrize(
+    ("dsn", "active"), [("", "False"), ("https://key@sentry.invalid/1", "True")]
+)
+def test_sentry_only_with_a_dsn(dsn: str, active: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SENTRY_PROBE],
+        cwd=REPO_ROOT,
+        env={"PATH": "/usr/bin:/bin", "SENTRY_DSN": dsn},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == active

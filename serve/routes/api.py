@@ -112,7 +112,9 @@ async def get_downloads(
     summary="shields.io endpoint badge",
 )
 async def get_badge(
-    reader: NamedDependency[Reader], name: Name, period: BadgePeriod = "last-week"
+    reader: NamedDependency[Reader],
+    name: Name,
+    period: Annotated[BadgePeriod, QueryParameter(description="Which total.")] = "last-week",
 ) -> models.Badge:
     """shields.io endpoint JSON: downloads last week, in the last 4 weeks, or in total."""
     return await queries.badge(reader, name, period)
@@ -129,7 +131,7 @@ async def get_dimension(
     request: Request[Any, Any, Any],
     reader: NamedDependency[Reader],
     name: Name,
-    dimension: Dimension,
+    dimension: Annotated[Dimension, PathParameter(description="Which breakdown.")],
     start: Start = None,
     end: End = None,
     exclude: Exclude = None,
