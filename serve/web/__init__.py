@@ -15,7 +15,7 @@ from litestar.template import TemplateConfig
 
 from serve.web import views
 from serve.web.assets import Assets
-from serve.web.routes import json_script, pages_router
+from serve.web.routes import chart_json, pages_router
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -45,7 +45,7 @@ def web_pages(node_modules: Path | None = None) -> WebPages:
         env = engine.engine
         env.globals.update(
             asset=assets.url,
-            json_script=json_script,
+            chart_json=chart_json,
             humanize=views.humanize,
             growth=views.growth,
         )

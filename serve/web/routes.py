@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
@@ -21,7 +21,6 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_301_MOVED_PERMANENTLY, HTTP_303_SEE_OTHER
-from markupsafe import Markup
 
 from serve import queries
 from serve.db import DatabaseUnavailable, QueryTimeout, Reader, TooManyRows
@@ -61,21 +60,20 @@ HTMX_CONFIG = json.dumps(
         "historyCacheSize": 0,
         "refreshOnHistoryMiss": True,
         "scrollIntoViewOnBoost": False,
+        # Settling copies old attributes onto new elements with setAttribute, which
+        # the CSP forbids for "style" (inline style attribute): settle classes only.
+        "attributesToSettle": ["class"],
     },
     separators=(",", ":"),
 )
-_JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 _ENCODER = msgspec.json.Encoder()
 SEARCH_LIMIT = 8
 TRENDING_WINDOWS = (1, 2, 4, 8, 13, 26)
 
 
-def json_script(element_id: str, payload: Any) -> Markup:
-    """Inert ``<script type="application/json">`` carrying ``payload`` (no code runs)."""
-    text = _ENCODER.encode(payload).decode().translate(_JSON_ESCAPES)
-    return Markup('<script type="application/json" id="{}">{}</script>').format(
-        element_id, Markup(text)
-    )
+def chart_json(payload: Any) -> str:
+    """A chart's data as JSON text for a ``data-spec`` attribute (Jinja escapes it there)."""
+    return _ENCODER.encode(payload).decode()
 
 
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
@@ -230,6 +228,20 @@ def _controls_context(state: CompareState) -> dict[str, Any]:
     }
 
 
+def _compare_context(
+    reader: Reader, state: CompareState, labels: dict[str, str], feedback: Feedback | None
+) -> dict[str, Any]:
+    heading = " vs ".join(labels.get(n, n) for n in state.packages)
+    return {
+        **_build_context(reader),
+        **_picker_context(state, labels, feedback),
+        **_controls_context(state),
+        "title": heading,
+        "heading": heading,
+        "canonical": state.url(),
+    }
+
+
 async def render_compare(
     request: Request[Any, Any, Any],
     reader: Reader,
@@ -243,18 +255,11 @@ async def render_compare(
         return await render_home(request, reader, feedback=feedback, status=status)
     rows = await data.package_rows(reader, state.packages)
     labels = {n: r.display_name for n, r in rows.items()}
-    canonical = state.url()
-    ctx: dict[str, Any] = {
-        **_build_context(reader),
-        **_picker_context(state, labels, feedback),
-        **_controls_context(state),
-        "title": " vs ".join(labels.get(n, n) for n in state.packages),
-        "heading": " vs ".join(labels.get(n, n) for n in state.packages),
-        "canonical": canonical,
-    }
     unknown_names = [n for n in state.packages if n not in rows]
     if unknown_names:
+        canonical = state.url()
         known = [n for n in state.packages if n in rows]
+        ctx = _compare_context(reader, state, labels, feedback)
         ctx["unknown"] = [
             {"name": n, "suggestions": await _suggest(reader, n, state.with_packages(known))}
             for n in unknown_names
@@ -271,7 +276,13 @@ async def render_compare(
     dim_label = DIMENSION_LABELS[opts.dim]
     stacked = views.stacked_chart(breakdown, of, weeks.weeks, dim_label)
     choices = views.value_options(breakdown)
-    value = opts.value if opts.value in choices else _default_value(choices)
+    default_value = _default_value(choices)
+    value = opts.value if opts.value in choices else default_value
+    if opts.value is not None and value == default_value:
+        # The page would pick it anyway: keep it out of the canonical URL.
+        state = CompareState(state.packages, replace(opts, value=None))
+    canonical = state.url()
+    ctx = _compare_context(reader, state, labels, feedback)
     value_chart = (
         views.value_share_chart(breakdown, state.packages, labels, value, weeks.weeks)
         if len(state.packages) > 1 and value is not None

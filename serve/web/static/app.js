@@ -1,8 +1,8 @@
 /* PyPI Trends pages: charts (uPlot), theme, copy buttons, keyboard search.
  *
- * No inline script anywhere: chart data comes from inert
- * <script type="application/json"> blocks that this file reads, and htmx is
- * configured (meta htmx-config) not to evaluate code. Runs on first load and
+ * No inline script anywhere: chart data comes as JSON in each chart's
+ * data-spec attribute, and htmx is configured (meta htmx-config) not to
+ * evaluate code nor keep script tags of swapped content. Runs on first load and
  * on every htmx swap (htmx.onLoad).
  */
 (function () {
@@ -190,9 +190,9 @@
   }
 
   function draw(holder) {
-    var source = document.getElementById(holder.getAttribute("data-chart"));
+    var source = holder.getAttribute("data-spec");
     if (!source || typeof uPlot === "undefined") return;
-    var spec = JSON.parse(source.textContent);
+    var spec = JSON.parse(source);
     var values = spec.kind === "stacked" ? stack(spec) : spec.series.map(function (s) { return s.values; });
     // Stacked bands are drawn top series first so each fills down to the one below.
     holder.textContent = "";

@@ -1,0 +1,266 @@
+"""Browser end-to-end tests: Playwright driving Debian's chromium against a real server.
+
+``python -m serve`` runs on a free port over the file built by the real
+exporter; chromium loads the pages as a user would. Every test fails on a
+console error or a Content-Security-Policy violation. Screenshots go to
+``test-artifacts/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+# Records CSP violations in the page (runs before any page script; not subject to the CSP).
+CSP_PROBE = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', e => {
+  window.__csp.push(e.violatedDirective + ' ' + (e.blockedURI || 'inline'));
+});
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(published_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``python -m serve`` on 127.0.0.1 (one worker) over the published file."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("web-server") / "server.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYPI_TRENDS_")}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "serve",
+                "--db",
+                str(published_db),
+                "--port",
+                str(port),
+                "--log-format",
+                "json",
+                "--rate-limit",
+                "100000/minute",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/readyz", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("server did not start:\n" + log.read_text()[-3000:])
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Chromium through Playwright; missing chromium fails under CI, skips elsewhere."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: run `make setup-system`"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@dataclass
+class Watched:
+    """A page with its console errors collected."""
+
+    page: Any
+    errors: list[str] = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        csp: list[str] = self.page.evaluate("window.__csp || []")
+        return self.errors + [f"CSP: {v}" for v in csp]
+
+
+def open_page(browser: Any, width: int, height: int) -> Watched:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.add_init_script(CSP_PROBE)
+    page = context.new_page()
+    watched = Watched(page)
+    page.on(
+        "console",
+        lambda m: (
+            watched.errors.append(f"console {m.type}: {m.text}")
+            if m.type in ("error", "warning")
+            else None
+        ),
+    )
+    page.on("pageerror", lambda e: watched.errors.append(f"page error: {e}"))
+    page.set_default_timeout(10_000)
+    return watched
+
+
+@pytest.fixture(scope="module")
+def names(published_db: Path) -> list[tuple[str, str]]:
+    """(name, display name) of the most downloaded packages, by rank."""
+    con = sqlite3.connect(f"file:{published_db}?mode=ro", uri=True)
+    try:
+        rows = con.execute(
+            "SELECT package_name, display_name FROM packages ORDER BY rank LIMIT 10"
+        ).fetchall()
+    finally:
+        con.close()
+    assert len(rows) >= 3
+    return [(str(a), str(b)) for a, b in rows]
+
+
+def chart_series(page: Any, chart: str = "chart-main") -> int:
+    holder = page.locator(f'[data-chart="{chart}"].drawn')
+    holder.wait_for()
+    return int(holder.get_attribute("data-series"))
+
+
+def test_search_add_chart_range_share_remove(
+    server: str, browser: Any, names: list[tuple[str, str]]
+) -> None:
+    (a, a_label), (b, b_label) = names[0], names[1]
+    w = open_page(browser, 1280, 900)
+    page = w.page
+    page.goto(server + "/")
+
+    # Search as you type: prefix typed in another case and with "_" for "-".
+    search = page.locator("#pkg-search")
+    search.fill(a[:3].upper().replace("-", "_"))
+    first = page.locator("#suggestions a.suggestion").first
+    first.wait_for()
+    # Keyboard: ArrowDown moves into the list, Enter follows the focused entry.
+    search.press("ArrowDown")
+    focused = page.evaluate("document.activeElement.textContent")
+    assert a_label in page.locator("#suggestions").inner_text()
+    target = page.locator("#suggestions a.suggestion", has_text=a_label).first
+    while a_label not in focused:
+        page.keyboard.press("ArrowDown")
+        focused = page.evaluate("document.activeElement.textContent")
+    href = target.get_attribute("href")
+    page.keyboard.press("Enter")
+    page.wait_for_url(server + href)
+    assert chart_series(page) == 1
+
+    # Add a second package by clicking its suggestion.
+    page.locator("#pkg-search").fill(b)
+    page.locator("#suggestions a.suggestion", has_text=b_label).first.click()
+    both = "-vs-".join(sorted([a, b]))
+    page.wait_for_url(f"{server}/compare/{both}")
+    assert chart_series(page) == 2
+    labels = page.locator('[data-chart="chart-main"] .u-legend .u-series').all_inner_texts()
+    assert any(a_label in t for t in labels) and any(b_label in t for t in labels)
+
+    # Duplicates are answered inline.
+    page.locator("#pkg-search").fill(a)
+    page.locator("#add-form button[type=submit]").click()
+    page.locator("#add-feedback", has_text="already in the comparison").wait_for()
+
+    # Change the range, then show shares of all PyPI: the URL follows.
+    page.select_option('select[name="range"]', "3m")
+    page.wait_for_url(f"{server}/compare/{both}?range=3m")
+    page.select_option('select[name="show"]', "pypi")
+    page.wait_for_url(f"{server}/compare/{both}?range=3m&show=pypi")
+    assert chart_series(page) == 2
+
+    # Hover shows a tooltip with both packages.
+    over = page.locator('[data-chart="chart-main"] .u-over')
+    box = over.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)
+    tip = page.locator('[data-chart="chart-main"] .chart-tooltip')
+    tip.wait_for(state="visible")
+    assert a_label in tip.inner_text() and b_label in tip.inner_text()
+    assert "%" in tip.inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "compare-desktop.png"), full_page=True)
+
+    # The shared URL reproduces the same state in a fresh page (no JS-only state).
+    shown = page.locator("#chart-main").get_attribute("data-spec")
+    shared = page.url
+    w2 = open_page(browser, 1280, 900)
+    w2.page.goto(shared)
+    assert chart_series(w2.page) == 2
+    assert w2.page.locator("#chart-main").get_attribute("data-spec") == shown
+    assert w2.page.locator('select[name="range"]').input_value() == "3m"
+    assert w2.page.locator('select[name="show"]').input_value() == "pypi"
+    assert json.loads(shown)["percent"] is True
+
+    # Remove one with one click.
+    page.locator(f'.chip a.remove[aria-label="Remove {b_label}"]').click()
+    page.wait_for_url(f"{server}/compare/{a}?range=3m&show=pypi")
+    assert chart_series(page) == 1
+    assert page.locator(".chip").count() == 1
+
+    assert w.problems() == []
+    assert w2.problems() == []
+
+
+def test_phone_width_with_ten_packages_and_dark_theme(
+    server: str, browser: Any, names: list[tuple[str, str]]
+) -> None:
+    ten = sorted(n for n, _ in names[:10])
+    w = open_page(browser, 390, 844)
+    page = w.page
+    page.goto(f"{server}/compare/{'-vs-'.join(ten)}")
+    assert chart_series(page) == len(ten)
+    assert page.locator(".chip").count() == len(ten)
+    if len(ten) == 10:
+        assert page.locator("#pkg-search").is_disabled()
+    # No horizontal scrolling of the page itself (wide tables scroll in their own box).
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    chart_box = page.locator('[data-chart="chart-main"]').bounding_box()
+    assert chart_box["width"] <= 390
+    page.locator("#theme-toggle").click()
+    first = page.evaluate("document.documentElement.getAttribute('data-theme')")
+    page.locator("#theme-toggle").click()
+    second = page.evaluate("document.documentElement.getAttribute('data-theme')")
+    assert {first, second} == {"light", "dark"}
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "compare-phone.png"), full_page=True)
+    assert w.problems() == []
