@@ -51,6 +51,9 @@ def web_pages(node_modules: Path | None = None) -> WebPages:
         )
         env.trim_blocks = True
         env.lstrip_blocks = True
+        # Compile every template now (when the app is built), not on the first request.
+        for name in env.list_templates(extensions=["j2"]):
+            env.get_template(name)
 
     config = TemplateConfig(
         directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=configure
