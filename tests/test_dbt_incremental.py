@@ -1,0 +1,88 @@
+"""Incremental builds: adding one week incrementally gives exactly the marts of
+a full build, and a bad backfill window fails with a clear message."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.fixtures.warehouse import MARTS, Warehouse, run_dbt
+
+ROLLUP_COLUMNS = (
+    "week_start, package_name, dimension, dimension_value, "
+    "downloads, downloads_ci, downloads_mirror, downloads_metadata"
+)
+
+
+def _last_week(warehouse: Warehouse) -> date:
+    with duckdb.connect(str(warehouse.path), read_only=True) as con:
+        row = con.execute("select max(week_start) from pypi_downloads_weekly").fetchone()
+    assert row is not None and isinstance(row[0], date)
+    return row[0]
+
+
+def _differences(full: Path, incremental: Path, query: str) -> int:
+    with duckdb.connect() as con:
+        con.execute(f"attach '{full}' as full_build (read_only)")
+        con.execute(f"attach '{incremental}' as incremental_build (read_only)")
+        a = query.format(db="full_build")
+        b = query.format(db="incremental_build")
+        row = con.execute(
+            f"select (select count(*) from ({a} except all {b})) "
+            f"+ (select count(*) from ({b} except all {a}))"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_one_new_week_incrementally_equals_a_full_build(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    last_week = _last_week(warehouse)
+    previous_week = last_week - timedelta(days=7)
+    incremental = tmp_path / "incremental.duckdb"
+    target = tmp_path / "target"
+    # First build stops one week short of the data...
+    run_dbt(
+        ["run", "--vars", f"{{end_week: '{previous_week}'}}"],
+        raw_dir=warehouse.raw_dir,
+        warehouse=incremental,
+        target_dir=target,
+    )
+    assert _last_week(Warehouse(incremental, target, warehouse.raw_dir, target)) == previous_week
+    # ...then a plain incremental run adds the new week (and re-counts the lookback week).
+    completed = run_dbt(
+        ["run"], raw_dir=warehouse.raw_dir, warehouse=incremental, target_dir=target
+    )
+    assert f"download window: weeks {previous_week} .. {last_week}" in completed.stdout
+    for mart in MARTS:
+        assert (
+            _differences(warehouse.path, incremental, f"select * from {{db}}.main.{mart}") == 0
+        ), mart
+    rollup = f"select {ROLLUP_COLUMNS} from {{db}}.main.int_downloads_rolled_up_weekly"
+    assert _differences(warehouse.path, incremental, rollup) == 0
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        ("{start_week: '2026-10-12', end_week: '2026-10-05'}", "is after end_week"),
+        ("{end_week: '2099-01-05'}", "is in the future"),
+        ("{end_week: '2026-10-06'}", "is not a Monday"),
+    ],
+)
+def test_bad_window_fails_clearly(
+    tiny_raw_dir: Path, tmp_path: Path, window: str, message: str
+) -> None:
+    completed = run_dbt(
+        ["compile", "--select", "int_downloads_rolled_up_weekly", "--vars", window],
+        raw_dir=tiny_raw_dir,
+        warehouse=tmp_path / "warehouse.duckdb",
+        target_dir=tmp_path / "target",
+        check=False,
+    )
+    assert completed.returncode != 0
+    assert message in completed.stdout
