@@ -23,8 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = {
-    "small": ["--scale", "small", "--events", "3000000"],
-    "large": ["--scale", "small", "--events", "12000000"],
+    "small": ["--scale", "small", "--events", "1500000"],
+    "large": ["--scale", "small", "--events", "6000000"],
 }
 QUICK = {
     "small": ["--scale", "tiny"],

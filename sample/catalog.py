@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -192,6 +193,9 @@ class Trajectories:
         self.first = cal.months[0]
         self.last = SNAPSHOT_MONTH
         self._growth_log = {m: math.log(v) for m, v in cal.growth.items() if v > 0}
+        self._points: dict[str, dict[str, float]] = {}
+        self._sorted: dict[str, list[str]] = {}
+        self._birth: dict[str, str | None] = {}
 
     def growth(self, month: str) -> float:
         """Return log of PyPI's overall size at ``month`` (held flat outside the data)."""
@@ -211,16 +215,21 @@ class Trajectories:
 
     def points(self, project: str) -> dict[str, float]:
         """Return the real (log) points of ``project``: history plus snapshot."""
+        cached = self._points.get(project)
+        if cached is not None:
+            return cached
         pts = {m: math.log(v) for m, v in self.cal.history.get(project, {}).items() if v > 0}
         snap = self.cal.snapshot.get(project)
         if snap:
             pts[self.last] = math.log(snap)
+        self._points[project] = pts
+        self._sorted[project] = sorted(pts)
         return pts
 
     def birth_month(self, project: str) -> str | None:
         """Return the month of the first upload of a fast riser, else None."""
         pts = self.points(project)
-        months = sorted(pts)
+        months = self._sorted[project]
         if not months or months[0] <= "2018-08" or months[0] == self.last:
             return None
         later = [m for m in months if _months_between(months[0], m) <= 8]
@@ -231,7 +240,7 @@ class Trajectories:
     def log_value(self, project: str, month: str) -> float:
         """Return log of the 30-day downloads of ``project`` at ``month``."""
         pts = self.points(project)
-        months = sorted(pts)
+        months = self._sorted[project]
         if month in pts:
             return pts[month]
         if month > self.last:
@@ -247,11 +256,11 @@ class Trajectories:
         if month < months[0]:
             first = months[0]
             gap = _months_between(month, first)
-            if self.birth_month(project) is not None:
+            if self._birth.setdefault(project, self.birth_month(project)) is not None:
                 return pts[first] + gap * math.log(0.45)
             return pts[first] + self.growth(month) - self.growth(first) + gap * math.log(0.995)
-        prev = max(m for m in months if m < month)
-        nxt = min(m for m in months if m > month)
+        i = bisect_left(months, month)
+        prev, nxt = months[i - 1], months[i]
         frac = _months_between(prev, month) / _months_between(prev, nxt)
         return pts[prev] + frac * (pts[nxt] - pts[prev])
 

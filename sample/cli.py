@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -101,6 +102,10 @@ def _progress() -> tuple[Callable[[int, int, str], None], object]:
     return log, None
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line.
 
@@ -139,10 +144,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from sample.generate import generate
 
+    # A polite kill (SIGTERM) unwinds like Ctrl-C: the work directory is removed.
+    previous = signal.signal(signal.SIGTERM, _terminate)
     update, bar = _progress()
     try:
         result = generate(opts, args.out, force=args.force, progress=update, threads=args.threads)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if bar is not None:
             bar.stop()  # type: ignore[attr-defined]
     if result.skipped:

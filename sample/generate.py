@@ -231,12 +231,15 @@ def _days(opts: Options, months: list[str]) -> pa.Table:
 def _setup(con: duckdb.DuckDBPyConnection, opts: Options, pkgs: list[Package]) -> None:
     months = catalog.month_range(opts.start, opts.end)
     pkg_tbl = _package_rows(pkgs, opts)
+    # Log of the daily rate (30-day counts / 30) at the start of each month and the next;
+    # a day interpolates between the two.
+    lv = [[math.log(max(p.monthly[m], 1e-3) / 30.0) for m in months] for p in pkgs]
     month_tbl = pa.table(
         {
-            "pkg_id": [i for i, _ in enumerate(pkgs) for _ in months],
-            "mi": [j for _ in pkgs for j in range(len(months))],
-            # 30-day counts to a daily rate.
-            "lv": [math.log(max(p.monthly[m], 1e-3) / 30.0) for p in pkgs for m in months],
+            "pkg_id": [i for i, _ in enumerate(pkgs) for _ in months[:-1]],
+            "mi": [j for _ in pkgs for j in range(len(months) - 1)],
+            "lv": [x for row in lv for x in row[:-1]],
+            "lv_next": [x for row in lv for x in row[1:]],
         }
     )
     for name, tbl in (
@@ -283,10 +286,8 @@ def _scale(con: duckdb.DuckDBPyConnection, opts: Options) -> tuple[float, float]
     """Return (k, mirror_rate): downloads per unit of real rate, mirror rows per package-day."""
     row = con.execute(
         """
-        SELECT sum(exp(m0.lv + (m1.lv - m0.lv) * d.frac) * d.day_factor), count(*)
-        FROM days d CROSS JOIN pkg p
-        JOIN pkg_month m0 ON m0.pkg_id = p.pkg_id AND m0.mi = d.mi
-        JOIN pkg_month m1 ON m1.pkg_id = p.pkg_id AND m1.mi = d.mi + 1
+        SELECT sum(exp(m.lv + (m.lv_next - m.lv) * d.frac) * d.day_factor), count(*)
+        FROM days d JOIN pkg_month m ON m.mi = d.mi JOIN pkg p ON p.pkg_id = m.pkg_id
         WHERE p.first_upload < d.day::TIMESTAMPTZ
         """
     ).fetchone()
@@ -345,6 +346,7 @@ def generate(
         )
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(out)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "file_downloads").mkdir(parents=True)
@@ -372,7 +374,16 @@ def generate(
                     "WHERE day_idx >= ? AND day_idx < ?",
                     [a, b],
                 )
-                con.execute(sql.PKG_DAY, {"seed": opts.seed, "k": k, "mirror_rate": mirror_rate})
+                con.execute(
+                    sql.PKG_DAY,
+                    {
+                        "seed": opts.seed,
+                        "k": k,
+                        "mirror_rate": mirror_rate,
+                        "first_day": opts.start + timedelta(days=a),
+                        "last_day": opts.start + timedelta(days=b - 1),
+                    },
+                )
                 first = opts.start + timedelta(days=a)
                 week = clients.week_profiles(opts.seed, first - timedelta(days=first.weekday()))
                 for day_idx in range(a, b):
@@ -463,6 +474,25 @@ class _DayWriter:
         if self.writer is not None:
             self.writer.close()
         return 0
+
+
+def _remove_stale(out: Path) -> None:
+    """Remove work directories left by runs that were killed (their process is gone)."""
+    for pattern in (f".{out.name}.tmp-*", f".{out.name}.old-*"):
+        for path in out.parent.glob(pattern):
+            pid = path.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _swap(tmp: Path, out: Path) -> None:

@@ -14,9 +14,9 @@ SCALES: dict[str, dict[str, int]] = {
     # Tests: about a second; partial first and last week.
     "tiny": {"weeks": 11, "events": 300_000, "packages": 250},
     # Benchmarks: a bigger sibling of tiny.
-    "small": {"weeks": 26, "events": 3_000_000, "packages": 1_500},
+    "small": {"weeks": 26, "events": 2_000_000, "packages": 1_500},
     # `make sample`: two years of weeks.
-    "demo": {"weeks": 104, "events": 30_000_000, "packages": 6_000},
+    "demo": {"weeks": 104, "events": 20_000_000, "packages": 6_000},
 }
 
 

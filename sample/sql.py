@@ -41,6 +41,8 @@ WITH v AS (
 SELECT (row_number() OVER (ORDER BY pkg_id, vidx) - 1)::INTEGER AS vrow,
     pkg_id, vidx, version, upload_time,
     (upload_time::DATE + 1) AS avail_day,
+    coalesce(lead(upload_time::DATE + 1) OVER (PARTITION BY pkg_id ORDER BY vidx),
+             DATE '9999-12-31') AS next_avail,
     sdist_filename, wheel_filename,
     concat('/packages/', substr(hs, 1, 2), '/', substr(hs, 3, 2), '/', substr(hs, 5, 60), '/',
            sdist_filename) AS sdist_url,
@@ -56,6 +58,7 @@ FROM (
         sha256(concat($seed, wheel_filename)) AS hw
     FROM files
 )
+ORDER BY vrow
 """
 
 # Per package and day: downloads by users and by mirrors.
@@ -63,15 +66,17 @@ _N = "hash($seed, 'n', a.epoch_day, a.pkg_id)"
 PKG_DAY = f"""
 CREATE OR REPLACE TEMP TABLE pd AS
 WITH w AS (
-    SELECT p.pkg_id, d.day, d.day_idx, d.epoch_day, d.day_us, d.day_factor,
-        exp(m0.lv + (m1.lv - m0.lv) * d.frac) AS w
+    SELECT m.pkg_id, d.day, d.day_idx, d.epoch_day, d.day_us, d.day_factor,
+        exp(m.lv + (m.lv_next - m.lv) * d.frac) AS w
     FROM chunk_days d
-    CROSS JOIN pkg p
-    JOIN pkg_month m0 ON m0.pkg_id = p.pkg_id AND m0.mi = d.mi
-    JOIN pkg_month m1 ON m1.pkg_id = p.pkg_id AND m1.mi = d.mi + 1
+    JOIN pkg_month m ON m.mi = d.mi
+), v AS (
+    -- Only the versions that can be the newest on a day of the chunk: a small ASOF join.
+    SELECT pkg_id, vidx, avail_day FROM versions
+    WHERE avail_day <= $last_day AND next_avail > $first_day
 ), a AS (
     SELECT w.*, v.vidx + 1 AS nv, v.avail_day >= w.day - 2 AS fresh
-    FROM w ASOF JOIN versions v ON w.pkg_id = v.pkg_id AND w.day >= v.avail_day
+    FROM w ASOF JOIN v ON w.pkg_id = v.pkg_id AND w.day >= v.avail_day
 )
 SELECT a.pkg_id, a.day_idx, a.epoch_day, a.day_us, a.nv, p.vbase, p.has_wheel, p.sdist_share,
     p.mean_back,

@@ -138,3 +138,34 @@ def test_days_split_into_batches_give_the_same_content(
     assert whole.keys() == split.keys()
     for name, table in whole.items():
         assert table.equals(split[name]), name
+
+
+def test_a_killed_run_leaves_no_work_directory(tmp_path: Path) -> None:
+    out = tmp_path / "raw"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sample",
+            "generate",
+            "--out",
+            str(out),
+            "--weeks",
+            "30",
+            "--events",
+            "3000000",
+            "--packages",
+            "200",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stderr is not None
+    # Wait until days are being written, then kill politely.
+    for line in child.stderr:
+        if "days," in line and not line.startswith("sample: 0/"):
+            break
+    child.terminate()
+    child.wait(timeout=60)
+    assert child.returncode != 0
+    assert list(tmp_path.iterdir()) == []
