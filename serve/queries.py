@@ -3,6 +3,8 @@
 Every function takes a borrowed :class:`~serve.db.Reader`; table names come
 only from fixed mappings, values only through ``?`` placeholders, and every
 statement carries a ``LIMIT`` so the row bound also holds inside SQLite.
+Lookups by primary key pass ``inline=True`` (see ``Reader``); scans (search,
+suggestions, trending) always run on the connection's thread.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ async def get_package(reader: Reader, raw_name: str) -> models.Package:
         "FROM packages WHERE package_name = ? LIMIT 2",
         (name,),
         max_rows=1,
+        inline=True,
     )
     if not rows:
         raise await missing_package(reader, raw_name)
@@ -113,6 +116,7 @@ async def download_series(
         "WHERE p.package_name = ? ORDER BY w.week_start LIMIT ?",
         (*exclude.flags, weeks.start.isoformat(), weeks.end.isoformat(), name, MAX_ROWS + 1),
         max_rows=MAX_ROWS,
+        inline=True,
     )
     if not rows:
         raise await missing_package(reader, raw_name)
@@ -153,6 +157,7 @@ async def dimension_series(
         "WHERE p.package_name = ? ORDER BY d.week_start LIMIT ?",
         (*exclude.flags, weeks.start.isoformat(), weeks.end.isoformat(), name, MAX_ROWS + 1),
         max_rows=MAX_ROWS,
+        inline=True,
     )
     if not rows:
         raise await missing_package(reader, raw_name)
@@ -192,6 +197,7 @@ async def _pypi_weeks(reader: Reader, weeks: WeekRange, exclude: Exclusion) -> l
         "WHERE week_start BETWEEN ? AND ? ORDER BY week_start LIMIT ?",
         (*exclude.flags, weeks.start.isoformat(), weeks.end.isoformat(), MAX_ROWS + 1),
         max_rows=MAX_ROWS,
+        inline=True,
     )
 
 
@@ -205,6 +211,7 @@ async def compare(
             f"SELECT package_name, display_name FROM packages WHERE package_name IN ({marks})",
             names,
             max_rows=len(names),
+            inline=True,
         )
     )
     unknown = [n for n in names if n not in found]
@@ -219,6 +226,7 @@ async def compare(
         "AND week_start BETWEEN ? AND ? LIMIT ?",
         (*exclude.flags, *names, weeks.start.isoformat(), weeks.end.isoformat(), MAX_ROWS + 1),
         max_rows=MAX_ROWS,
+        inline=True,
     )
     pypi = {r[0]: r[1] for r in await _pypi_weeks(reader, weeks, exclude)}
     axis = weeks.weeks

@@ -88,7 +88,7 @@ def test_cli_help_and_bad_settings() -> None:
 
 
 async def test_connections_are_read_only_and_bounded(published_db: Path) -> None:
-    db = Database(published_db, pool_size=1, query_timeout=0.2)
+    db = Database(published_db, pool_size=1, query_timeout=1.0)
     await db.start()
     try:
         reader = await db.acquire()
@@ -103,6 +103,16 @@ async def test_connections_are_read_only_and_bounded(published_db: Path) -> None
             )
             with pytest.raises(QueryTimeout):
                 await reader.fetch(endless, (), max_rows=1)
+            with pytest.raises(QueryTimeout):
+                await reader.fetch(endless, (), max_rows=1, inline=True)
+            # Over the inline budget (5 ms) but within the full one: finished on the thread.
+            longer = (
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) "
+                "SELECT count(*) FROM c"
+            )
+            assert await reader.fetch(longer, (), max_rows=1, inline=True) == [(300000,)]
+            with pytest.raises(sqlite3.OperationalError):
+                await reader.fetch("DELETE FROM packages", (), max_rows=1, inline=True)
             with pytest.raises(TooManyRows):
                 await reader.fetch("SELECT package_name FROM packages LIMIT 3", (), max_rows=1)
             # The connection is still usable after an interrupted query.
