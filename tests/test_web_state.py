@@ -140,18 +140,22 @@ def test_main_chart_downloads_cumulative_and_shares() -> None:
     assert table[1] == ["2026-01-12", 20, 20]
 
 
-def test_aligned_chart_starts_each_package_at_its_release_week() -> None:
+def test_aligned_chart_places_each_week_at_the_package_age() -> None:
     cmp = _cmp(WEEKS, [100] * 4, a=[5, 6, 7, 8], b=[0, 0, 1, 2])
-    # a was released before the data starts (its first weeks are unknown: gaps);
-    # b in the third week (a Wednesday, snapped to its Monday).
+    # a was released a week before the range starts; b in its third week
+    # (a Wednesday, snapped to its Monday), so b's first two weeks are pre-release.
     rows = {"a": _row("a", "2025-12-29"), "b": _row("b", "2026-01-21")}
-    chart = views.main_chart(cmp, rows, ViewOptions(align=True, range="all"), "2026-01-26")
+    chart = views.main_chart(cmp, rows, ViewOptions(align=True), "2026-01-26")
     assert not chart.time
     assert chart.x == [0, 1, 2, 3, 4]
     assert chart.series[0].values == [None, 5, 6, 7, 8]
     assert chart.series[1].values == [1, 2, None, None, None]
-    short = views.main_chart(cmp, rows, ViewOptions(align=True, range="1m"), "2026-01-26")
-    assert len(short.x) == 4
+    # Both released long before the range: the axis covers only the ages shown.
+    old = {"a": _row("a", "2025-01-06"), "b": _row("b", "2025-01-13")}
+    chart = views.main_chart(cmp, old, ViewOptions(align=True, cumulative=True), "2026-01-26")
+    assert chart.x == list(range(51, 56))
+    assert chart.series[0].values == [None, 5, 11, 18, 26]
+    assert chart.series[1].values == [0, 0, 1, 3, None]
 
 
 def test_stacked_breakdown_folds_small_values_into_other() -> None:

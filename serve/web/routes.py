@@ -205,8 +205,6 @@ async def _main_chart(
     build = reader.build
     opts = state.options
     weeks = views.window(opts.range, build.data_through, build.first_week)
-    if opts.align:
-        weeks = views.aligned_window(rows, build.data_through, build.first_week)
     exclusion = _exclusion(opts)
     cmp = await queries.compare(reader, list(state.packages), weeks, exclusion, share=False)
     return views.main_chart(cmp, rows, opts, build.data_through)

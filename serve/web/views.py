@@ -171,10 +171,10 @@ def main_chart(
 ) -> Chart:
     """The main chart: one line per package, as the options ask.
 
-    In calendar mode ``cmp`` covers the range's weeks. When aligned, ``cmp``
-    must start at (or before) the earliest release week: position ``k`` is the
-    ``k``-th week after each package's own release week, up to the range's
-    length; weeks outside the data are gaps (None), not zeros.
+    ``cmp`` covers the range's calendar weeks. When aligned, the same weeks are
+    placed by each package's age instead (weeks since the Monday of its first
+    release), so the x axis spans the ages the range covers for any package;
+    ages a package has no week for in the range are gaps (None), not zeros.
     """
     labels = {
         p.package: rows[p.package].display_name if p.package in rows else p.package
@@ -199,47 +199,35 @@ def main_chart(
         return Chart(kind="lines", x=[], series=[], time=False, x_label="Weeks since release")
     start = date.fromisoformat(cmp.weeks[0])
     n_axis = len(cmp.weeks)
-    offsets = {
-        p.package: (release_week(rows.get(p.package), cmp.weeks[0]) - start).days // 7
+    # Age (weeks since release) of the window's first week, per package.
+    first_age = {
+        p.package: (start - release_week(rows.get(p.package), cmp.weeks[0])).days // 7
         for p in cmp.packages
     }
-    available = max(n_axis - off for off in offsets.values())
-    limit = RANGES[opts.range]
-    length = max(0, min(available, limit) if limit is not None else available)
+    low = max(0, min(first_age.values()))
+    high = max(age + n_axis - 1 for age in first_age.values())
+    ages = list(range(low, high + 1)) if high >= low else []
     aligned: dict[str, list[Number]] = {}
     pypi_aligned: dict[str, list[Number]] = {}
     for p in cmp.packages:
-        off = offsets[p.package]
-        aligned[p.package] = [
-            p.downloads[off + k] if 0 <= off + k < n_axis else None for k in range(length)
-        ]
-        pypi_aligned[p.package] = [
-            cmp.pypi_downloads[off + k] if 0 <= off + k < n_axis else None for k in range(length)
-        ]
+        age0 = first_age[p.package]
+        # Week i of the window is age age0 + i; before release (age < 0) is no data.
+        index = [a - age0 if 0 <= a - age0 < n_axis else None for a in ages]
+        aligned[p.package] = [p.downloads[i] if i is not None else None for i in index]
+        pypi_aligned[p.package] = [cmp.pypi_downloads[i] if i is not None else None for i in index]
     if opts.show == "pypi":
         values = {n: _ratio(c, pypi_aligned[n], opts.cumulative) for n, c in aligned.items()}
     else:
-        values = _combine(aligned, [0] * length, opts)
+        values = _combine(aligned, [0] * len(ages), opts)
     return Chart(
         kind="lines",
-        x=list(range(length)),
+        x=ages,
         series=[Series(labels[n], values[n], n) for n in aligned],
         time=False,
         percent=opts.show != "downloads",
         x_label="Weeks since release",
         y_label=_y_label(opts),
     )
-
-
-def aligned_window(
-    rows: dict[str, PackageRow], data_through: str, first_week: str | None
-) -> WeekRange:
-    """The calendar weeks an aligned chart needs: from the earliest release week."""
-    earliest = min(
-        (release_week(r, data_through) for r in rows.values()),
-        default=date.fromisoformat(data_through),
-    )
-    return week_range(earliest, None, data_through=data_through, first_week=first_week)
 
 
 def _by_package_week(
