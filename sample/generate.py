@@ -23,6 +23,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sample import calibration, catalog, clients, profiles, sql
@@ -40,6 +41,7 @@ ROW_GROUP_ROWS = 1 << 20
 DEFAULT_WRITERS = 2
 EVENT_SCHEMA = pa.schema(
     [
+        ("day", pa.int32()),
         ("ts", pa.int64()),
         ("pkg", pa.int32()),
         ("vrow", pa.int32()),
@@ -386,23 +388,19 @@ def generate(
                 )
                 first = opts.start + timedelta(days=a)
                 week = clients.week_profiles(opts.seed, first - timedelta(days=first.weekday()))
-                for day_idx in range(a, b):
-                    day = opts.start + timedelta(days=day_idx)
-                    part = tmp / "file_downloads" / f"date={day.isoformat()}"
-                    part.mkdir()
-                    writer = _DayWriter(part / "part-0.parquet", files, week, compression)
-                    reader = con.execute(
-                        sql.EVENTS, {"seed": opts.seed, "day_idx": day_idx}
-                    ).to_arrow_reader(BATCH_ROWS)
-                    previous: Future[int] | None = None
-                    for batch in reader:
+                reader = con.execute(sql.EVENTS, {"seed": opts.seed}).to_arrow_reader(BATCH_ROWS)
+                days = _ChunkDays(tmp, opts, files, week, compression, pool, a, b)
+                for batch in reader:
+                    day_col = batch.column("day")
+                    # The lateral join interleaves rows of neighbouring days (in a fixed
+                    # order): split the batch by day, keeping each day's order.
+                    for day_idx in sorted(pc.unique(day_col).to_pylist()):
                         # Bounded queue: memory stays flat whatever the number of events.
                         while len(pending) > workers:
                             downloads += pending.popleft().result()
-                        # Batches of one day go to one file in order: each waits for the last.
-                        previous = pool.submit(writer.write, batch, previous)
-                        pending.append(previous)
-                    pending.append(pool.submit(writer.close, previous))
+                        rows = batch.filter(pc.equal(day_col, day_idx))
+                        pending.append(days.write(day_idx, rows))
+                pending.extend(days.finish())
                 if progress:
                     while pending:
                         downloads += pending.popleft().result()
@@ -429,6 +427,53 @@ def generate(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return Result(out, False, downloads, metadata, seconds)
+
+
+class _ChunkDays:
+    """One open writer per day of a chunk; slices of a day are written in arrival order."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        opts: Options,
+        files: Files,
+        week: clients.WeekProfiles,
+        compression: str,
+        pool: ThreadPoolExecutor,
+        first: int,
+        end: int,
+    ) -> None:
+        self.tmp, self.opts, self.files, self.week = tmp, opts, files, week
+        self.compression, self.pool = compression, pool
+        self.first, self.end = first, end
+        self.writers: dict[int, _DayWriter] = {}
+        self.previous: dict[int, Future[int] | None] = {}
+
+    def _writer(self, day_idx: int) -> _DayWriter:
+        writer = self.writers.get(day_idx)
+        if writer is None:
+            day = self.opts.start + timedelta(days=day_idx)
+            part = self.tmp / "file_downloads" / f"date={day.isoformat()}"
+            part.mkdir()
+            writer = _DayWriter(part / "part-0.parquet", self.files, self.week, self.compression)
+            self.writers[day_idx] = writer
+            self.previous[day_idx] = None
+        return writer
+
+    def write(self, day_idx: int, rows: pa.RecordBatch) -> Future[int]:
+        """Queue ``rows`` of ``day_idx`` after the day's previous slice; return its future."""
+        writer = self._writer(day_idx)
+        done = self.pool.submit(writer.write, rows, self.previous[day_idx])
+        self.previous[day_idx] = done
+        return done
+
+    def finish(self) -> list[Future[int]]:
+        """Close every day of the chunk (days without rows get an empty file)."""
+        out = []
+        for day_idx in range(self.first, self.end):
+            writer = self._writer(day_idx)
+            out.append(self.pool.submit(writer.close, self.previous[day_idx]))
+        return out
 
 
 class _DayWriter:
@@ -467,8 +512,7 @@ class _DayWriter:
             previous.result()
         if self.writer is None:  # a day without downloads: an empty file with the schema
             empty = pa.RecordBatch.from_pydict(
-                {"ts": [], "pkg": [], "vrow": [], "fc": [], "slot": []},
-                schema=EVENT_SCHEMA,
+                {name: [] for name in EVENT_SCHEMA.names}, schema=EVENT_SCHEMA
             )
             self.write(empty)
         if self.writer is not None:

@@ -88,16 +88,17 @@ FROM a JOIN pkg p ON p.pkg_id = a.pkg_id
 ORDER BY a.day_idx, a.pkg_id
 """
 
-# One day's download rows as integer codes; assembled into columns by sample.assemble.
+# The chunk's download rows as integer codes, in a fixed order (DuckDB runs on one
+# thread); assembled into columns by sample.assemble.
 EVENTS = f"""
 WITH e AS (
     SELECT pd.*, r.i, hash($seed, pd.epoch_day, pd.pkg_id, r.i) AS h
     FROM pd, range(pd.n_user + pd.n_mirror) r(i)
-    WHERE pd.day_idx = $day_idx
 ), f AS (
     SELECT e.*, hash(e.h, 1) AS h2, {u("e.h", 12)} AS u_t FROM e
 )
 SELECT
+    day_idx::INTEGER AS day,
     day_us + CAST(86400e6 * (u_t + 0.3 * sin(2 * pi() * u_t) / (2 * pi())) AS BIGINT) AS ts,
     pkg_id::INTEGER AS pkg,
     (vbase + greatest(0, nv - 1
