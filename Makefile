@@ -87,8 +87,8 @@ test: setup setup-system ## Lint, then the whole test suite (the CI command)
 	$(PY) -m pytest
 
 .PHONY: sample
-sample: $(VENV_STAMP) ## Generate the raw sample into data/raw (demo scale; skipped when up to date)
-	$(PY) -m sample generate --scale $(or $(SCALE),demo) --out data/raw
+sample: $(VENV_STAMP) ## Generate the raw sample into $PYPI_TRENDS_RAW_DIR (default data/raw; SCALE=tiny|small|demo, skipped when up to date)
+	$(PY) -m sample generate --scale $(or $(SCALE),demo) --out $(or $(PYPI_TRENDS_RAW_DIR),data/raw)
 
 # dbt: incremental by week, so a rerun only rebuilds the newest weeks plus the
 # lookback. Extra dbt flags via DBT_ARGS, e.g. DBT_ARGS='--full-refresh' or
