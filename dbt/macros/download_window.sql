@@ -96,17 +96,17 @@
 {% endmacro %}
 
 
-{# Newest week_start already built in the rollup, or none. #}
-{% macro rollup_max_week(relation) %}
-  {{ return(adapter.dispatch('rollup_max_week', 'pypi_trends')(relation)) }}
+{# Newest week_start already built in a weekly table (rollup or mart), or none. #}
+{% macro max_built_week(relation) %}
+  {{ return(adapter.dispatch('max_built_week', 'pypi_trends')(relation)) }}
 {% endmacro %}
 
-{% macro default__rollup_max_week(relation) %}
+{% macro default__max_built_week(relation) %}
   {%- set result = run_query("select max(week_start) as week_start from " ~ relation) -%}
   {{ return(result.rows[0]['week_start']) }}
 {% endmacro %}
 
-{% macro bigquery__rollup_max_week(relation) %}
+{% macro bigquery__max_built_week(relation) %}
   {#- Partition metadata instead of reading the week_start column. -#}
   {%- set result = run_query(
       "select max(parse_date('%Y%m%d', partition_id)) as week_start from `"
@@ -153,7 +153,7 @@
     {%- set start_week = start_var -%}
   {%- else -%}
     {%- set existing = existing_rollup_relation() -%}
-    {%- set built = rollup_max_week(existing) if existing else none -%}
+    {%- set built = max_built_week(existing) if existing else none -%}
     {%- if built -%}
       {%- set next_week = [built + 7 * day, end_week] | min -%}
       {%- set start_week = next_week - (var('lookback_weeks') | int) * 7 * day -%}
@@ -181,7 +181,26 @@
   {%- if not execute -%}{{ return('1 = 1') }}{%- endif -%}
   {%- set window = download_window() -%}
   {%- set end_exclusive = window['end_week'] + modules.datetime.timedelta(days=7) -%}
-  {{ return(timestamp_column ~ " >= " ~ midnight_utc_literal(window['start_week']) ~ " and " ~ timestamp_column ~ " < " ~ midnight_utc_literal(end_exclusive)) }}
+  {{ return(raw_partition_filter(timestamp_column, window['start_week'], end_exclusive)) }}
+{% endmacro %}
+
+{% macro raw_partition_filter(timestamp_column, start_day, end_day_exclusive) %}
+  {{ return(adapter.dispatch('raw_partition_filter', 'pypi_trends')(timestamp_column, start_day, end_day_exclusive)) }}
+{% endmacro %}
+
+{% macro default__raw_partition_filter(timestamp_column, start_day, end_day_exclusive) %}
+  {#- The hive `date=` directory column lets DuckDB skip whole files without
+      opening them; the timestamp bounds keep the filter exact. -#}
+  {{ return(timestamp_column ~ " >= " ~ midnight_utc_literal(start_day)
+      ~ " and " ~ timestamp_column ~ " < " ~ midnight_utc_literal(end_day_exclusive)
+      ~ " and " ~ adapter.quote('date') ~ " >= " ~ date_literal(start_day)
+      ~ " and " ~ adapter.quote('date') ~ " < " ~ date_literal(end_day_exclusive)) }}
+{% endmacro %}
+
+{% macro bigquery__raw_partition_filter(timestamp_column, start_day, end_day_exclusive) %}
+  {#- Constant bounds on the partitioning column: BigQuery prunes partitions. -#}
+  {{ return(timestamp_column ~ " >= " ~ midnight_utc_literal(start_day)
+      ~ " and " ~ timestamp_column ~ " < " ~ midnight_utc_literal(end_day_exclusive)) }}
 {% endmacro %}
 
 
@@ -191,4 +210,39 @@
   {%- set loaded = raw_loaded_dates() -%}
   {%- set day = modules.datetime.timedelta(days=1) -%}
   {{ return(week_monday(loaded['last_complete_date'] + day) - 7 * day) }}
+{% endmacro %}
+
+
+{#
+  (first, last) week_start written by the latest rollup run, from its
+  loaded_at column (only the 'total' rows: on BigQuery the rollup is clustered
+  by dimension, so this reads a small part of the table). none when empty.
+#}
+{% macro latest_rollup_weeks() %}
+  {%- set rollup = ref('int_downloads_rolled_up_weekly') -%}
+  {%- set result = run_query(
+      "select min(week_start) as first_week, max(week_start) as last_week from " ~ rollup
+      ~ " where dimension = 'total' and loaded_at = (select max(loaded_at) from " ~ rollup
+      ~ " where dimension = 'total')") -%}
+  {%- set row = result.rows[0] -%}
+  {{ return(none if row['first_week'] is none else (row['first_week'], row['last_week'])) }}
+{% endmacro %}
+
+
+{#
+  Predicate on week_start for an incremental weekly mart: the weeks the latest
+  rollup run rewrote, extended back to the week after the mart's own newest
+  week (so a run that failed before the marts is caught up), as literal bounds
+  (BigQuery prunes the rollup's partitions). Full refresh / first build: all.
+#}
+{% macro weekly_mart_window_filter() %}
+  {%- if not execute or not is_incremental() -%}{{ return('1 = 1') }}{%- endif -%}
+  {%- set latest = latest_rollup_weeks() -%}
+  {%- if latest is none -%}{{ return('1 = 0') }}{%- endif -%}
+  {%- set first_week, last_week = latest -%}
+  {%- set built = max_built_week(this) -%}
+  {%- if built is not none -%}
+    {%- set first_week = [first_week, built + modules.datetime.timedelta(days=7)] | min -%}
+  {%- endif -%}
+  {{ return("week_start between " ~ date_literal(first_week) ~ " and " ~ date_literal(last_week)) }}
 {% endmacro %}

@@ -3,14 +3,17 @@
   per (package, week) the top `top_k` values by downloads kept and the rest
   summed into 'other'. Ties are broken by value so the result is deterministic.
   Nothing is dropped, so the counts of a package-week add up exactly to its
-  package_downloads_weekly row.
+  package_downloads_weekly row. Incremental by week: a run rebuilds only the
+  weeks the rollup rewrote (folding is per package-week, so this is exact).
 #}
 {% macro top_k_dimension_mart(dimension, column_name) %}
+{{ config(**weekly_incremental_config(cluster_by=['package_name'])) }}
 
 with rollup as (
 
     select * from {{ ref('int_downloads_rolled_up_weekly') }}
     where dimension = '{{ dimension }}'
+        and {{ weekly_mart_window_filter() }}
 
 ),
 

@@ -6,7 +6,7 @@
   `timestamp` so BigQuery only scans the rebuilt weeks' partitions.
   Returns one row per (mart, week) that does not reconcile.
 #}
-{%- set rollup = ref('int_downloads_rolled_up_weekly') %}
+-- depends_on: {{ ref('int_downloads_rolled_up_weekly') }}
 {%- set weekly_marts = [
     'package_downloads_weekly',
     'package_python_versions_weekly',
@@ -24,12 +24,10 @@
 {%- endfor %}
 {%- set first_week, last_week = none, none %}
 {%- if execute %}
-  {%- set bounds = run_query(
-      "select min(week_start) as first_week, max(week_start) as last_week from " ~ rollup
-      ~ " where dimension = 'total' and loaded_at = (select max(loaded_at) from " ~ rollup
-      ~ " where dimension = 'total')") %}
-  {%- set first_week = bounds.rows[0]['first_week'] %}
-  {%- set last_week = bounds.rows[0]['last_week'] %}
+  {%- set latest = latest_rollup_weeks() %}
+  {%- if latest is not none %}
+    {%- set first_week, last_week = latest %}
+  {%- endif %}
 {%- endif %}
 
 {%- if first_week is none %}
@@ -44,8 +42,7 @@ with raw_weekly as (
         {{ iso_week_start(adapter.quote('timestamp')) }} as week_start,
         count(*) as raw_downloads
     from {{ source('pypi', 'file_downloads') }}
-    where {{ adapter.quote('timestamp') }} >= {{ midnight_utc_literal(first_week) }}
-        and {{ adapter.quote('timestamp') }} < {{ midnight_utc_literal(end_exclusive) }}
+    where {{ raw_partition_filter(adapter.quote('timestamp'), first_week, end_exclusive) }}
     group by 1
 
 ),

@@ -4,7 +4,8 @@
   (week, package, dimension, value) and the four category counts pivoted into
   columns. dimension = 'total' rows are the per-package totals.
 #}
-{{ config(**weekly_rollup_config()) }}
+{#- Clustered by dimension first: each mart reads one dimension. -#}
+{{ config(**weekly_incremental_config(cluster_by=['dimension', 'package_name'])) }}
 
 {%- set dimensions = ['python_version', 'installer', 'system', 'country_code', 'version', 'file_type'] %}
 

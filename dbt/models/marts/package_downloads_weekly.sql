@@ -1,7 +1,11 @@
+{#- Incremental by week: only the weeks the rollup rewrote are rebuilt. -#}
+{{ config(**weekly_incremental_config(cluster_by=['package_name'])) }}
+
 with rollup as (
 
     select * from {{ ref('int_downloads_rolled_up_weekly') }}
     where dimension = 'total'
+        and {{ weekly_mart_window_filter() }}
 
 ),
 
