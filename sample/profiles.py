@@ -140,8 +140,10 @@ def python_shares(day: date) -> dict[str, float]:
         if day < rel - timedelta(days=120):
             continue
         adopt = _logistic((t - _year(rel) - 0.9) * 4.0)
-        # Old versions fade out around their end of life but linger (legacy pins).
-        fade = max(0.04, _logistic((_year(eol) - 0.6 - t) * 2.0))
+        # Old versions fade out around their end of life but linger (legacy pins),
+        # the lingering share halving every year after the end of life.
+        linger = 0.04 * 0.5 ** max(0.0, t - _year(eol))
+        fade = max(linger, _logistic((_year(eol) - 0.6 - t) * 2.0))
         out[minor] = max(0.004 if minor == "2.7" else 0.0005, adopt * fade)
     total = sum(out.values())
     return {k: v / total for k, v in out.items()}

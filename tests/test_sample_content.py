@@ -50,7 +50,7 @@ def test_row_count_close_to_the_requested_events(con: duckdb.DuckDBPyConnection)
         ("country NULL", "country_code IS NULL"),
         ("installer NULL", "details IS NOT NULL AND details.installer IS NULL"),
         ("python x.y.z", "regexp_full_match(details.python, '3\\.1[0-4]\\.[0-9]+')"),
-        ("python x.y", "details.python = '3.9'"),
+        ("python x.y", "regexp_full_match(details.python, '3\\.[0-9]+')"),
         ("python 2.7.18", "details.python LIKE '2.7.1%'"),
         ("python rc", "details.python = '3.13.0rc1'"),
         ("python garbage", "NOT regexp_full_match(details.python, '[0-9]+\\.[0-9]+(\\.[0-9]+)?')"),
