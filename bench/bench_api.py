@@ -27,10 +27,13 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# The in-process CPU measurement imports the app from the repository.
+sys.path.insert(0, str(ROOT))
 REQUEST = "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n"
 PY = sys.executable
 
@@ -141,6 +144,100 @@ def summarize(latencies: list[float], errors: int, seconds: float) -> dict[str, 
     }
 
 
+async def _asgi_cpu(app: Any, make_path: Callable[[], str], requests: int) -> float:
+    """CPU seconds (all threads of this process) per request, 32 requests in flight."""
+
+    async def one(path_qs: str) -> None:
+        path, _, query = path_qs.partition("?")
+        scope = {
+            "type": "http",
+            "http_version": "1.1",
+            "method": "GET",
+            "path": urllib.parse.unquote(path),
+            "raw_path": path.encode(),
+            "root_path": "",
+            "scheme": "http",
+            "query_string": query.encode(),
+            "headers": [(b"host", b"127.0.0.1"), (b"accept", b"application/json")],
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 8000),
+            "state": {},
+        }
+        status: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        await app(scope, receive, send)
+        if status != [200]:
+            raise RuntimeError(f"{path_qs}: {status}")
+
+    async def worker(n: int) -> None:
+        for _ in range(n):
+            await one(make_path())
+
+    await worker(50)  # warm up
+    started = time.process_time()
+    await asyncio.gather(*(worker(requests // 32) for _ in range(32)))
+    return (time.process_time() - started) / (requests // 32 * 32)
+
+
+def cpu_per_request(
+    db: Path, ours: Callable[[], str], theirs: Callable[[], str], requests: int
+) -> dict[str, float]:
+    """CPU time per request of each app called in-process: independent of machine load."""
+    from datasette.app import Datasette
+
+    from serve.app import create_app
+    from serve.logs import AccessLog
+    from serve.settings import RateLimit, Settings
+
+    out: dict[str, float] = {}
+    for label, cache in (("ours_uncached", False), ("ours_cached", True)):
+        settings = Settings(
+            db_path=db,
+            response_cache=cache,
+            allowed_hosts=("*",),
+            rate_limit=RateLimit(10**9, 1),
+        )
+        app = create_app(settings, access_log=AccessLog(open(os.devnull, "w")))  # noqa: SIM115
+
+        async def run(app: Any = app) -> float:
+            async with _lifespan(app):
+                return await _asgi_cpu(app, ours, requests)
+
+        out[label] = asyncio.run(run())
+    ds = Datasette(immutables=[str(db)])
+
+    async def run_datasette() -> float:
+        await ds.invoke_startup()
+        return await _asgi_cpu(ds.app(), theirs, requests)
+
+    out["datasette"] = asyncio.run(run_datasette())
+    return {k: round(v * 1e6, 1) for k, v in out.items()}
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: Any) -> AsyncIterator[None]:
+    inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    task = asyncio.create_task(
+        app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, inbox.get, outbox.put)
+    )
+    await inbox.put({"type": "lifespan.startup"})
+    await outbox.get()
+    try:
+        yield
+    finally:
+        await inbox.put({"type": "lifespan.shutdown"})
+        await outbox.get()
+        await task
+
+
 def pick_packages(db: Path, count: int) -> tuple[list[str], str, str]:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     through = con.execute("SELECT value FROM _meta WHERE key = 'data_through'").fetchone()[0]
@@ -166,6 +263,9 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=2.0, help="unrecorded seconds per target")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per target")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--cpu-requests", type=int, default=3200, help="in-process requests per app (CPU time)"
+    )
     parser.add_argument("--packages", type=int, default=200, help="distinct packages to pick from")
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "bench" / "api.json")
     args = parser.parse_args()
@@ -242,15 +342,25 @@ def main() -> int:
             f"p99 {r['p99_ms']:6.2f} ms  errors {r['errors']}"
         )
 
+    cpu = cpu_per_request(db, ours, theirs, args.cpu_requests)
+    print(
+        "CPU per request, in-process (us): "
+        + ", ".join(f"{label} {value}" for label, value in cpu.items())
+    )
     base = results["datasette"]["req_per_s"] or 1.0
     summary = {
         "uncached_vs_datasette": round(results["ours_uncached"]["req_per_s"] / base, 2),
         "cached_vs_datasette": round(results["ours_cached"]["req_per_s"] / base, 2),
+        "cpu_us_per_request": cpu,
+        "uncached_vs_datasette_cpu": round(cpu["datasette"] / cpu["ours_uncached"], 2),
+        "cached_vs_datasette_cpu": round(cpu["datasette"] / cpu["ours_cached"], 2),
         "targets": {"uncached_vs_datasette": 3.0, "cached_vs_datasette": 10.0, "p99_ms": 25.0},
     }
     print(
-        f"uncached {summary['uncached_vs_datasette']}x datasette, "
-        f"cached {summary['cached_vs_datasette']}x"
+        f"req/s: uncached {summary['uncached_vs_datasette']}x datasette, "
+        f"cached {summary['cached_vs_datasette']}x; CPU per request: uncached "
+        f"{summary['uncached_vs_datasette_cpu']}x less, "
+        f"cached {summary['cached_vs_datasette_cpu']}x less"
     )
     report = {
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
