@@ -17,7 +17,7 @@ from exports.errors import ExportError
 from exports.pipeline import ExportOptions, run_export
 from exports.publish import Layout
 from exports.report import Reporter, configure_logging
-from exports.sources import BigQuerySource, DuckDBSource, Source
+from exports.sources import PART_ROWS, BigQuerySource, DuckDBSource, Source
 
 COMMANDS = ("export", "pipeline")
 
@@ -108,6 +108,13 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
             help="DuckDB threads for the sort (default %(default)s)",
         )
         p.add_argument(
+            "--overlap",
+            action="store_true",
+            help="sort the next key range while SQLite loads the current one (2 cores;"
+            " more memory: use --memory-limit 64MB)",
+        )
+        p.add_argument("--part-rows", type=int, default=PART_ROWS, help=argparse.SUPPRESS)
+        p.add_argument(
             "--progress",
             choices=("auto", "bar", "log"),
             default="auto",
@@ -148,7 +155,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
 def _source(args: argparse.Namespace) -> Source:
     if args.source == "bigquery":
         return BigQuerySource(args.bq_project, args.bq_dataset, args.bq_location)
-    return DuckDBSource(args.warehouse)
+    return DuckDBSource(args.warehouse, part_rows=args.part_rows)
 
 
 def _run_dbt_build(args: argparse.Namespace, env: Mapping[str, str]) -> None:
@@ -201,6 +208,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         skip_if_unchanged=args.command == "pipeline" and not args.even_if_unchanged,
         memory_limit=args.memory_limit,
         threads=args.threads,
+        overlap=args.overlap,
     )
     try:
         if args.command == "pipeline" and not args.dry_run and not args.skip_dbt:

@@ -53,6 +53,8 @@ def connect(memory_limit: str, spill_dir: Path, threads: int = 2) -> duckdb.Duck
     # Progress is read through query_progress(); DuckDB must not print its own bar.
     con.execute("SET enable_progress_bar = true")
     con.execute("SET enable_progress_bar_print = false")
+    # Return freed memory to the OS promptly: RSS then follows the buffer cap.
+    con.execute("SET allocator_flush_threshold = '8MB'")
     # The wheel ships the file as "sqlite.duckdb_extension" but its entry point is
     # named after "sqlite_scanner"; DuckDB derives the entry point from the file
     # name, so load it through a correctly named symlink.

@@ -43,6 +43,7 @@ class ExportOptions:
     skip_if_unchanged: bool = False
     memory_limit: str = "40MB"
     threads: int = 1
+    overlap: bool = False
 
 
 @dataclass
@@ -127,7 +128,7 @@ def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
             total = _estimate_rows(opts.source, con, marts)
             with reporter.bar(total):
                 built = build_file(
-                    con, opts.source, marts, temp, staging, info, reporter, opts.threads
+                    con, opts.source, marts, temp, staging, info, reporter, opts.overlap
                 )
             # DuckDB's buffers are not needed any more: free them before SQLite's own work.
             con.close()
@@ -243,6 +244,16 @@ def _dry_run(
 ) -> None:
     """Check the source can be read and report the plan; write nothing."""
     import tempfile
+
+    from exports.sources import BigQuerySource, bigquery_query
+
+    if isinstance(opts.source, BigQuerySource):
+        # Offline-safe: show the queries that would stream each mart, run none.
+        for mart in marts:
+            sql = bigquery_query(mart, opts.source.project, opts.source.dataset)
+            reporter.event("would_query", table=mart.name, sql=sql)
+        reporter.event("dry_run", would_publish=opts.layout.release_path(result.build_id))
+        return
 
     with tempfile.TemporaryDirectory(prefix="pypi-trends-dry-") as tmp:
         con = duck.connect(opts.memory_limit, Path(tmp), opts.threads)

@@ -4,7 +4,7 @@ Layout (docs/architecture.md section 3)::
 
     data/pypi_trends.sqlite -> releases/pypi_trends-<build_id>.sqlite   (relative symlink)
     data/releases/pypi_trends-<build_id>.sqlite                          (last N kept)
-    data/parquet/<mart>/<mart>.parquet
+    data/parquet/<mart>/part-NNNNN.parquet                               (key order across parts)
 
 Every step either completes or leaves the previous current file untouched:
 the new file is fsynced under a temporary name, renamed into ``releases/``,
@@ -32,7 +32,6 @@ from exports.errors import ExportError
 RELEASE_PREFIX = "pypi_trends-"
 RELEASE_SUFFIX = ".sqlite"
 BUILD_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-TMP_RE = re.compile(r"^\..*\.tmp-\d+$")
 
 
 @dataclass(frozen=True)
@@ -97,6 +96,25 @@ def export_lock(layout: Layout) -> Iterator[None]:
         os.close(fd)
 
 
+def _owned_temporaries(layout: Layout) -> list[tuple[Path, re.Pattern[str]]]:
+    """(directory, pattern) of every temporary name this exporter creates.
+
+    Only those: other programs' files in the same directories are never touched.
+    """
+    tmp = r"\.tmp-\d+$"
+    return [
+        (
+            layout.releases_dir,
+            re.compile(rf"^\.{RELEASE_PREFIX}.*{re.escape(RELEASE_SUFFIX)}{tmp}"),
+        ),
+        (layout.releases_dir, re.compile(rf"^\.spill{tmp}")),
+        (layout.db.parent, re.compile(rf"^\.{re.escape(layout.db.name)}{tmp}")),
+        (layout.db.parent, re.compile(rf"^\.{re.escape(layout.db.stem)}\.datasette\.json{tmp}")),
+        (layout.parquet_dir, re.compile(rf"^\.staging{tmp}")),
+        (layout.parquet_dir, re.compile(rf"^\.[A-Za-z0-9_]+\.old{tmp}")),
+    ]
+
+
 def clean_leftovers(layout: Layout) -> list[Path]:
     """Remove temporary files of earlier, interrupted runs (call with the lock held).
 
@@ -104,23 +122,19 @@ def clean_leftovers(layout: Layout) -> list[Path]:
         The paths removed.
     """
     removed: list[Path] = []
-    candidates: list[Path] = []
-    for directory in (layout.releases_dir, layout.db.parent, layout.parquet_dir):
-        if directory.is_dir():
-            candidates += [p for p in directory.iterdir() if TMP_RE.match(p.name)]
-    if layout.parquet_dir.is_dir():
-        for sub in layout.parquet_dir.iterdir():
-            if sub.is_dir() and not sub.name.startswith("."):
-                candidates += [p for p in sub.iterdir() if TMP_RE.match(p.name)]
-    for path in candidates:
-        if path.name.endswith(f".tmp-{os.getpid()}"):
+    own = f".tmp-{os.getpid()}"
+    for directory, pattern in _owned_temporaries(layout):
+        if not directory.is_dir():
             continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            for extra in ("-journal", ""):
-                Path(str(path) + extra).unlink(missing_ok=True)
-        removed.append(path)
+        for path in sorted(directory.iterdir()):
+            if not pattern.match(path.name) or path.name.endswith(own):
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                for extra in ("-journal", ""):
+                    Path(str(path) + extra).unlink(missing_ok=True)
+            removed.append(path)
     return removed
 
 
@@ -165,19 +179,26 @@ def publish_release(layout: Layout, temp: Path, build_id: str) -> Path:
 
 
 def publish_parquet(layout: Layout, staged: dict[str, Path]) -> list[Path]:
-    """Move the staged Parquet files to ``<parquet_dir>/<mart>/<mart>.parquet`` (atomic per file).
+    """Move each mart's staged Parquet directory to ``<parquet_dir>/<mart>/``.
+
+    The previous directory is renamed away, the new one renamed in, then the
+    old one deleted (two renames: a reader listing the directory at that very
+    instant may miss it; the SQLite file is the one to read live).
 
     Returns:
-        The published paths.
+        The published directories.
     """
     published = []
-    for mart, path in staged.items():
-        dest_dir = layout.parquet_dir / mart
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        dest = dest_dir / f"{mart}.parquet"
-        fsync_path(path)
-        os.replace(path, dest)
-        fsync_path(dest_dir)
+    for mart, part_dir in staged.items():
+        for path in part_dir.iterdir():
+            fsync_path(path)
+        dest = layout.parquet_dir / mart
+        old = layout.parquet_dir / f".{mart}.old.tmp-{os.getpid()}"
+        if dest.exists():
+            os.rename(dest, old)
+        os.rename(part_dir, dest)
+        fsync_path(layout.parquet_dir)
+        shutil.rmtree(old, ignore_errors=True)
         published.append(dest)
     shutil.rmtree(layout.staging_dir(), ignore_errors=True)
     killpoints.reached("after_parquet_published")

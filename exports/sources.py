@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,11 +24,21 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
+#: Rows per key-range part: each part is sorted on its own, so the sort's memory
+#: stays bounded (and flat) whatever the size of the mart.
+PART_ROWS = 1_000_000
+
+
 @dataclass(frozen=True)
 class Scan:
-    """A mart ready to read: a DuckDB ``FROM`` expression and the row count the source reports."""
+    """A mart ready to read, and the row count the source reports.
 
-    sql: str
+    ``parts`` are DuckDB ``FROM`` expressions over consecutive, disjoint ranges
+    of the first grain column, each ordered by the grain: read one after the
+    other, they give the whole mart in key order.
+    """
+
+    parts: tuple[str, ...]
     expected_rows: int | None
 
 
@@ -66,6 +77,7 @@ class DuckDBSource:
     path: Path
     label: str = "duckdb"
     alias: str = "wh"
+    part_rows: int = PART_ROWS
 
     def open(self, con: duckdb.DuckDBPyConnection) -> None:
         """Attach the warehouse read-only.
@@ -99,7 +111,46 @@ class DuckDBSource:
         except duckdb.Error as exc:
             raise ExportError(f"mart {mart.name} is not readable in {self.path}: {exc}") from None
         count = int(row[0]) if row else 0
-        return Scan(f"(SELECT {select_list(mart)} FROM {rel} ORDER BY {order_by(mart)})", count)
+        select = f"SELECT {select_list(mart)} FROM {rel}"
+        bounds = self._bounds(con, mart, count)
+        if bounds is None:
+            return Scan((f"({select} ORDER BY {order_by(mart)})",), count)
+        table, n_bounds = bounds
+        key = quote(mart.grain[0])
+        edges = [f"(SELECT b FROM {table} WHERE i = {i})" for i in range(n_bounds)]
+        conds = [f"{key} < {edges[0]}"]
+        conds += [f"{key} >= {lo} AND {key} < {hi}" for lo, hi in pairwise(edges)]
+        conds.append(f"{key} >= {edges[-1]}")
+        parts = tuple(f"({select} WHERE {cond} ORDER BY {order_by(mart)})" for cond in conds)
+        return Scan(parts, count)
+
+    def _bounds(
+        self, con: duckdb.DuckDBPyConnection, mart: MartSpec, count: int
+    ) -> tuple[str, int] | None:
+        """Split points of the first grain column, from a sample, in a temp table.
+
+        Returns:
+            ``(temp table, number of split points)``, or None when one part is enough.
+        """
+        wanted = -(-count // max(self.part_rows, 1))
+        if wanted <= 1:
+            return None
+        key = quote(mart.grain[0])
+        # A plain (not TEMP) table of the in-memory database: the second
+        # connection that stages the parts must see it too.
+        table = quote(f"_bounds_{mart.name}")
+        fractions = ", ".join(f"{i / wanted:.6f}" for i in range(1, wanted))
+        con.execute(
+            f"CREATE OR REPLACE TABLE memory.main.{table} AS"
+            f" SELECT row_number() OVER (ORDER BY b) - 1 AS i, b FROM ("
+            f"  SELECT DISTINCT unnest(quantile_disc({key}, [{fractions}])) AS b"
+            f"  FROM (SELECT {key} FROM {self.relation_name(mart)}"
+            f"        USING SAMPLE reservoir(100000 ROWS) REPEATABLE (42)))"
+        )
+        table = f"memory.main.{table}"
+        row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        n_bounds = int(row[0]) if row else 0
+        return (table, n_bounds) if n_bounds else None
 
     def max_value(self, con: duckdb.DuckDBPyConnection, mart: MartSpec, column: str) -> str | None:
         """``max(column)`` of the mart, as text.
@@ -195,7 +246,7 @@ class ArrowSource:
         self._views.append(view)
         # The stream is already in grain order (the source query orders it); DuckDB
         # keeps the scan order because preserve_insertion_order is on.
-        return Scan(f"(SELECT {select_list(mart)} FROM {quote(view)})", count)
+        return Scan((f"(SELECT {select_list(mart)} FROM {quote(view)})",), count)
 
     def max_value(self, con: duckdb.DuckDBPyConnection, mart: MartSpec, column: str) -> str | None:
         """Unknown for a plain stream (reading it would mean reading it all)."""

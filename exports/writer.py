@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from exports import SCHEMA_VERSION, killpoints
 from exports.errors import ExportError
 from exports.manifest import MartSpec
 from exports.report import Reporter
-from exports.sources import Source
+from exports.sources import Scan, Source
 from exports.sqlite_schema import (
     META_DDL,
     META_KEYS,
@@ -133,6 +134,56 @@ def finish_file(path: Path, marts: list[MartSpec], counts: dict[str, int], info:
     return data_through
 
 
+def _copy_part(cur: duckdb.DuckDBPyConnection, sql: str, dest: Path) -> tuple[int, float]:
+    """Stream one ordered part of a mart into a Parquet file; return (rows, seconds)."""
+    started = time.perf_counter()
+    res = cur.execute(
+        f"COPY (SELECT * FROM {sql}) TO '{dest}'"
+        " (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 100000)"
+    ).fetchone()
+    return (int(res[0]) if res else 0), time.perf_counter() - started
+
+
+def _write_parts(
+    con: duckdb.DuckDBPyConnection, mart: MartSpec, scan: Scan, part_dir: Path, overlap: bool
+) -> tuple[int, int, float, float]:
+    """Stage every part to Parquet and load it into SQLite, in key order.
+
+    With ``overlap`` and several parts, part j+1 is sorted and staged on a
+    second DuckDB connection while part j is loaded into SQLite: the sort and
+    SQLite's single-writer insert use two cores, at the cost of two queries
+    sharing the memory cap (measured: ~25 MB more peak RSS). Without it the
+    parts run one after the other.
+
+    Returns:
+        ``(rows staged, rows loaded, seconds staging, seconds loading)``.
+    """
+    exprs = ", ".join(to_sqlite_expr(c) for c in mart.columns)
+    files = [part_dir / f"part-{j:05d}.parquet" for j in range(len(scan.parts))]
+    staged = loaded = 0
+    copy_s = load_s = 0.0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage") as pool:
+        # Sources registered on `con` (Arrow streams) give one part: stage it on
+        # `con` itself; only multi-part (warehouse) scans use the second connection.
+        stager = con.cursor() if len(scan.parts) > 1 and overlap else con
+        pending = pool.submit(_copy_part, stager, scan.parts[0], files[0])
+        for j, dest in enumerate(files):
+            rows, secs = pending.result()
+            staged += rows
+            copy_s += secs
+            if j + 1 < len(files) and stager is not con:
+                pending = pool.submit(_copy_part, stager, scan.parts[j + 1], files[j + 1])
+            started = time.perf_counter()
+            res = con.execute(
+                f"INSERT INTO out.{quote(mart.name)} SELECT {exprs} FROM read_parquet('{dest}')"
+            ).fetchone()
+            load_s += time.perf_counter() - started
+            loaded += int(res[0]) if res else 0
+            if j + 1 < len(files) and stager is con:
+                pending = pool.submit(_copy_part, stager, scan.parts[j + 1], files[j + 1])
+    return staged, loaded, copy_s, load_s
+
+
 def build_file(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -141,7 +192,7 @@ def build_file(
     staging_dir: Path,
     info: BuildInfo,
     reporter: Reporter,
-    threads: int = 1,
+    overlap: bool = False,
 ) -> BuiltFile:
     """Write every mart from ``source`` into the new SQLite file ``path`` (and Parquet).
 
@@ -161,43 +212,30 @@ def build_file(
         try:
             for i, mart in enumerate(marts):
                 scan = source.scan(con, mart)
-                rows = scan.expected_rows or 0
-                parquet = staging_dir / f"{mart.name}.parquet"
-                t0 = time.perf_counter()
-                con.execute(f"SET threads = {threads}")
-                with reporter.step(con, f"{mart.name}: parquet", rows):
-                    res = con.execute(
-                        f"COPY (SELECT * FROM {scan.sql}) TO '{parquet}'"
-                        " (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 100000)"
-                    ).fetchone()
-                n_staged = int(res[0]) if res else 0
+                part_dir = staging_dir / mart.name
+                part_dir.mkdir(parents=True, exist_ok=True)
+                with reporter.step(con, mart.name, scan.expected_rows or 0):
+                    n_staged, n_loaded, copy_s, load_s = _write_parts(
+                        con, mart, scan, part_dir, overlap
+                    )
                 if scan.expected_rows is not None and n_staged != scan.expected_rows:
                     raise ExportError(
                         f"mart {mart.name}: source reports {scan.expected_rows} rows,"
                         f" {n_staged} were read"
                     )
-                t1 = time.perf_counter()
-                exprs = ", ".join(to_sqlite_expr(c) for c in mart.columns)
-                # SQLite takes one writer: more DuckDB threads only contend for it.
-                con.execute("SET threads = 1")
-                with reporter.step(con, f"{mart.name}: sqlite", rows):
-                    res = con.execute(
-                        f"INSERT INTO out.{quote(mart.name)}"
-                        f" SELECT {exprs} FROM read_parquet('{parquet}')"
-                    ).fetchone()
-                n_loaded = int(res[0]) if res else 0
                 if n_loaded != n_staged:
                     raise ExportError(
                         f"mart {mart.name}: {n_staged} rows staged but {n_loaded} loaded"
                     )
                 counts[mart.name] = n_loaded
-                staged[mart.name] = parquet
+                staged[mart.name] = part_dir
                 reporter.event(
                     "table_written",
                     table=mart.name,
                     rows=n_loaded,
-                    parquet_s=f"{t1 - t0:.2f}",
-                    sqlite_s=f"{time.perf_counter() - t1:.2f}",
+                    parts=len(scan.parts),
+                    parquet_s=f"{copy_s:.2f}",
+                    sqlite_s=f"{load_s:.2f}",
                 )
                 if i == 0:
                     killpoints.reached("after_first_table")

@@ -229,3 +229,23 @@ def test_pipeline_publishes_only_when_a_new_week_is_complete(
     forced = run_exporter([*args, "--skip-dbt", "--build-id", "p3", "--even-if-unchanged"])
     assert forced.returncode == 0, forced.stderr
     assert check_current(db) == "p3"
+
+
+def test_cleanup_removes_only_the_exporters_own_temporaries(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    db = tmp_path / "pypi_trends.sqlite"
+    (tmp_path / "releases").mkdir()
+    (tmp_path / "parquet").mkdir()
+    mine = [
+        tmp_path / "releases" / ".pypi_trends-dead.sqlite.tmp-999999",
+        tmp_path / "releases" / ".pypi_trends-dead.sqlite.tmp-999999-journal",
+        tmp_path / ".pypi_trends.sqlite.tmp-999999",
+        tmp_path / "parquet" / ".staging.tmp-999999",
+    ]
+    foreign = [tmp_path / ".raw.tmp-999999", tmp_path / "releases" / ".other.tmp-999999"]
+    for path in mine + foreign:
+        path.write_text("left over")
+    export_ok(warehouse, db, "--build-id", "clean")
+    assert [p for p in mine if p.exists()] == []
+    assert all(p.read_text() == "left over" for p in foreign)

@@ -13,6 +13,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 import sqlglot
+from google.cloud.bigquery.job.query import _contains_order_by
 from sqlglot import exp
 
 from exports.errors import ExportError
@@ -21,7 +22,7 @@ from exports.pipeline import ExportOptions, run_export
 from exports.publish import Layout
 from exports.report import Reporter
 from exports.sources import ArrowSource, arrow_schema, bigquery_query
-from tests.fixtures.export import Published
+from tests.fixtures.export import Published, run_exporter
 from tests.fixtures.warehouse import Warehouse
 
 
@@ -73,6 +74,22 @@ def test_bigquery_query_is_valid_googlesql_ordered_by_the_grain(warehouse: Wareh
         assert (table.catalog, table.db, table.name) == ("my-project", "pypi_trends", mart.alias)
         order = tree.args["order"]
         assert [o.this.name for o in order.expressions] == list(mart.grain)
+        # The client reads an ORDER BY result through one ordered Storage API
+        # stream only when it recognises the ORDER BY in the query text.
+        assert _contains_order_by(sql)
+
+
+def test_bigquery_dry_run_prints_the_queries_offline(warehouse: Warehouse, tmp_path: Path) -> None:
+    db = tmp_path / "pypi_trends.sqlite"
+    args = [
+        "export", "--source", "bigquery", "--dry-run", "--bq-project", "my-project",
+        "--bq-dataset", "pypi_trends", "--target-dir", str(warehouse.target_dir), "--db", str(db),
+    ]  # fmt: skip
+    done = run_exporter(args)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("event=would_query") == len(marts_of(warehouse))
+    assert "`my-project.pypi_trends.package_downloads_weekly` ORDER BY" in done.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def _batches_from_warehouse(warehouse: Warehouse, batch_rows: int) -> ArrowSource:
