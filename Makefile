@@ -11,8 +11,9 @@ VENV_STAMP := $(VENV)/.installed
 
 .PHONY: help
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "; printf "PyPI Trends: make <target>\n\n"} \
-	  /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@if [ -t 1 ]; then c=$$(printf '\033[36m'); r=$$(printf '\033[0m'); fi; \
+	awk -v c="$$c" -v r="$$r" 'BEGIN {FS = ":.*## "; printf "PyPI Trends: make <target>\n\n"} \
+	  /^[a-zA-Z0-9_-]+:.*## / {printf "  %s%-13s%s %s\n", c, $$1, r, $$2}' $(MAKEFILE_LIST)
 
 # The environment is rebuilt whenever the lock changes.
 $(VENV_STAMP): requirements.lock
@@ -82,7 +83,7 @@ bench: $(VENV_STAMP) ## Run every bench/bench_*.py (each prints and writes data/
 	@set -e; for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
 
 .PHONY: test
-test: setup setup-system ## Lint, then the whole test suite (the CI command)
+test: setup-system setup ## Lint, then the whole test suite (the CI command)
 	$(MAKE) lint
 	$(PY) -m pytest
 
@@ -108,6 +109,14 @@ export: build ## Export the marts to data/pypi_trends.sqlite (+ data/parquet/), 
 .PHONY: refresh
 refresh: $(VENV_STAMP) ## dbt build, then export and publish if a new complete week exists (DBT_TARGET=prod: BigQuery)
 	$(PY) -m exports pipeline $(EXPORT_ARGS)
+
+# The demo in one command. `exports pipeline` runs dbt build (incremental) and
+# publishes only when the warehouse has a complete week the current file lacks,
+# so a second `make run` reuses the sample, the marts and the published file.
+.PHONY: run
+run: setup sample ## Everything: setup, sample, dbt build, export, then serve on http://127.0.0.1:8000
+	$(PY) -m exports pipeline $(EXPORT_ARGS)
+	$(PY) -m serve
 
 .PHONY: clean
 clean: ## Remove generated data and dbt artefacts (keeps .venv)
