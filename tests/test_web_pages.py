@@ -351,3 +351,39 @@ async def test_package_trending_and_bad_parameters(
     assert "range" in bad.text
     bad = await client.get("/trending?weeks=3")
     assert bad.status_code == 400
+
+
+async def test_exclusions_cumulative_and_shares_follow_the_file(
+    client: AsyncTestClient[Litestar], sql: sqlite3.Connection, top: list[str], data_through: str
+) -> None:
+    a, b = sorted(top[:2])
+    params = {"packages": f"{a},{b}", "range": "1m", "exclude": "ci,mirror", "cumulative": "1"}
+    body = (await client.get("/compare-data.json", params=params)).json()
+    weeks = [row[0] for row in body["rows"]]
+    rows = sql.execute(
+        "SELECT week_start, downloads - downloads_ci - downloads_mirror "
+        "FROM package_downloads_weekly WHERE package_name = ? AND week_start BETWEEN ? AND ?",
+        (a, weeks[0], data_through),
+    ).fetchall()
+    by_week = dict(rows)
+    running, expected = 0, []
+    for week in weeks:
+        running += by_week.get(week, 0)
+        expected.append(running)
+    assert [row[1] for row in body["rows"]] == expected
+    assert body["options"]["cumulative"] == "1"
+
+    share = (
+        await client.get(
+            "/compare-data.json", params={"packages": f"{a},{b}", "range": "1m", "show": "pypi"}
+        )
+    ).json()
+    pypi = dict(
+        sql.execute(
+            "SELECT week_start, downloads FROM pypi_downloads_weekly WHERE week_start >= ?",
+            (weeks[0],),
+        ).fetchall()
+    )
+    plain = weekly(sql, b, weeks[0], data_through)
+    for week, _, b_share in share["rows"]:
+        assert b_share == pytest.approx(100 * plain.get(week, 0) / pypi[week], abs=1e-3)
