@@ -63,6 +63,11 @@ HTMX_CONFIG = json.dumps(
         # Settling copies old attributes onto new elements with setAttribute, which
         # the CSP forbids for "style" (inline style attribute): settle classes only.
         "attributesToSettle": ["class"],
+        # Error pages have a fragment form too: show them in place of <main>.
+        "responseHandling": [
+            {"code": "204", "swap": False},
+            {"code": "[2345]..", "swap": True},
+        ],
     },
     separators=(",", ":"),
 )
