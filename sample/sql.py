@@ -135,6 +135,6 @@ COPY (
                                                                               uploaded_via)
         WHERE t.kind = 0 OR p.has_wheel
     )
-    ORDER BY upload_time, filename
+    -- No sort: DuckDB runs on one thread, the order (package, version) is fixed anyway.
 ) TO '{path}' (FORMAT parquet, COMPRESSION zstd)
 """
