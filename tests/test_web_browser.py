@@ -131,9 +131,7 @@ def open_page(browser: Any, width: int, height: int) -> Watched:
     page.on(
         "console",
         lambda m: (
-            watched.errors.append(f"console {m.type}: {m.text}")
-            if m.type in ("error", "warning")
-            else None
+            watched.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None
         ),
     )
     page.on("pageerror", lambda e: watched.errors.append(f"page error: {e}"))
