@@ -32,7 +32,7 @@ from sample.catalog import Package, unit
 from sample.options import Options
 
 #: Bump when the content for the same options changes (invalidates _SUCCESS).
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 SUCCESS = "_SUCCESS"
 MIRROR_SHARE = 0.012
 #: Rows fetched from DuckDB and written per row group: bounds memory per day.

@@ -113,9 +113,11 @@ METADATA = """
 COPY (
     SELECT * FROM (
         SELECT '2.1' AS metadata_version, p.display AS name, v.version, p.summary,
-            p.author, p.author_email, p.license, p.keywords, p.classifiers, p.home_page,
-            NULL::VARCHAR AS download_url, p.requires_python, p.requires_dist,
-            p.project_urls, t.uploaded_via,
+            p.author, p.author_email, p.license, p.keywords::VARCHAR AS keywords,
+            p.classifiers::VARCHAR[] AS classifiers, p.home_page,
+            NULL::VARCHAR AS download_url, p.requires_python::VARCHAR AS requires_python,
+            p.requires_dist::VARCHAR[] AS requires_dist,
+            p.project_urls::VARCHAR[] AS project_urls, t.uploaded_via,
             v.upload_time + to_microseconds(t.offset_us) AS upload_time,
             CASE t.kind WHEN 0 THEN v.sdist_filename ELSE v.wheel_filename END AS filename,
             CASE t.kind WHEN 0 THEN v.sdist_size ELSE v.wheel_size END AS size,

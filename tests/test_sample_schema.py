@@ -76,5 +76,11 @@ def test_distribution_metadata_main_columns(tiny_raw_dir: Path) -> None:
         "size": "BIGINT",
         "sha256_digest": "VARCHAR",
         "classifiers": "VARCHAR[]",
+        "keywords": "VARCHAR",
+        "requires_dist": "VARCHAR[]",
+        "project_urls": "VARCHAR[]",
+        "has_signature": "BOOLEAN",
     }
     assert {k: got.get(k) for k in expected} == expected
+    # Every column is typed (no all-NULL column of an accidental type).
+    assert all(t.startswith(("VARCHAR", "BIGINT", "BOOLEAN", "TIMESTAMP")) for t in got.values())
