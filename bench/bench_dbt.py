@@ -166,9 +166,11 @@ def same_rows(warehouse: Path, peer_db: Path) -> tuple[int, int]:
 def table_rows(warehouse: Path) -> dict[str, int]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         names = [r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()]
-        return {
-            n: int(con.execute(f"select count(*) from {n}").fetchone()[0]) for n in sorted(names)
-        }  # type: ignore[index]
+        counts: dict[str, int] = {}
+        for name in sorted(names):
+            row = con.execute(f"select count(*) from {name}").fetchone()
+            counts[name] = int(row[0]) if row else 0
+        return counts
 
 
 def raw_rows(raw: Path, start: str | None = None, end_exclusive: str | None = None) -> int:

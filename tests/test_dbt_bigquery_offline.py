@@ -28,6 +28,7 @@ from dbt.adapters.bigquery.connections import BigQueryConnectionManager
 from dbt.adapters.bigquery.impl import BigQueryAdapter
 from dbt.adapters.bigquery.relation import BigQueryRelation
 from dbt.adapters.contracts.connection import AdapterResponse, ConnectionState
+from dbt.adapters.contracts.relation import RelationType
 from dbt.cli.main import dbtRunner
 from sqlglot import exp
 
@@ -63,7 +64,8 @@ class _StubbedBigQuery:
             )
         if "first_week" in sql:
             return agate.Table([BUILT_WEEKS], ["first_week", "last_week"], [agate.Date()] * 2)
-        if "INFORMATION_SCHEMA.PARTITIONS" in sql and ROLLUP in sql:
+        if "INFORMATION_SCHEMA.PARTITIONS" in sql and "as week_start" in sql:
+            # Newest partition of an already built weekly table (rollup or mart).
             return agate.Table([(date(2026, 11, 2),)], ["week_start"], [agate.Date()])
         raise AssertionError(f"unexpected query at compile time:\n{sql}")
 
@@ -98,8 +100,10 @@ def stubbed_bigquery(monkeypatch: pytest.MonkeyPatch) -> Iterator[_StubbedBigQue
     def get_relation(
         self: Any, database: str, schema: str, identifier: str
     ) -> BigQueryRelation | None:
-        if stub.rollup_exists and identifier == ROLLUP:
-            return BigQueryRelation.create(database=database, schema=schema, identifier=identifier)
+        if stub.rollup_exists:
+            return BigQueryRelation.create(
+                database=database, schema=schema, identifier=identifier, type=RelationType.Table
+            )
         return None
 
     monkeypatch.setattr(BigQueryConnectionManager, "open", classmethod(open_connection))
@@ -220,17 +224,34 @@ def test_prod_incremental_window_uses_partition_metadata(
     stubbed_bigquery: _StubbedBigQuery, target_dir: Path
 ) -> None:
     stubbed_bigquery.rollup_exists = True
-    manifest = _compile(target_dir, "--select", ROLLUP, "--indirect-selection", "empty")
+    manifest = _compile(
+        target_dir,
+        "--select",
+        f"{ROLLUP} package_downloads_weekly",
+        "--indirect-selection",
+        "empty",
+    )
     sql = manifest["nodes"][f"model.pypi_trends.{ROLLUP}"]["compiled_code"]
     # Newest built week 2026-11-02 (canned): rebuild it (lookback 1) and add 2026-11-09.
     assert sorted(_raw_timestamp_bounds(sql)) == [
         ("GTE", "2026-11-02 00:00:00"),
         ("LT", "2026-11-16 00:00:00"),
     ]
-    # The newest built week came from partition metadata, not a column scan.
-    rollup_queries = [s for s in stubbed_bigquery.executed if ROLLUP in s]
-    assert len(rollup_queries) == 1
-    assert "INFORMATION_SCHEMA.PARTITIONS" in rollup_queries[0]
+    # The newest built weeks came from partition metadata, not column scans.
+    newest = [s for s in stubbed_bigquery.executed if "as week_start" in s]
+    assert len(newest) == 2
+    assert all("INFORMATION_SCHEMA.PARTITIONS" in s for s in newest)
+    # The mart rebuilds only the weeks the rollup rewrote, with literal bounds
+    # on the rollup's partition column.
+    mart = manifest["nodes"]["model.pypi_trends.package_downloads_weekly"]["compiled_code"]
+    between = [
+        b
+        for b in sqlglot.parse_one(mart, read="bigquery").find_all(exp.Between)
+        if isinstance(b.this, exp.Column) and b.this.name == "week_start"
+    ]
+    assert [(b.args["low"].sql("bigquery"), b.args["high"].sql("bigquery")) for b in between] == [
+        ("CAST('2026-11-02' AS DATE)", "CAST('2026-11-09' AS DATE)")
+    ]
 
 
 def test_prod_explicit_window_is_used(stubbed_bigquery: _StubbedBigQuery, target_dir: Path) -> None:
