@@ -6,6 +6,13 @@ Synthesises package_downloads_weekly-shaped DuckDB warehouses under data/bench/e
 a child process per size, and reads the child's peak RSS from os.wait4. Writes
 data/bench/export.json.
 
+Two warehouses per size: "ordered" is created the way dbt builds the mart on DuckDB
+(CREATE TABLE AS ... ORDER BY the grain), so the exporter's presorted fast path runs;
+"unordered" stores the rows in hash order (as after incremental runs append weeks),
+so the exporter finds the order broken and falls back to its range sort.
+``--code-dir`` runs another checkout's exporter (e.g. the previous commit) on the same
+warehouses, for A/B numbers in one session.
+
 Usage: .venv/bin/python bench/bench_export.py [--sizes 1000000,5000000,20000000]
 """
 
@@ -42,9 +49,11 @@ GRAIN = ["package_name", "week_start"]
 GENERATE = r'''
 import sys, duckdb
 path, packages, weeks, mart = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+order = sys.argv[5]
 con = duckdb.connect(path, config={"memory_limit": "2GB"})
-# Names of realistic length (PyPI median ~12 chars), stored in hash order so that
-# the exporter really has to sort.
+# Names of realistic length (PyPI median ~12 chars). "grain": stored in key order,
+# as dbt's ORDER BY leaves the mart; "hash": in hash order, the exporter must sort.
+order_by = "package_name, week_start" if order == "grain" else "hash(p, w)"
 con.execute(f"""
     CREATE TABLE main.{mart} AS
     SELECT 'pkg-' || substr(md5(p::VARCHAR), 1, 4 + (p % 12)) || '-' || p::VARCHAR AS package_name,
@@ -54,24 +63,36 @@ con.execute(f"""
            (hash(p, w, 2) % 1000)::BIGINT AS downloads_mirror,
            (hash(p, w, 3) % 1000)::BIGINT AS downloads_metadata
     FROM range({packages}) t(p), range({weeks}) u(w)
-    ORDER BY hash(p, w)""")
+    ORDER BY {order_by}""")
 con.close()
 '''
 
 
-def make_warehouse(rows: int) -> tuple[Path, Path]:
-    """A DuckDB file with ``rows`` rows in random order (made once), and its target dir.
+def make_warehouse(rows: int, ordered: bool = False) -> tuple[Path, Path]:
+    """A DuckDB file with ``rows`` rows (made once), and its target dir.
 
+    ``ordered``: rows stored in grain order (dbt's ``ORDER BY``), else in hash order.
     Generated in a child process: this process stays small, so the children it
     forks start small and their peak RSS is their own.
     """
-    path = WORK / f"warehouse_{rows}.duckdb"
+    suffix = "_ordered" if ordered else ""
+    path = WORK / f"warehouse_{rows}{suffix}.duckdb"
     target = WORK / f"target_{rows}"
     if not path.exists():
         WORK.mkdir(parents=True, exist_ok=True)
-        tmp = WORK / f"warehouse_{rows}.tmp"
+        tmp = WORK / f"warehouse_{rows}{suffix}.tmp"
         tmp.unlink(missing_ok=True)
-        cmd = [sys.executable, "-c", GENERATE, str(tmp), str(rows // WEEKS), str(WEEKS), MART]
+        order = "grain" if ordered else "hash"
+        cmd = [
+            sys.executable,
+            "-c",
+            GENERATE,
+            str(tmp),
+            str(rows // WEEKS),
+            str(WEEKS),
+            MART,
+            order,
+        ]
         subprocess.run(cmd, check=True)
         tmp.rename(path)
     return path, target
@@ -115,11 +136,13 @@ def write_manifest(target: Path) -> None:
     (target / "run_results.json").write_text(json.dumps(results))
 
 
-def run_child(cmd: list[str]) -> dict[str, Any]:
-    """Run a child process; return wall seconds and its own peak RSS (os.wait4)."""
+def run_child(cmd: list[str], code_dir: Path = ROOT) -> dict[str, Any]:
+    """Run a child process in ``code_dir``; return wall seconds and its own peak RSS (os.wait4)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYPI_TRENDS_", "DBT_"))}
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, cwd=code_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
     out = proc.stdout.read().decode() if proc.stdout else ""
@@ -130,8 +153,10 @@ def run_child(cmd: list[str]) -> dict[str, Any]:
     return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "stdout": out, "stderr": err}
 
 
-def bench_exporter(rows: int, *extra: str) -> dict[str, Any]:
-    warehouse, target = make_warehouse(rows)
+def bench_exporter(
+    rows: int, *extra: str, ordered: bool = True, code_dir: Path = ROOT
+) -> dict[str, Any]:
+    warehouse, target = make_warehouse(rows, ordered)
     write_manifest(target)
     out_dir = WORK / f"out_{rows}"
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -141,7 +166,7 @@ def bench_exporter(rows: int, *extra: str) -> dict[str, Any]:
         "--warehouse", str(warehouse), "--target-dir", str(target), "--db", str(db),
         "--build-id", f"bench-{rows}", "--progress", "log", *extra,
     ]  # fmt: skip
-    res = run_child(cmd)
+    res = run_child(cmd, code_dir)
     phases: dict[str, float] = {}
     for line in res["stderr"].splitlines():
         for key in ("parquet_s", "sqlite_s", "finish_s", "validate_s"):
@@ -159,6 +184,8 @@ def bench_exporter(rows: int, *extra: str) -> dict[str, Any]:
     parquet = sum(p.stat().st_size for p in (out_dir / "parquet" / MART).glob("*.parquet"))
     return {
         "rows": n,
+        "warehouse_order": "grain" if ordered else "hash",
+        "presorted_path": "presorted=True" in res["stderr"],
         "seconds": round(res["seconds"], 3),
         "rows_per_s": round(n / res["seconds"]),
         "peak_rss_mb": round(res["peak_rss_mb"], 1),
@@ -209,7 +236,7 @@ out.close()
 
 
 def bench_baseline(rows: int) -> dict[str, Any]:
-    warehouse, _ = make_warehouse(rows)
+    warehouse, _ = make_warehouse(rows, ordered=True)
     db = WORK / f"baseline_{rows}.sqlite"
     db.unlink(missing_ok=True)
     res = run_child([sys.executable, "-c", BASELINE, str(warehouse), str(db)])
@@ -276,6 +303,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,5000000,20000000")
     parser.add_argument("--baseline-rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--code-dir",
+        type=Path,
+        help="also run the exporter of this checkout (e.g. the previous commit), interleaved",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     results: dict[str, Any] = {
@@ -283,20 +315,36 @@ def main() -> int:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "sqlite": sqlite3.sqlite_version,
+            "loadavg_start": os.getloadavg(),
         },
         "exporter": {},
+        "exporter_unordered": {},
     }
+    runs: list[tuple[str, bool, Path]] = [
+        ("exporter", True, ROOT),
+        ("exporter_unordered", False, ROOT),
+    ]
+    if args.code_dir:
+        results["other_code"] = {"dir": str(args.code_dir), "ordered": {}, "unordered": {}}
+        runs += [("other_ordered", True, args.code_dir), ("other_unordered", False, args.code_dir)]
     for rows in sizes:
-        r = bench_exporter(rows)
-        results["exporter"][str(rows)] = r
-        print(
-            f"exporter {r['rows']:>11,} rows  {r['seconds']:7.2f} s  {r['rows_per_s']:>10,} rows/s"
-            f"  peak RSS {r['peak_rss_mb']:6.1f} MB  {r['file_bytes_per_row']:5.1f} B/row",
-            flush=True,
-        )
+        # Interleaved per size: every variant sees about the same machine load.
+        for label, ordered, code_dir in runs:
+            r = bench_exporter(rows, ordered=ordered, code_dir=code_dir)
+            if label.startswith("other_"):
+                results["other_code"][label.removeprefix("other_")][str(rows)] = r
+            else:
+                results[label][str(rows)] = r
+            print(
+                f"{label:<19}{r['rows']:>11,} rows  {r['seconds']:7.2f} s"
+                f"  {r['rows_per_s']:>10,} rows/s  peak RSS {r['peak_rss_mb']:6.1f} MB"
+                f"  {r['file_bytes_per_row']:5.1f} B/row  presorted={r['presorted_path']}"
+                f"  load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
     # The same export with the sort of the next key range overlapping SQLite's load.
     overlap_rows = 5_000_000 if 5_000_000 in sizes else sizes[0]
-    r = bench_exporter(overlap_rows, "--overlap", "--memory-limit", "64MB")
+    r = bench_exporter(overlap_rows, "--overlap", "--memory-limit", "64MB", ordered=False)
     results["exporter_overlap_64MB"] = {str(overlap_rows): r}
     print(
         f"overlap  {r['rows']:>11,} rows  {r['seconds']:7.2f} s  {r['rows_per_s']:>10,} rows/s"
@@ -326,8 +374,15 @@ def main() -> int:
     rss = [r["peak_rss_mb"] for r in results["exporter"].values()]
     results["checks"] = {
         "min_rows_per_s_core_table": min(r["rows_per_s"] for r in results["exporter"].values()),
+        "min_rows_per_s_unordered": min(
+            r["rows_per_s"] for r in results["exporter_unordered"].values()
+        ),
         "max_peak_rss_mb": max(rss),
+        "max_peak_rss_mb_unordered": max(
+            r["peak_rss_mb"] for r in results["exporter_unordered"].values()
+        ),
         "rss_spread_mb": round(max(rss) - min(rss), 1),
+        "loadavg_end": os.getloadavg(),
     }
     print("checks:", results["checks"])
     OUT.mkdir(parents=True, exist_ok=True)

@@ -42,6 +42,10 @@ class Scan:
 
     parts: tuple[str, ...]
     expected_rows: int | None
+    #: True when the one part is a plain table scan already verified to be in
+    #: strict key order: it can be read twice (Parquet and SQLite at once) and
+    #: needs no sort.
+    presorted: bool = False
 
 
 class Source(Protocol):
@@ -72,6 +76,31 @@ def order_by(mart: MartSpec) -> str:
     return ", ".join(quote(g) for g in mart.grain)
 
 
+def scan_is_ordered(con: duckdb.DuckDBPyConnection, relation: str, mart: MartSpec) -> bool:
+    """Check, in one streaming pass over the grain columns, that the stored order is the key order.
+
+    A table dbt built with ``ORDER BY`` the grain is scanned in that order
+    (``preserve_insertion_order`` is on); an incremental run appends its weeks
+    at the end and breaks it. ``lag(...) OVER ()`` runs as DuckDB's streaming
+    window (no sort, no materialisation) over the scan order, and ``LIMIT``
+    stops the scan at the first row not strictly greater than its predecessor,
+    so an unordered mart costs little. Text compares by bytes, as in SQLite.
+    The first row (no predecessor) and NULL keys count as not greater: an
+    ordered table yields exactly one such row.
+    """
+    cur, prev = [quote(g) for g in mart.grain], [quote(f"_prev_{g}") for g in mart.grain]
+    greater = f"{cur[-1]} > {prev[-1]}"
+    for c, p in zip(reversed(cur[:-1]), reversed(prev[:-1]), strict=True):
+        greater = f"({c} > {p} OR ({c} = {p} AND {greater}))"
+    greater = " AND ".join([f"({greater})", *(f"{c} IS NOT NULL" for c in cur)])
+    lags = ", ".join(f"lag({c}) OVER () AS {p}" for c, p in zip(cur, prev, strict=True))
+    row = con.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM (SELECT {', '.join(cur)}, {lags} FROM {relation})"
+        f" WHERE ({greater}) IS NOT TRUE LIMIT 2)"
+    ).fetchone()
+    return row is not None and int(row[0]) <= 1
+
+
 @dataclass
 class DuckDBSource:
     """The local DuckDB warehouse, attached read-only (dbt may keep its own lock elsewhere)."""
@@ -80,6 +109,8 @@ class DuckDBSource:
     label: str = "duckdb"
     alias: str = "wh"
     part_rows: int = PART_ROWS
+    #: Use the mart's stored order when a streaming check proves it is the key order.
+    trust_order: bool = True
 
     def open(self, con: duckdb.DuckDBPyConnection) -> None:
         """Attach the warehouse read-only.
@@ -114,6 +145,8 @@ class DuckDBSource:
             raise ExportError(f"mart {mart.name} is not readable in {self.path}: {exc}") from None
         count = int(row[0]) if row else 0
         select = f"SELECT {select_list(mart)} FROM {rel}"
+        if self.trust_order and scan_is_ordered(con, rel, mart):
+            return Scan((f"({select})",), count, presorted=True)
         bounds = self._bounds(con, mart, count)
         if bounds is None:
             return Scan((f"({select} ORDER BY {order_by(mart)})",), count)
