@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from exports.errors import ExportError
 from exports.pipeline import ExportOptions, run_export
 from exports.publish import Layout
+from exports.refresh import RefreshConfig, run_pipeline
 from exports.report import Reporter, configure_logging
 from exports.sources import PART_ROWS, BigQuerySource, DuckDBSource, Source
 
@@ -33,8 +33,13 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
             " as releases/pypi_trends-<build_id>.sqlite behind the PYPI_TRENDS_DB symlink."
         ),
         epilog=(
-            "Exit status: 0 published (or dry run ok), 1 export failed (the current file is"
-            " untouched), 2 usage error, 3 refused (the latest dbt run has failed tests; --force)."
+            "Exit status: 0 published, nothing new (pipeline) or dry run ok; 1 export failed"
+            " (the current file is untouched); 2 usage error; 3 refused (the latest dbt run has"
+            " failed tests; --force); pipeline only: 4 the BigQuery dry-run estimate exceeds"
+            " PYPI_TRENDS_BQ_MAXIMUM_BYTES_BILLED (dbt not run), 5 dbt build failed (a model or"
+            " data test; nothing exported). The pipeline ends with one log line"
+            " event=pipeline_done|pipeline_failed (weeks built, rows, bytes billed, seconds,"
+            " published build id, exit code)."
         ),
     )
     sub = parser.add_subparsers(dest="command", metavar="{export,pipeline}")
@@ -42,7 +47,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         ("export", "export the marts built by the latest dbt run and publish them (default)"),
         ("pipeline", "dbt build, then export and publish (the production refresh)"),
     ):
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=parser.epilog)
         p.add_argument(
             "--source",
             choices=("duckdb", "bigquery"),
@@ -158,25 +163,6 @@ def _source(args: argparse.Namespace) -> Source:
     return DuckDBSource(args.warehouse, part_rows=args.part_rows)
 
 
-def _run_dbt_build(args: argparse.Namespace, env: Mapping[str, str]) -> None:
-    dbt = Path(sys.executable).parent / "dbt"
-    cmd = [
-        str(dbt),
-        "build",
-        "--project-dir",
-        str(args.dbt_project_dir),
-        "--target-path",
-        str(args.target_dir.resolve()),
-    ]
-    if "DBT_PROFILES_DIR" not in env:
-        cmd += ["--profiles-dir", "profiles"]
-    # The DuckDB profiles read the warehouse path from the environment: build the
-    # very file this command exports.
-    dbt_env = {**env, "PYPI_TRENDS_WAREHOUSE": str(args.warehouse)}
-    if subprocess.run(cmd, check=False, env=dbt_env).returncode != 0:
-        raise ExportError("dbt build failed: nothing exported (see the dbt log above)")
-
-
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     """Run the CLI; return the exit status."""
     env = os.environ if env is None else env
@@ -211,9 +197,17 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         overlap=args.overlap,
     )
     try:
-        if args.command == "pipeline" and not args.dry_run and not args.skip_dbt:
-            _run_dbt_build(args, env)
-        result = run_export(opts, reporter)
+        if args.command == "pipeline":
+            config = RefreshConfig(
+                project_dir=args.dbt_project_dir,
+                warehouse=args.warehouse,
+                run_dbt=not args.dry_run and not args.skip_dbt,
+                bq_project=args.bq_project,
+                bq_location=args.bq_location,
+            )
+            result = run_pipeline(opts, config, env, reporter)
+        else:
+            result = run_export(opts, reporter)
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
