@@ -81,6 +81,9 @@ class WeekProfiles:
         null: struct -> boolean, True where the struct is NULL.
         ci: boolean or NULL (BigQuery has ``true`` or NULL, never ``false``).
         meta_ok: True when the client fetches ``.metadata`` files.
+        max_kind: int8, the highest file kind the client fetches (2 with
+            ``meta_ok``, else 1: its ``.metadata`` fetches are wheel fetches).
+        details: the ``details`` column per slot (nested struct, dictionary leaves).
     """
 
     codes: dict[str, pa.Array]
@@ -88,14 +91,67 @@ class WeekProfiles:
     null: dict[str, pa.Array]
     ci: pa.Array
     meta_ok: pa.Array
+    max_kind: pa.Array
+    details: pa.StructArray
 
     def leaf(self, name: str, slots: pa.Array) -> pa.DictionaryArray:
         """Return the dictionary-encoded values of ``name`` for rows with ``slots``."""
-        return pa.DictionaryArray.from_arrays(pc.take(self.codes[name], slots), self.vocab[name])
+        return pa.DictionaryArray.from_arrays(
+            pc.take(self.codes[name], slots), self.vocab[name], safe=False
+        )
 
     def mask(self, name: str, slots: pa.Array) -> pa.Array:
         """Return the NULL mask of struct ``name`` for rows with ``slots``."""
         return pc.take(self.null[name], slots)
+
+
+def _struct(fields: dict[str, pa.Array], mask: pa.Array | None = None) -> pa.StructArray:
+    return pa.StructArray.from_arrays(list(fields.values()), names=list(fields), mask=mask)
+
+
+def _details(
+    codes: dict[str, pa.Array], vocab: dict[str, pa.Array], null: dict[str, pa.Array], ci: pa.Array
+) -> pa.StructArray:
+    """The BigQuery ``details`` struct of every slot."""
+
+    def leaf(name: str) -> pa.DictionaryArray:
+        return pa.DictionaryArray.from_arrays(codes[name], vocab[name])
+
+    return _struct(
+        {
+            "installer": _struct(
+                {"name": leaf("installer.name"), "version": leaf("installer.version")},
+                null["installer"],
+            ),
+            "python": leaf("python"),
+            "implementation": _struct(
+                {"name": leaf("implementation.name"), "version": leaf("implementation.version")},
+                null["implementation"],
+            ),
+            "distro": _struct(
+                {
+                    "name": leaf("distro.name"),
+                    "version": leaf("distro.version"),
+                    "id": leaf("distro.id"),
+                    "libc": _struct(
+                        {"lib": leaf("distro.libc.lib"), "version": leaf("distro.libc.version")},
+                        null["distro.libc"],
+                    ),
+                },
+                null["distro"],
+            ),
+            "system": _struct(
+                {"name": leaf("system.name"), "release": leaf("system.release")},
+                null["system"],
+            ),
+            "cpu": leaf("cpu"),
+            "openssl_version": leaf("openssl_version"),
+            "setuptools_version": leaf("setuptools_version"),
+            "rustc_version": leaf("rustc_version"),
+            "ci": ci,
+        },
+        null["details"],
+    )
 
 
 def week_profiles(seed: int, monday: date) -> WeekProfiles:
@@ -175,10 +231,13 @@ def week_profiles(seed: int, monday: date) -> WeekProfiles:
         ("system", "system.name"),
     ):
         null[struct] = pc.is_null(codes[first])
+    ci_arr = pa.array(ci, pa.bool_())
     return WeekProfiles(
         codes=codes,
         vocab=vocab,
         null=null,
-        ci=pa.array(ci, pa.bool_()),
+        ci=ci_arr,
         meta_ok=pa.array(meta_ok, pa.bool_()),
+        max_kind=pa.array([2 if ok else 1 for ok in meta_ok], pa.int8()),
+        details=_details(codes, vocab, null, ci_arr),
     )

@@ -27,14 +27,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sample import calibration, catalog, clients, profiles, sql
-from sample.assemble import STATISTICS, Files, assemble
+from sample.assemble import KINDS, SDIST, STATISTICS, WHEEL, Files, assemble
 from sample.catalog import Package, unit
 from sample.options import Options
 
 #: Bump when the content for the same options changes (invalidates _SUCCESS).
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 SUCCESS = "_SUCCESS"
 MIRROR_SHARE = 0.012
+#: The string columns, compressed with zstd level 1 by default.
+COMPRESSED = ("url", "project", "file.filename", "file.project", "file.version")
 #: Rows fetched from DuckDB and written per row group: bounds memory per day.
 BATCH_ROWS = 1 << 20
 ROW_GROUP_ROWS = 1 << 20
@@ -263,24 +265,35 @@ def _setup(con: duckdb.DuckDBPyConnection, opts: Options, pkgs: list[Package]) -
 
 def _files(con: duckdb.DuckDBPyConnection) -> Files:
     """Fetch the strings that download rows point to (sizes do not grow with events)."""
-    pkg = con.execute("SELECT name FROM pkg ORDER BY pkg_id").to_arrow_table()
-    v = con.execute(
-        "SELECT version, sdist_filename, wheel_filename, sdist_url, wheel_url "
-        "FROM versions ORDER BY vrow"
+    version = (
+        con.execute("SELECT version FROM versions ORDER BY vrow")
+        .to_arrow_table()
+        .column("version")
+        .combine_chunks()
+        .dictionary_encode()
+    )
+    # One row per file code vrow * KINDS + kind (vrow is dense from 0).
+    f = con.execute(
+        f"""
+        SELECT CASE k WHEN {SDIST} THEN sdist_filename WHEN {WHEEL} THEN wheel_filename
+                ELSE wheel_filename || '.metadata' END AS filename,
+            CASE k WHEN {SDIST} THEN sdist_url WHEN {WHEEL} THEN wheel_url
+                ELSE wheel_url || '.metadata' END AS url
+        FROM versions, range({KINDS}) t(k)
+        ORDER BY vrow, k
+        """
     ).to_arrow_table()
     # Package ids are dense 0..n-1 only before packages without versions are dropped.
     names = con.execute(
         "SELECT list(name ORDER BY i) FROM (SELECT i, name FROM range((SELECT max(pkg_id) + 1 "
         "FROM pkg)) r(i) LEFT JOIN pkg ON pkg.pkg_id = r.i)"
     ).fetchone()
-    del pkg
     return Files(
         project=pa.array(names[0] if names else [], pa.string()),
-        version=v.column("version").combine_chunks(),
-        sdist_filename=v.column("sdist_filename").combine_chunks(),
-        wheel_filename=v.column("wheel_filename").combine_chunks(),
-        sdist_url=v.column("sdist_url").combine_chunks(),
-        wheel_url=v.column("wheel_url").combine_chunks(),
+        version_code=version.indices.cast(pa.int32()),
+        versions=version.dictionary,
+        filename=f.column("filename").combine_chunks(),
+        url=f.column("url").combine_chunks(),
     )
 
 
@@ -319,7 +332,7 @@ def generate(
     force: bool = False,
     progress: Progress | None = None,
     threads: int | None = None,
-    compression: str = "snappy",
+    compression: str = "zstd",
 ) -> Result:
     """Generate a sample into ``out`` (replaced atomically when complete).
 
@@ -329,7 +342,7 @@ def generate(
         force: regenerate even when ``out`` already holds a sample with the same options.
         progress: called with (done_days, total_days, message) as work advances.
         threads: writer threads (default 2); DuckDB itself runs on one thread.
-        compression: parquet compression of file_downloads.
+        compression: parquet codec of the string columns of file_downloads.
 
     Returns:
         What was written.
@@ -388,26 +401,30 @@ def generate(
                 )
                 first = opts.start + timedelta(days=a)
                 week = clients.week_profiles(opts.seed, first - timedelta(days=first.weekday()))
+                days = _DaySequence(tmp, opts, files, week, compression, pool, a, b)
                 reader = con.execute(sql.EVENTS, {"seed": opts.seed}).to_arrow_reader(BATCH_ROWS)
-                days = _ChunkDays(tmp, opts, files, week, compression, pool, a, b)
                 for batch in reader:
-                    day_col = batch.column("day")
-                    # The lateral join interleaves rows of neighbouring days (in a fixed
-                    # order): split the batch by day, keeping each day's order.
-                    for day_idx in sorted(pc.unique(day_col).to_pylist()):
+                    # Rows come sorted by day: one slice per run of equal days.
+                    runs = pc.run_end_encode(batch.column("day"))
+                    start = 0
+                    for day_idx, end in zip(
+                        runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True
+                    ):
                         # Bounded queue: memory stays flat whatever the number of events.
                         while len(pending) > workers:
                             downloads += pending.popleft().result()
-                        rows = batch.filter(pc.equal(day_col, day_idx))
-                        pending.append(days.write(day_idx, rows))
+                        pending.extend(days.write(day_idx, batch.slice(start, end - start)))
+                        start = end
                 pending.extend(days.finish())
-                if progress:
-                    while pending:
-                        downloads += pending.popleft().result()
+                # No waiting for the writers here: DuckDB prepares the next chunk
+                # while they finish this one.
+                if progress and b < opts.days:
                     last = opts.start + timedelta(days=b - 1)
-                    progress(b, opts.days, f"{last}: {downloads:,} rows")
+                    progress(b, opts.days, f"{last}: {downloads:,} rows written")
             while pending:
                 downloads += pending.popleft().result()
+        if progress:
+            progress(opts.days, opts.days, f"{opts.end}: {downloads:,} rows written")
         meta = con.execute(
             sql.METADATA.format(path=tmp / "distribution_metadata" / "part-0.parquet")
         ).fetchone()
@@ -429,8 +446,13 @@ def generate(
     return Result(out, False, downloads, metadata, seconds)
 
 
-class _ChunkDays:
-    """One open writer per day of a chunk; slices of a day are written in arrival order."""
+class _DaySequence:
+    """The days [first, end) of a chunk, receiving rows in day order.
+
+    A day's slices are written in order (each after the previous one) and the day
+    is closed as soon as rows of a later day arrive; days without rows get an
+    empty file. Different days are written in parallel.
+    """
 
     def __init__(
         self,
@@ -445,34 +467,41 @@ class _ChunkDays:
     ) -> None:
         self.tmp, self.opts, self.files, self.week = tmp, opts, files, week
         self.compression, self.pool = compression, pool
-        self.first, self.end = first, end
-        self.writers: dict[int, _DayWriter] = {}
-        self.previous: dict[int, Future[int] | None] = {}
+        self.day, self.end = first - 1, end
+        self.writer: _DayWriter | None = None
+        self.last: Future[int] | None = None
 
-    def _writer(self, day_idx: int) -> _DayWriter:
-        writer = self.writers.get(day_idx)
-        if writer is None:
-            day = self.opts.start + timedelta(days=day_idx)
-            part = self.tmp / "file_downloads" / f"date={day.isoformat()}"
-            part.mkdir()
-            writer = _DayWriter(part / "part-0.parquet", self.files, self.week, self.compression)
-            self.writers[day_idx] = writer
-            self.previous[day_idx] = None
-        return writer
+    def _next_day(self) -> list[Future[int]]:
+        closed = [] if self.writer is None else [self.pool.submit(self.writer.close, self.last)]
+        self.day += 1
+        if self.day >= self.end:
+            raise ValueError(f"day {self.day} is outside the chunk")
+        part = self.tmp / "file_downloads" / f"date={self.opts.start + timedelta(days=self.day)}"
+        part.mkdir()
+        self.writer = _DayWriter(part / "part-0.parquet", self.files, self.week, self.compression)
+        self.last = None
+        return closed
 
-    def write(self, day_idx: int, rows: pa.RecordBatch) -> Future[int]:
-        """Queue ``rows`` of ``day_idx`` after the day's previous slice; return its future."""
-        writer = self._writer(day_idx)
-        done = self.pool.submit(writer.write, rows, self.previous[day_idx])
-        self.previous[day_idx] = done
-        return done
+    def write(self, day_idx: int, rows: pa.RecordBatch) -> list[Future[int]]:
+        """Queue ``rows`` of ``day_idx`` (not before the current day); return the futures."""
+        if day_idx < self.day:
+            raise ValueError(f"rows of day {day_idx} after day {self.day}")
+        out = []
+        while self.day < day_idx:
+            out.extend(self._next_day())
+        assert self.writer is not None
+        self.last = self.pool.submit(self.writer.write, rows, self.last)
+        out.append(self.last)
+        return out
 
     def finish(self) -> list[Future[int]]:
-        """Close every day of the chunk (days without rows get an empty file)."""
+        """Close the last day with rows and write the remaining days empty."""
         out = []
-        for day_idx in range(self.first, self.end):
-            writer = self._writer(day_idx)
-            out.append(self.pool.submit(writer.close, self.previous[day_idx]))
+        while self.day < self.end - 1:
+            out.extend(self._next_day())
+        if self.writer is not None:
+            out.append(self.pool.submit(self.writer.close, self.last))
+            self.writer = None
         return out
 
 
@@ -496,10 +525,23 @@ class _DayWriter:
         return int(batch.num_rows)
 
     def _open(self, schema: pa.Schema) -> pq.ParquetWriter:
+        leaves = [path for field in schema for path in _leaves(field.name, field.type)]
         return pq.ParquetWriter(
             self.path,
             schema,
-            compression=self.compression,
+            # Compressed: the string columns, whose dictionary pages shrink 2-3x. The
+            # other pages (bit-packed dictionary indices, delta-coded timestamps)
+            # barely compress: compressing them costs time for a few percent.
+            compression={
+                path: self.compression if path in COMPRESSED else "none" for path in leaves
+            },
+            compression_level=(
+                {path: 1 for path in COMPRESSED} if self.compression == "zstd" else None
+            ),
+            # Timestamps are nearly all distinct: a dictionary would cost a hash table
+            # and be bigger than deltas of at most 37 bits.
+            use_dictionary=[path for path in leaves if path != "timestamp"],
+            column_encoding={"timestamp": "DELTA_BINARY_PACKED"},
             write_statistics=STATISTICS,
             store_schema=False,
             # Fewer, larger pages: measurably cheaper for the many nested columns.
@@ -518,6 +560,13 @@ class _DayWriter:
         if self.writer is not None:
             self.writer.close()
         return 0
+
+
+def _leaves(path: str, type_: pa.DataType) -> list[str]:
+    """Parquet column paths (``details.installer.name``) of an Arrow field."""
+    if pa.types.is_struct(type_):
+        return [leaf for child in type_ for leaf in _leaves(f"{path}.{child.name}", child.type)]
+    return [path]
 
 
 def _remove_stale(out: Path) -> None:

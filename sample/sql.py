@@ -88,12 +88,15 @@ FROM a JOIN pkg p ON p.pkg_id = a.pkg_id
 ORDER BY a.day_idx, a.pkg_id
 """
 
-# The chunk's download rows as integer codes, in a fixed order (DuckDB runs on one
-# thread); assembled into columns by sample.assemble.
+# The chunk's download rows as integer codes, in a fixed order (day, package, row;
+# DuckDB runs on one thread) that lets each day be sliced off without a sort;
+# assembled into columns by sample.assemble. unnest() streams the rows of each
+# package-day in order (a lateral join with range() would plan a hash join whose
+# output interleaves neighbouring days).
 EVENTS = f"""
 WITH e AS (
-    SELECT pd.*, r.i, hash($seed, pd.epoch_day, pd.pkg_id, r.i) AS h
-    FROM pd, range(pd.n_user + pd.n_mirror) r(i)
+    SELECT *, hash($seed, epoch_day, pkg_id, i) AS h
+    FROM (SELECT pd.*, unnest(range(pd.n_user + pd.n_mirror)) AS i FROM pd)
 ), f AS (
     SELECT e.*, hash(e.h, 1) AS h2, {u("e.h", 12)} AS u_t FROM e
 )
