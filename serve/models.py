@@ -177,3 +177,6 @@ class Health(msgspec.Struct, frozen=True, omit_defaults=True):
     status: str
     build_id: str | None = None
     data_through: str | None = None
+    # Days since the last served complete week ended (data_through + 7 days,
+    # 00:00 UTC): the same age as the pypi_trends_data_through_age_seconds gauge.
+    data_through_age_days: float | None = None

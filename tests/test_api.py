@@ -11,7 +11,7 @@ import itertools
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +123,11 @@ async def test_health_ready_and_metrics(
 ) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = (await client.get("/readyz")).json()
+    # Staleness: days since the last complete week (Monday + 7 days) ended.
+    week_end = date.fromisoformat(facts["data_through"]) + timedelta(days=7)
+    week_end_utc = datetime(week_end.year, week_end.month, week_end.day, tzinfo=UTC)
+    expected_age = (datetime.now(UTC) - week_end_utc).total_seconds() / 86400
+    assert abs(ready.pop("data_through_age_days") - expected_age) < 0.01
     assert ready == {
         "status": "ready",
         "build_id": facts["meta"]["build_id"],

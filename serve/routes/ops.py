@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
+
 from litestar import Response, Router, get
 from litestar.datastructures import State
 
@@ -22,7 +24,23 @@ async def readyz(state: State) -> models.Health:
     """Opens the currently published file and reads its metadata; 503 if that fails."""
     db: Database = state.db
     build = await db.probe()
-    return models.Health(status="ready", build_id=build.build_id, data_through=build.data_through)
+    return models.Health(
+        status="ready",
+        build_id=build.build_id,
+        data_through=build.data_through,
+        data_through_age_days=data_through_age_days(build.data_through),
+    )
+
+
+def data_through_age_days(data_through: str) -> float | None:
+    """Days from the end of the last complete week (Monday ``data_through`` + 7) to now."""
+    try:
+        end = datetime.combine(
+            date.fromisoformat(data_through) + timedelta(days=7), time(0), tzinfo=UTC
+        )
+    except ValueError:
+        return None
+    return round((datetime.now(UTC) - end).total_seconds() / 86400, 3)
 
 
 @get(
