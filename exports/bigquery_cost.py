@@ -135,8 +135,15 @@ def compile_rollup(dbt_base: Sequence[str], target_dir: Path, env: Mapping[str, 
 
 
 def bigquery_client(project: str | None, location: str | None) -> DryRunClient:
-    """A real BigQuery client (application default or key-file credentials)."""
+    """A real BigQuery client (application default credentials).
+
+    Raises:
+        ExportError: no credentials or a bad configuration.
+    """
     from google.cloud import bigquery
 
-    client: DryRunClient = bigquery.Client(project=project, location=location)
+    try:
+        client: DryRunClient = bigquery.Client(project=project, location=location)
+    except Exception as exc:  # google.auth and google.api_core raise many error types
+        raise ExportError(f"cannot create a BigQuery client for the byte estimate: {exc}") from None
     return client
