@@ -23,6 +23,7 @@ from exports.bigquery_cost import (
 from exports.errors import ExportError
 from exports.refresh import bytes_billed, preflight
 from exports.report import Reporter
+from tests.fixtures.export import run_exporter
 from tests.fixtures.warehouse import DBT_PROFILES_DIR
 
 ROLLUP_SQL = "select week_start, count(*) from `bigquery-public-data.pypi.file_downloads`"
@@ -112,3 +113,31 @@ def test_bytes_billed_sums_the_run_results(tmp_path: Path) -> None:
     (tmp_path / "run_results.json").write_text(json.dumps({"results": results[2:]}))
     assert bytes_billed(tmp_path) is None
     assert bytes_billed(tmp_path / "missing") is None
+
+
+def test_prod_pipeline_without_credentials_fails_before_dbt(tmp_path: Path) -> None:
+    # The real CLI on target prod, offline: the estimate cannot get a client,
+    # so the run fails loudly and dbt never starts (no run_results.json).
+    target = tmp_path / "target"
+    done = run_exporter(
+        [
+            "pipeline",
+            "--target-dir",
+            str(target),
+            "--db",
+            str(tmp_path / "pypi_trends.sqlite"),
+            "--progress",
+            "log",
+        ],
+        env={
+            "DBT_TARGET": "prod",
+            "PYPI_TRENDS_BQ_PROJECT": "offline-project",
+            "GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "missing-keyfile.json"),
+        },
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "error: cannot create a BigQuery client for the byte estimate" in done.stderr
+    assert "event=pipeline_failed" in done.stderr and "exit_code=1" in done.stderr
+    assert not (target / "run_results.json").exists()
+    assert not (tmp_path / "pypi_trends.sqlite").exists()
