@@ -34,9 +34,11 @@ class Files:
         version_code: int32 per version row, index into ``versions``.
         versions: the distinct version strings. A parquet dictionary must hold
             distinct values, else the writer falls back to plain strings.
-        filename: file name per file code ``vrow * KINDS + kind`` (NULL for a
-            wheel that does not exist).
-        url: url path per file code.
+        filename: file name per ``vrow * 2 + kind`` for the sdist and the wheel
+            (NULL for a wheel that does not exist); a ``.metadata`` file is the
+            wheel's name with a suffix, added only for a batch's distinct files so
+            that memory does not hold a third copy of every name.
+        url: url path, indexed like ``filename``.
     """
 
     project: pa.Array
@@ -50,6 +52,20 @@ def _dict(indices: pa.Array, dictionary: pa.Array) -> pa.DictionaryArray:
     # Indices come from dictionary_encode or from codes built with the dictionary:
     # skip the bounds check over every row.
     return pa.DictionaryArray.from_arrays(indices, dictionary, safe=False)
+
+
+def _file_strings(files: Files, keys: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Return (filename, url) for distinct file codes ``vrow * KINDS + kind``."""
+    kinds = pa.scalar(KINDS, pa.int32())
+    vrow = pc.divide(keys, kinds)  # integer division
+    kind = pc.subtract(keys, pc.multiply(vrow, kinds))
+    stored = pc.add(pc.multiply(vrow, pa.scalar(2, pa.int32())), pc.min_element_wise(kind, WHEEL))
+    is_meta = pc.equal(kind, METADATA)
+    out = []
+    for strings in (files.filename, files.url):
+        name = pc.take(strings, stored)
+        out.append(pc.if_else(is_meta, pc.binary_join_element_wise(name, ".metadata", ""), name))
+    return out[0], out[1]
 
 
 def assemble(batch: pa.RecordBatch, files: Files, week: WeekProfiles) -> pa.Table:
@@ -75,9 +91,10 @@ def assemble(batch: pa.RecordBatch, files: Files, week: WeekProfiles) -> pa.Tabl
     keys = pc.dictionary_encode(
         pc.add(pc.multiply(vrow, pa.scalar(KINDS, pa.int32())), kind.cast(pa.int32()))
     )
+    filename, url = _file_strings(files, keys.dictionary)
     file = pa.StructArray.from_arrays(
         [
-            _dict(keys.indices, pc.take(files.filename, keys.dictionary)),
+            _dict(keys.indices, filename),
             project,
             _dict(version.indices, pc.take(files.versions, version.dictionary)),
             _dict(pc.min_element_wise(kind, pa.scalar(WHEEL, pa.int8())), FILE_TYPES),
@@ -89,7 +106,7 @@ def assemble(batch: pa.RecordBatch, files: Files, week: WeekProfiles) -> pa.Tabl
             # Same 64-bit values: a zero-copy view, not a cast.
             "timestamp": batch.column("ts").view(TIMESTAMP),
             "country_code": week.leaf("country_code", slot),
-            "url": _dict(keys.indices, pc.take(files.url, keys.dictionary)),
+            "url": _dict(keys.indices, url),
             "project": project,
             "file": file,
             # One take of the week's nested struct (2,112 slots) gives every leaf

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sample import calibration, catalog, clients, profiles, sql
-from sample.assemble import KINDS, SDIST, STATISTICS, WHEEL, Files, assemble
+from sample.assemble import SDIST, STATISTICS, Files, assemble
 from sample.catalog import Package, unit
 from sample.options import Options
 
@@ -272,14 +272,12 @@ def _files(con: duckdb.DuckDBPyConnection) -> Files:
         .combine_chunks()
         .dictionary_encode()
     )
-    # One row per file code vrow * KINDS + kind (vrow is dense from 0).
+    # Row vrow * 2 + kind: the sdist, then the wheel (vrow is dense from 0).
     f = con.execute(
         f"""
-        SELECT CASE k WHEN {SDIST} THEN sdist_filename WHEN {WHEEL} THEN wheel_filename
-                ELSE wheel_filename || '.metadata' END AS filename,
-            CASE k WHEN {SDIST} THEN sdist_url WHEN {WHEEL} THEN wheel_url
-                ELSE wheel_url || '.metadata' END AS url
-        FROM versions, range({KINDS}) t(k)
+        SELECT CASE k WHEN {SDIST} THEN sdist_filename ELSE wheel_filename END AS filename,
+            CASE k WHEN {SDIST} THEN sdist_url ELSE wheel_url END AS url
+        FROM versions, range(2) t(k)
         ORDER BY vrow, k
         """
     ).to_arrow_table()
