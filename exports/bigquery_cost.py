@@ -109,19 +109,34 @@ def check_byte_limit(client: DryRunClient, sql: str, limit: int) -> Estimate:
     return estimate
 
 
-def compile_rollup(dbt_base: Sequence[str], target_dir: Path, env: Mapping[str, str]) -> str:
-    """Compile the rollup for target ``prod`` and return its SQL.
+def compile_rollup(
+    dbt_base: Sequence[str], target_dir: Path, env: Mapping[str, str], target: str = "prod"
+) -> str:
+    """Compile the rollup for ``target`` (``prod`` in the pipeline) and return its SQL.
 
     Args:
         dbt_base: the dbt executable and the options shared with ``dbt build``
             (``--project-dir``, ``--target-path``, ``--profiles-dir``).
         target_dir: dbt's target path, where ``compiled/`` is written.
         env: the environment dbt runs with.
+        target: the dbt profile target.
 
     Raises:
         ExportError: dbt compile failed or wrote no SQL for the rollup.
     """
-    cmd = [dbt_base[0], "compile", *dbt_base[1:], "--select", ROLLUP_MODEL, "--target", "prod"]
+    # Only the model: its data tests would otherwise be compiled too, and some
+    # query the rollup table at compile time (absent before the first build).
+    cmd = [
+        dbt_base[0],
+        "compile",
+        *dbt_base[1:],
+        "--select",
+        ROLLUP_MODEL,
+        "--indirect-selection",
+        "empty",
+        "--target",
+        target,
+    ]
     done = subprocess.run(cmd, env=dict(env), capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise ExportError(

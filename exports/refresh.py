@@ -13,6 +13,7 @@ import logging
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -179,6 +180,14 @@ def run_dbt_build(config: RefreshConfig, target_dir: Path, env: Mapping[str, str
     return outcome
 
 
+def _compile_rollup(config: RefreshConfig, env: Mapping[str, str]) -> str:
+    # A target path of its own: the compile must not replace the last build's
+    # run_results.json, which tells ``export`` whether that build had failures.
+    with tempfile.TemporaryDirectory(prefix="pypi-trends-estimate-") as tmp:
+        base = dbt_base_command(config, Path(tmp), env)
+        return compile_rollup(base, Path(tmp), dbt_env(config, env))
+
+
 def _summary(
     reporter: Reporter,
     started: float,
@@ -229,10 +238,9 @@ def run_pipeline(
     result: ExportResult | None = None
     try:
         if config.run_dbt:
-            base = dbt_base_command(config, opts.target_dir, env)
             estimate = preflight(
                 env,
-                lambda: compile_rollup(base, opts.target_dir, dbt_env(config, env)),
+                lambda: _compile_rollup(config, env),
                 make_client or (lambda: bigquery_client(config.bq_project, config.bq_location)),
                 reporter,
             )

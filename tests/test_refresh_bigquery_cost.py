@@ -7,6 +7,7 @@ real BigQuery: these tests cover what the pipeline decides from its answer.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,6 +18,7 @@ import pytest
 from exports.bigquery_cost import (
     LIMIT_ENV,
     ByteLimitError,
+    compile_rollup,
     estimate_bytes,
     maximum_bytes_billed,
 )
@@ -24,7 +26,7 @@ from exports.errors import ExportError
 from exports.refresh import bytes_billed, preflight
 from exports.report import Reporter
 from tests.fixtures.export import run_exporter
-from tests.fixtures.warehouse import DBT_PROFILES_DIR
+from tests.fixtures.warehouse import DBT_EXECUTABLE, DBT_PROFILES_DIR, DBT_PROJECT_DIR
 
 ROLLUP_SQL = "select week_start, count(*) from `bigquery-public-data.pypi.file_downloads`"
 
@@ -141,3 +143,30 @@ def test_prod_pipeline_without_credentials_fails_before_dbt(tmp_path: Path) -> N
     assert "event=pipeline_failed" in done.stderr and "exit_code=1" in done.stderr
     assert not (target / "run_results.json").exists()
     assert not (tmp_path / "pypi_trends.sqlite").exists()
+
+
+def test_compile_rollup_returns_the_rollup_select(tiny_raw_dir: Path, tmp_path: Path) -> None:
+    # Target prod needs BigQuery; the same command on target ci proves the
+    # command line and where the compiled SQL is found.
+    base = [
+        str(DBT_EXECUTABLE),
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(tmp_path / "target"),
+        "--profiles-dir",
+        str(DBT_PROFILES_DIR),
+    ]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("PYPI_TRENDS_", "DBT_"))},
+        "PYPI_TRENDS_RAW_DIR": str(tiny_raw_dir),
+        "PYPI_TRENDS_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+        "DBT_LOG_PATH": str(tmp_path / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    sql = compile_rollup(base, tmp_path / "target", env, target="ci")
+    assert sql.lstrip().lower().startswith(("with", "select", "--", "/*")), sql[:200]
+    assert "file_downloads" in sql and "week_start" in sql
+    assert "{{" not in sql and "{%" not in sql
+    with pytest.raises(ExportError, match="dbt compile"):
+        compile_rollup([*base[:-1], str(tmp_path / "no-profiles")], tmp_path / "t2", env, "ci")
