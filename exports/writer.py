@@ -1,17 +1,20 @@
 """The one writer: any :class:`~exports.sources.Source` -> Parquet + a complete SQLite file.
 
-Per mart, DuckDB streams the source (ordered by the grain) into a Parquet file
-(the analysts' copy, and a spill-safe sorted staging area), then streams that
-file into a pre-created ``STRICT, WITHOUT ROWID`` SQLite table through the
-sqlite extension. Rows arrive in key order, so SQLite only appends to its
-B-tree; DuckDB's memory cap keeps the process small at any table size.
+A mart whose stored order is already the key order (checked by the source,
+``Scan.presorted``) is read twice at once and never sorted: DuckDB streams it
+into a pre-created ``STRICT, WITHOUT ROWID`` SQLite table through the sqlite
+extension while a second cursor writes the Parquet copy. Any other mart is
+sorted (in key ranges) into Parquet (the analysts' copy, and a spill-safe
+sorted staging area), then that file is streamed into SQLite. Either way rows
+arrive in key order, so SQLite only appends to its B-tree; DuckDB's memory cap
+keeps the process small at any table size.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,18 +162,20 @@ def _write_presorted(
     """
     exprs = ", ".join(to_sqlite_expr(c) for c in mart.columns)
     (source,) = scan.parts
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as pool:
-        pending = pool.submit(_copy_part, con.cursor(), source, part_dir / "part-00000.parquet")
+    copier = con.cursor()
+    with copier, ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as pool:
+        pending = pool.submit(_copy_part, copier, source, part_dir / "part-00000.parquet")
+        started = time.perf_counter()
         try:
-            started = time.perf_counter()
             res = con.execute(
                 f"INSERT INTO out.{quote(mart.name)} SELECT {exprs} FROM {source}"
             ).fetchone()
-            load_s = time.perf_counter() - started
-        finally:
-            # Wait for the copy even when the load fails: its error (if any) wins
-            # below only when the load succeeded.
-            copied, copy_s = pending.result()
+        except BaseException:
+            # The load's error is the one to report; the copy is only waited for.
+            wait([pending])
+            raise
+        load_s = time.perf_counter() - started
+        copied, copy_s = pending.result()
     return copied, int(res[0]) if res else 0, copy_s, load_s
 
 
