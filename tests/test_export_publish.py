@@ -249,3 +249,23 @@ def test_cleanup_removes_only_the_exporters_own_temporaries(
     export_ok(warehouse, db, "--build-id", "clean")
     assert [p for p in mine if p.exists()] == []
     assert all(p.read_text() == "left over" for p in foreign)
+
+
+def test_a_mart_that_does_not_sort_in_the_memory_cap_is_retried_with_a_larger_cap(
+    warehouse: Warehouse, published_export: Published, tmp_path: Path
+) -> None:
+    # A cap far below what any sort needs forces the retry path on every mart
+    # that is not already stored in key order.
+    db = tmp_path / "pypi_trends.sqlite"
+    done = run_exporter(
+        exporter_args(
+            warehouse, db, "--build-id", published_export.build_id, "--memory-limit", "1MB"
+        )
+    )
+    assert done.returncode == 0, done.stderr
+    assert "memory_limit_raised" in done.stderr
+    assert check_current(db) == published_export.build_id
+    fresh, reference = table_contents(db), table_contents(published_export.release)
+    assert fresh.keys() == reference.keys()
+    for table in reference:
+        assert fresh[table] == reference[table], table
