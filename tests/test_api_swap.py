@@ -7,10 +7,6 @@ publish finishing.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,52 +15,19 @@ import httpx
 import pytest
 
 from tests.fixtures.export import export_in_process
-from tests.fixtures.warehouse import REPO_ROOT, Warehouse
+from tests.fixtures.server import serve_process
+from tests.fixtures.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def served(warehouse: Warehouse, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     db = tmp_path / "pypi_trends.sqlite"
     export_in_process(warehouse, db, "--build-id", "swap-a")
-    port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PYPI_TRENDS_")},
-        "PYPI_TRENDS_RATE_LIMIT": "1000000/second",
-        "PYPI_TRENDS_LOG_FORMAT": "json",
-    }
-    log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "serve", "--db", str(db), "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.1)
+    env = {"PYPI_TRENDS_RATE_LIMIT": "1000000/second", "PYPI_TRENDS_LOG_FORMAT": "json"}
+    with serve_process(db, tmp_path / "serve.log", env=env) as base:
         yield base, db
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
 
 
 def test_new_build_is_served_without_failed_requests(

@@ -10,12 +10,9 @@ checks every documented metric is exposed with its documented labels.
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -26,6 +23,8 @@ from typing import Any
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.fixtures.server import serve_process
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "pypi-trends.json"
@@ -161,12 +160,6 @@ def test_prometheus_scrapes_the_app_directly() -> None:
 # --- live: the real server's /metrics ---------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _get(url: str) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
@@ -177,34 +170,9 @@ def _get(url: str) -> tuple[int, bytes]:
 
 @pytest.fixture(scope="module")
 def live_server(published_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    log = (tmp_path_factory.mktemp("serve") / "serve.log").open("wb")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYPI_TRENDS_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "serve", "--db", str(published_db), "--port", str(port)],
-        cwd=ROOT,
-        env={**env, "PYPI_TRENDS_LOG_FORMAT": "json"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if _get(base + "/readyz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                raise RuntimeError(Path(log.name).read_text()[-3000:])
-            time.sleep(0.2)
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with serve_process(published_db, log, env={"PYPI_TRENDS_LOG_FORMAT": "json"}) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
 
 
 @pytest.mark.slow

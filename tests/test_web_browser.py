@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.fixtures.server import serve_process
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -44,55 +41,13 @@ document.addEventListener('securitypolicyviolation', e => {
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(published_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``python -m serve`` on 127.0.0.1 (one worker) over the published file."""
-    port = _free_port()
     log = tmp_path_factory.mktemp("web-server") / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYPI_TRENDS_")}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "serve",
-                "--db",
-                str(published_db),
-                "--port",
-                str(port),
-                "--log-format",
-                "json",
-                "--rate-limit",
-                "100000/minute",
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/readyz", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("server did not start:\n" + log.read_text()[-3000:])
-            time.sleep(0.1)
+    options = ("--log-format", "json", "--rate-limit", "100000/minute")
+    with serve_process(published_db, log, *options) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
