@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.sample",
     "tests.fixtures.warehouse",
     "tests.fixtures.export",
+    "tests.fixtures.api",
 ]

@@ -10,7 +10,6 @@ import io
 import itertools
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -59,19 +58,6 @@ def access_lines() -> io.StringIO:
 @pytest.fixture
 def app(published_db: Path, access_lines: io.StringIO) -> Litestar:
     return create_app(api_settings(published_db), access_log=AccessLog(access_lines))
-
-
-@pytest.fixture
-async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def sql(published_db: Path) -> Iterator[sqlite3.Connection]:
-    con = sqlite3.connect(f"file:{published_db}?mode=ro", uri=True)
-    yield con
-    con.close()
 
 
 @pytest.fixture(scope="module")

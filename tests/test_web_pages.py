@@ -11,7 +11,6 @@ import io
 import json
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
 from html import unescape
 from pathlib import Path
@@ -43,19 +42,6 @@ def app(published_db: Path) -> Litestar:
         rate_limit=RateLimit(1_000_000, 60),
     )
     return create_app(settings, access_log=AccessLog(io.StringIO()))
-
-
-@pytest.fixture
-async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def sql(published_db: Path) -> Iterator[sqlite3.Connection]:
-    con = sqlite3.connect(f"file:{published_db}?mode=ro", uri=True)
-    yield con
-    con.close()
 
 
 @pytest.fixture(scope="module")
