@@ -8,19 +8,8 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 
-from tests.fixtures.warehouse import MARTS, Warehouse
+from tests.fixtures.warehouse import MART_GRAINS, MARTS, Warehouse
 
-GRAINS = {
-    "package_downloads_weekly": ["package_name", "week_start"],
-    "package_python_versions_weekly": ["package_name", "week_start", "python_version"],
-    "package_installers_weekly": ["package_name", "week_start", "installer"],
-    "package_systems_weekly": ["package_name", "week_start", "system"],
-    "package_countries_weekly": ["package_name", "week_start", "country_code"],
-    "package_versions_weekly": ["package_name", "week_start", "version"],
-    "package_file_types_weekly": ["package_name", "week_start", "file_type"],
-    "pypi_downloads_weekly": ["week_start"],
-    "packages": ["package_name"],
-}
 COUNTS = ["downloads", "downloads_ci", "downloads_mirror", "downloads_metadata"]
 
 
@@ -75,7 +64,7 @@ def test_marts_are_exported_with_contracts_and_descriptions(warehouse: Warehouse
         for column in node["columns"].values():
             assert column["description"], (name, column["name"])
             assert column["data_type"], (name, column["name"])
-        assert GRAINS[name][-1] in node["columns"]
+        assert MART_GRAINS[name][-1] in node["columns"]
     exposure = manifest["exposures"]["exposure.pypi_trends.serving_api"]
     expected = sorted(f"model.pypi_trends.{m}" for m in MARTS)
     assert sorted(exposure["depends_on"]["nodes"]) == expected
@@ -83,7 +72,7 @@ def test_marts_are_exported_with_contracts_and_descriptions(warehouse: Warehouse
 
 @pytest.mark.parametrize("mart", MARTS)
 def test_grain_is_unique(con: duckdb.DuckDBPyConnection, mart: str) -> None:
-    grain = ", ".join(GRAINS[mart])
+    grain = ", ".join(MART_GRAINS[mart])
     rows, distinct = con.execute(
         f"select count(*), count(distinct ({grain})) from {mart}"
     ).fetchone() or (0, 0)
@@ -155,7 +144,7 @@ def test_categories_match_an_independent_classification(
 
 @pytest.mark.parametrize(
     ("mart", "column"),
-    [(m, g[-1]) for m, g in GRAINS.items() if len(g) == 3],
+    [(m, g[-1]) for m, g in MART_GRAINS.items() if len(g) == 3],
 )
 def test_dimension_marts_fold_to_top_k_and_add_up(
     con: duckdb.DuckDBPyConnection, mart: str, column: str

@@ -13,7 +13,7 @@ import pytest
 
 from exports.manifest import ColumnSpec, MartSpec
 from exports.sources import scan_is_ordered
-from tests.fixtures.export import Published, exporter_args, run_exporter
+from tests.fixtures.export import Published, assert_same_tables, exporter_args, run_exporter
 
 # Written out from the contract (docs/architecture.md section 2), not read from the exporter.
 GRAINS = {
@@ -116,16 +116,7 @@ def test_an_ordered_warehouse_takes_the_presorted_path_and_gives_the_same_file(
     for table in GRAINS:
         assert presorted[table] == "True", (table, done.stderr)
 
-    ref = sqlite3.connect(published_export.release)
-    new = sqlite3.connect(db.resolve())
-    try:
-        for (table,) in ref.execute("SELECT table_name FROM _tables"):
-            query = f'SELECT * FROM "{table}"'
-            assert new.execute(query).fetchall() == ref.execute(query).fetchall(), table
-        assert new.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    finally:
-        ref.close()
-        new.close()
+    assert_same_tables(published_export.release, db.resolve())
 
     # The Parquet copy is written from the same scan: all rows, in key order.
     con = duckdb.connect()

@@ -11,21 +11,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.fixtures.export import Published
+from tests.fixtures.export import Published, assert_same_tables
+from tests.fixtures.warehouse import MART_GRAINS
 
-# docs/architecture.md section 2: mart -> grain (primary key). Written out here
-# from the contract, not read from the exporter, so the test can disagree with it.
-CONTRACT_GRAIN = {
-    "package_downloads_weekly": ["package_name", "week_start"],
-    "package_python_versions_weekly": ["package_name", "week_start", "python_version"],
-    "package_installers_weekly": ["package_name", "week_start", "installer"],
-    "package_systems_weekly": ["package_name", "week_start", "system"],
-    "package_countries_weekly": ["package_name", "week_start", "country_code"],
-    "package_versions_weekly": ["package_name", "week_start", "version"],
-    "package_file_types_weekly": ["package_name", "week_start", "file_type"],
-    "pypi_downloads_weekly": ["week_start"],
-    "packages": ["package_name"],
-}
 DATE_COLUMNS = {"week_start", "first_release_date", "first_download_week", "last_download_week"}
 META_KEYS = {
     "build_id",
@@ -80,7 +68,7 @@ def test_published_path_is_a_relative_symlink_to_a_release(published_export: Pub
 
 
 def test_every_mart_round_trips(published_export: Published, db: sqlite3.Connection) -> None:
-    for table in CONTRACT_GRAIN:
+    for table in MART_GRAINS:
         columns = [r[1] for r in db.execute(f'PRAGMA table_info("{table}")')]
         assert columns, f"{table} missing from the export"
         expected = _warehouse_rows(published_export.warehouse.path, table, columns)
@@ -93,7 +81,7 @@ def test_columns_equal_the_warehouse_columns(
 ) -> None:
     con = duckdb.connect(str(published_export.warehouse.path), read_only=True)
     try:
-        for table in CONTRACT_GRAIN:
+        for table in MART_GRAINS:
             wh_cols = [r[0] for r in con.execute(f'DESCRIBE main."{table}"').fetchall()]
             assert [r[1] for r in db.execute(f'PRAGMA table_info("{table}")')] == wh_cols
     finally:
@@ -102,7 +90,7 @@ def test_columns_equal_the_warehouse_columns(
 
 def test_tables_are_strict_without_rowid_keyed_on_the_grain(db: sqlite3.Connection) -> None:
     listed = {r[1]: r for r in db.execute("PRAGMA table_list") if r[0] == "main"}
-    for table, grain in CONTRACT_GRAIN.items():
+    for table, grain in MART_GRAINS.items():
         _schema, _name, _type, _ncol, without_rowid, strict = listed[table]
         assert (without_rowid, strict) == (1, 1), table
         pk = sorted((r[5], r[1]) for r in db.execute(f'PRAGMA table_info("{table}")') if r[5])
@@ -110,7 +98,7 @@ def test_tables_are_strict_without_rowid_keyed_on_the_grain(db: sqlite3.Connecti
 
 
 def test_dates_are_iso_text(db: sqlite3.Connection) -> None:
-    for table in CONTRACT_GRAIN:
+    for table in MART_GRAINS:
         for name, decl in [(r[1], r[2]) for r in db.execute(f'PRAGMA table_info("{table}")')]:
             if name in DATE_COLUMNS:
                 assert decl == "TEXT"
@@ -155,7 +143,7 @@ def test_tables_and_columns_carry_dbt_descriptions(
         r[0]: (r[1], r[2])
         for r in db.execute("SELECT table_name, row_count, description FROM _tables")
     }
-    assert set(tables) == set(CONTRACT_GRAIN)
+    assert set(tables) == set(MART_GRAINS)
     for table, (row_count, description) in tables.items():
         assert row_count == db.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
         assert description == nodes[table]["description"].strip() != ""
@@ -173,7 +161,7 @@ def test_tables_and_columns_carry_dbt_descriptions(
 def test_parquet_copies_equal_the_marts(published_export: Published) -> None:
     con = duckdb.connect()
     try:
-        for table in CONTRACT_GRAIN:
+        for table in MART_GRAINS:
             path = published_export.parquet_dir / table / "*.parquet"
             got = sorted(con.execute(f"SELECT * FROM read_parquet('{path}')").fetchall(), key=repr)
             cols = [
@@ -223,15 +211,6 @@ def test_key_range_parts_give_the_same_tables(
     assert done.returncode == 0, done.stderr
     parts = [int(p) for p in re.findall(r"parts=(\d+)", done.stderr)]
     assert max(parts) > 3, "the sample should be split into several parts"
-    ref = sqlite3.connect(published_export.release)
-    new = sqlite3.connect(db.resolve())
-    try:
-        for (table,) in ref.execute("SELECT table_name FROM _tables"):
-            query = f'SELECT * FROM "{table}"'
-            assert new.execute(query).fetchall() == ref.execute(query).fetchall(), table
-        assert new.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    finally:
-        ref.close()
-        new.close()
+    assert_same_tables(published_export.release, db.resolve())
     files = sorted((tmp_path / "parquet" / "package_countries_weekly").glob("*.parquet"))
     assert len(files) > 3
