@@ -11,17 +11,9 @@ from pathlib import Path
 import pytest
 
 from exports.killpoints import ENV_VAR, POINTS
-from tests.fixtures.export import Published, exporter_args, run_exporter
+from tests.fixtures.export import META_KEYS, Published, exporter_args, run_exporter
 from tests.fixtures.warehouse import Warehouse
 
-META_KEYS = {
-    "build_id",
-    "dbt_invocation_id",
-    "source_target",
-    "data_through",
-    "exported_at",
-    "schema_version",
-}
 MART_TABLES_SQL = "SELECT table_name FROM _tables ORDER BY table_name"
 
 # Kill points after which the new build must already be current (the symlink

@@ -11,18 +11,10 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.fixtures.export import Published, assert_same_tables
+from tests.fixtures.export import META_KEYS, Published, assert_same_tables
 from tests.fixtures.warehouse import MART_GRAINS
 
 DATE_COLUMNS = {"week_start", "first_release_date", "first_download_week", "last_download_week"}
-META_KEYS = {
-    "build_id",
-    "dbt_invocation_id",
-    "source_target",
-    "data_through",
-    "exported_at",
-    "schema_version",
-}
 
 
 def _normalise(value: Any) -> Any:
