@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,10 +109,23 @@ def names(published_db: Path) -> list[tuple[str, str]]:
     return [(str(a), str(b)) for a, b in rows]
 
 
-def chart_series(page: Any, chart: str = "chart-main") -> int:
-    holder = page.locator(f'[data-chart="{chart}"].drawn')
-    holder.wait_for()
-    return int(holder.get_attribute("data-series"))
+def chart_series(page: Any, expected: int, chart: str = "chart-main") -> int | None:
+    """How many series the drawn chart shows, once it shows ``expected`` (or after 10 s).
+
+    htmx swaps the chart holder after a navigation, so a single read can see
+    the old holder or a new one not drawn yet: poll until the drawn holder
+    carries the expected count, and return what was last seen either way so
+    that the caller's assertion reports it.
+    """
+    selector = f'[data-chart="{chart}"].drawn'
+    script = "s => { const el = document.querySelector(s); return el ? el.dataset.series : null; }"
+    deadline = time.monotonic() + 10
+    while True:
+        seen = page.evaluate(script, selector)
+        value = None if seen is None else int(seen)
+        if value == expected or time.monotonic() > deadline:
+            return value
+        page.wait_for_timeout(50)
 
 
 def test_search_add_chart_range_share_remove(
@@ -141,14 +155,14 @@ def test_search_add_chart_range_share_remove(
     href = target.get_attribute("href")
     page.keyboard.press("Enter")
     page.wait_for_url(server + href)
-    assert chart_series(page) == 1
+    assert chart_series(page, 1) == 1
 
     # Add a second package by clicking its suggestion.
     page.locator("#pkg-search").fill(b)
     page.locator("#suggestions a.suggestion", has_text=b_label).first.click()
     both = "-vs-".join(sorted([a, b]))
     page.wait_for_url(f"{server}/compare/{both}")
-    assert chart_series(page) == 2
+    assert chart_series(page, 2) == 2
     labels = page.locator('[data-chart="chart-main"] .u-legend .u-series').all_inner_texts()
     assert any(a_label in t for t in labels) and any(b_label in t for t in labels)
 
@@ -162,7 +176,7 @@ def test_search_add_chart_range_share_remove(
     page.wait_for_url(f"{server}/compare/{both}?range=3m")
     page.select_option('select[name="show"]', "pypi")
     page.wait_for_url(f"{server}/compare/{both}?range=3m&show=pypi")
-    assert chart_series(page) == 2
+    assert chart_series(page, 2) == 2
 
     # Hover shows a tooltip with both packages.
     over = page.locator('[data-chart="chart-main"] .u-over')
@@ -180,7 +194,7 @@ def test_search_add_chart_range_share_remove(
     shared = page.url
     w2 = open_page(browser, 1280, 900)
     w2.page.goto(shared)
-    assert chart_series(w2.page) == 2
+    assert chart_series(w2.page, 2) == 2
     assert w2.page.locator("#chart-main").get_attribute("data-spec") == shown
     assert w2.page.locator('select[name="range"]').input_value() == "3m"
     assert w2.page.locator('select[name="show"]').input_value() == "pypi"
@@ -189,7 +203,7 @@ def test_search_add_chart_range_share_remove(
     # Remove one with one click.
     page.locator(f'.chip a.remove[aria-label="Remove {b_label}"]').click()
     page.wait_for_url(f"{server}/compare/{a}?range=3m&show=pypi")
-    assert chart_series(page) == 1
+    assert chart_series(page, 1) == 1
     assert page.locator(".chip").count() == 1
 
     assert w.problems() == []
@@ -203,7 +217,7 @@ def test_phone_width_with_ten_packages_and_dark_theme(
     w = open_page(browser, 390, 844)
     page = w.page
     page.goto(f"{server}/compare/{'-vs-'.join(ten)}")
-    assert chart_series(page) == len(ten)
+    assert chart_series(page, len(ten)) == len(ten)
     assert page.locator(".chip").count() == len(ten)
     if len(ten) == 10:
         assert page.locator("#pkg-search").is_disabled()
