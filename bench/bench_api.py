@@ -31,6 +31,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from published import ensure_published
+
 ROOT = Path(__file__).resolve().parent.parent
 # The in-process CPU measurement imports the app from the repository.
 sys.path.insert(0, str(ROOT))
@@ -269,11 +271,7 @@ def main() -> int:
     parser.add_argument("--packages", type=int, default=200, help="distinct packages to pick from")
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "bench" / "api.json")
     args = parser.parse_args()
-    db = args.db if args.db.is_absolute() else ROOT / args.db
-    if not db.exists():
-        # Build the demo sample's published file the normal way (sample -> dbt -> export).
-        print(f"bench_api: {db} not found; running `make export`", file=sys.stderr)
-        subprocess.run(["make", "export"], cwd=ROOT, check=True)
+    db = ensure_published(args.db, "bench_api")
     (ROOT / "data" / "bench").mkdir(parents=True, exist_ok=True)
     names, start, end = pick_packages(db, args.packages)
     rnd = random.Random(2)

@@ -23,11 +23,12 @@ import os
 import platform
 import sqlite3
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from published import ensure_published
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -137,10 +138,7 @@ def main() -> int:
     parser.add_argument("--renders", type=int, default=60, help="renders per measured kind")
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "bench" / "web.json")
     args = parser.parse_args()
-    db = args.db if args.db.is_absolute() else ROOT / args.db
-    if not db.exists():
-        print(f"bench_web: {db} not found; running `make export`", file=sys.stderr)
-        subprocess.run(["make", "export"], cwd=ROOT, check=True)
+    db = ensure_published(args.db, "bench_web")
     real = db.resolve()
     con = sqlite3.connect(f"file:{real}?mode=ro", uri=True)
     try:
