@@ -3,7 +3,8 @@
 It does, in this order, everything that must apply to every request including
 unknown paths and cache hits: request id, Host allow-list, size limits, rate
 limit, CORS preflight, response cache / ``If-None-Match``, security and CORS
-headers, then one log line and the metrics. Cache hits are answered here
+headers, ``HEAD`` (answered as ``GET`` without the body, as RFC 9110 asks of
+every resource that has ``GET``), then one log line and the metrics. Cache hits are answered here
 without routing or touching the database, which is what makes them cheap.
 """
 
@@ -100,6 +101,11 @@ class Edge:
         scope["state"]["request_id"] = request_id
         path: str = scope["path"]
         method: str = scope["method"]
+        # HEAD: the router only knows GET handlers, so the application sees a GET and
+        # the body is dropped on the way out (headers, Content-Length included, stay).
+        head = method == "HEAD"
+        if head:
+            scope = cast("Scope", {**scope, "method": "GET"})
         query: bytes = scope["query_string"]
         extra: list[tuple[bytes, bytes]] = [(b"x-request-id", request_id.encode())]
         extra += security_headers(path)
@@ -108,6 +114,8 @@ class Edge:
             extra += cors_headers(self.settings.cors_origins, origin)
         client = client_identity(scope.get("client"), proxy)
         exchange = _Exchange(self, method, path, query, request_id, client, started)
+        if head:
+            method = "GET"
 
         async def reject(
             status: int, slug: str, detail: str, more: list[tuple[bytes, bytes]]
@@ -119,7 +127,7 @@ class Edge:
                 *extra,
                 *more,
             ]
-            await _send_all(send, status, headers, body)
+            await _send_all(send, status, headers, b"" if head else body)
             exchange.finish(status, len(body), "", "edge")
 
         # 1. Host allow-list (before anything else, as it guards against DNS rebinding).
@@ -172,7 +180,8 @@ class Edge:
                         await _send_all(send, 304, headers, b"")
                         exchange.finish(304, 0, "hit", entry.route)
                     else:
-                        await _send_all(send, 200, [*entry.headers, *extra], entry.body)
+                        body = b"" if head else entry.body
+                        await _send_all(send, 200, [*entry.headers, *extra], body)
                         exchange.finish(200, len(entry.body), "hit", entry.route)
                     return
         # 6. The application.
@@ -225,7 +234,7 @@ class Edge:
                         route = scope.get("path_template") or path
                         entry = CachedResponse(tuple(stored), b"".join(chunks), route, etag)
                         cache.put(key, entry)
-                if state["not_modified"]:
+                if state["not_modified"] or head:
                     if message.get("more_body", False):
                         return
                     message = cast("Message", {"type": "http.response.body", "body": b""})

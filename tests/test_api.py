@@ -550,3 +550,34 @@ async def test_routes_without_parameters_error_as_problem_json(
 ) -> None:
     assert_problem(await client.get(path, headers={"Host": "not-allowed.example"}), 400)
     assert_problem(await client.delete(path), 405)
+
+
+# --- HEAD ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "/",
+        "/compare/{top}",
+        "/api/meta",
+        "/api/packages/{top}/downloads?weeks=8",
+        "/api/packages/no-such-package-zz",
+        "/healthz",
+        "/no/such/route",
+    ],
+)
+async def test_head_answers_like_get_without_the_body(
+    client: AsyncTestClient[Litestar], facts: dict[str, Any], template: str
+) -> None:
+    # RFC 9110: HEAD is GET's status and headers with no content; link checkers, uptime
+    # probes and `curl -I` send it. Twice each, so the response-cache path is covered too.
+    url = template.format(top=facts["top"][0])
+    got = await client.get(url)
+    for _ in range(2):
+        head = await client.head(url)
+        assert head.status_code == got.status_code, head.text
+        assert head.content == b""
+        assert head.headers["content-type"] == got.headers["content-type"]
+        assert int(head.headers["content-length"]) == len(got.content)
+        assert head.headers.get("etag") == got.headers.get("etag")
