@@ -373,3 +373,67 @@ async def test_exclusions_cumulative_and_shares_follow_the_file(
     plain = weekly(sql, b, weeks[0], data_through)
     for week, _, b_share in share["rows"]:
         assert b_share == pytest.approx(100 * plain.get(week, 0) / pypi[week], abs=1e-3)
+
+
+def csv_links(html: str) -> dict[str, str]:
+    """The page's "CSV of this chart" links, by the id of the chart they sit under."""
+    found: dict[str, str] = {}
+    for figure in re.findall(r'<figure class="chart-figure">(.*?)</figure>', html, re.S):
+        chart = CHART_RE.search(figure)
+        link = re.search(r'<a href="([^"]+)"[^>]*>CSV of this chart</a>', figure)
+        if chart and link:
+            found[chart.group(1)] = unescape(link.group(1))
+    return found
+
+
+async def test_breakdown_charts_download_what_they_draw(
+    client: AsyncTestClient[Litestar], sql: sqlite3.Connection, top: list[str]
+) -> None:
+    a, b = sorted(top[:2])
+    # Non-default options everywhere, so a link that dropped one would draw other numbers.
+    page = await client.get(
+        f"/compare/{a}-vs-{b}", params={"dim": "countries", "of": b, "range": "3m", "exclude": "ci"}
+    )
+    assert page.status_code == 200
+    drawn = charts(page.text)
+    links = csv_links(page.text)
+    assert set(links) == {"chart-main", "chart-stacked", "chart-values"}, links
+    for chart_id, url in links.items():
+        r = await client.get(url)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"].startswith("text/csv")
+        table = list(csv.reader(io.StringIO(r.text)))
+        spec = drawn[chart_id]
+        assert len(table[0]) == 1 + len(spec["series"])
+        assert len(table) == 1 + len(spec["x"])
+        for i, s in enumerate(spec["series"], start=1):
+            got = [float(row[i]) if row[i] else None for row in table[1:]]
+            assert got == s["values"], (chart_id, s["label"])
+
+    # The stacked shares against the file itself: one week, the biggest country of b.
+    table = list(csv.reader(io.StringIO((await client.get(links["chart-stacked"])).text)))
+    week, first = table[-1][0], table[0][1]
+    counts = dict(
+        sql.execute(
+            "SELECT country_code, downloads - downloads_ci FROM package_countries_weekly "
+            "WHERE package_name = ? AND week_start = ?",
+            (b, week),
+        ).fetchall()
+    )
+    assert first in counts
+    expected = 100.0 * counts[first] / sum(counts.values())
+    assert float(table[-1][1]) == pytest.approx(expected, abs=1e-3)
+
+    # The package page links each of its breakdowns the same way.
+    pkg = await client.get(f"/packages/{a}", params={"range": "1m"})
+    links = csv_links(pkg.text)
+    assert {"chart-main", "chart-installers", "chart-countries", "chart-versions"} <= set(links)
+    r = await client.get(links["chart-versions"])
+    header = next(csv.reader(io.StringIO(r.text)))
+    assert header[1:] == [s["label"] for s in charts(pkg.text)["chart-versions"]["series"]]
+
+    # What cannot be drawn is a 400 naming the parameter.
+    bad = await client.get("/compare-data.csv", params={"packages": a, "chart": "pie"})
+    assert bad.status_code == 400 and "chart" in bad.text
+    one = await client.get("/compare-data.csv", params={"packages": a, "chart": "values"})
+    assert one.status_code == 400 and "two or more packages" in one.text

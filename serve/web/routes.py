@@ -31,6 +31,7 @@ from serve.problems import ApiProblem
 from serve.web import data, views
 from serve.web.assets import Assets, static_handler
 from serve.web.state import (
+    DATA_CHARTS,
     DIMENSION_LABELS,
     EXCLUDE_LABELS,
     RANGE_LABELS,
@@ -270,27 +271,12 @@ async def render_compare(
         ctx["without_unknown_url"] = state.with_packages(known).url() if known else None
         return page(request, "compare.html.j2", ctx, status=404, push_url=canonical)
 
-    build = reader.build
-    opts = state.options
     main_chart = await _main_chart(reader, state, rows)
-    weeks = views.window(opts.range, build.data_through, build.first_week)
-    breakdown = await data.breakdown_rows(reader, state.packages, opts.dim, weeks, _exclusion(opts))
-    of = state.breakdown_package or state.packages[0]
-    dim_label = DIMENSION_LABELS[opts.dim]
-    stacked = views.stacked_chart(breakdown, of, weeks.weeks, dim_label)
-    choices = views.value_options(breakdown)
-    default_value = _default_value(choices)
-    value = opts.value if opts.value in choices else default_value
-    if opts.value is not None and value == default_value:
-        # The page would pick it anyway: keep it out of the canonical URL.
-        state = CompareState(state.packages, replace(opts, value=None))
+    split = await _breakdown(reader, state, labels)
+    state = split.state
     canonical = state.url()
     ctx = _compare_context(reader, state, labels, feedback)
-    value_chart = (
-        views.value_share_chart(breakdown, state.packages, labels, value, weeks.weeks)
-        if len(state.packages) > 1 and value is not None
-        else None
-    )
+    dim_label = split.dim_label
     path = compare_path(state.packages)
     query_form = "?" in path
     ctx.update(
@@ -301,19 +287,63 @@ async def render_compare(
             "form_hidden": [("packages", ",".join(state.packages))] if query_form else [],
             "main_chart": main_chart,
             "stats": [rows[n] for n in state.packages],
-            "breakdown_package": of,
+            "breakdown_package": split.of,
             "dimension_label": dim_label,
-            "stacked_chart": stacked,
-            "stacked_caption": f"{dim_label} of {labels[of]}: share of weekly downloads",
-            "value_chart": value_chart,
-            "value_choices": choices[:50],
-            "value": value,
+            "stacked_chart": split.stacked,
+            "stacked_caption": f"{dim_label} of {labels[split.of]}: share of weekly downloads",
+            "stacked_csv_url": state.data_url("csv", "breakdown"),
+            "value_chart": split.value_chart,
+            "value_csv_url": state.data_url("csv", "values"),
+            "value_choices": split.choices[:50],
+            "value": split.value,
             "value_caption": (
-                f"Share of each package's weekly downloads with {dim_label.lower()} = {value}"
+                f"Share of each package's weekly downloads with {dim_label.lower()} = {split.value}"
             ),
         }
     )
     return page(request, "compare.html.j2", ctx, status=status, push_url=canonical)
+
+
+@dataclass(frozen=True, slots=True)
+class _Breakdown:
+    """The breakdown section of a compare page: what its two charts show."""
+
+    state: CompareState  # ``value`` dropped when it is the one the page picks anyway
+    of: str
+    dim_label: str
+    stacked: views.Chart
+    choices: list[str]
+    value: str | None
+    value_chart: views.Chart | None  # None for one package (nothing to compare)
+
+
+async def _breakdown(reader: Reader, state: CompareState, labels: dict[str, str]) -> _Breakdown:
+    opts = state.options
+    build = reader.build
+    weeks = views.window(opts.range, build.data_through, build.first_week)
+    rows = await data.breakdown_rows(reader, state.packages, opts.dim, weeks, _exclusion(opts))
+    of = state.breakdown_package or state.packages[0]
+    dim_label = DIMENSION_LABELS[opts.dim]
+    choices = views.value_options(rows)
+    default_value = _default_value(choices)
+    value = opts.value if opts.value in choices else default_value
+    if opts.value is not None and value == default_value:
+        # The page would pick it anyway: keep it out of the canonical URL.
+        state = CompareState(state.packages, replace(opts, value=None))
+    value_chart = (
+        views.value_share_chart(rows, state.packages, labels, value, weeks.weeks)
+        if len(state.packages) > 1 and value is not None
+        else None
+    )
+    return _Breakdown(
+        state=state,
+        of=of,
+        dim_label=dim_label,
+        stacked=views.stacked_chart(rows, of, weeks.weeks, dim_label),
+        choices=choices,
+        value=value,
+        value_chart=value_chart,
+    )
 
 
 def _default_value(choices: list[str]) -> str | None:
@@ -437,6 +467,9 @@ async def package_page(
                 "key": dim,
                 "caption": f"{label}: share of weekly downloads",
                 "chart": views.stacked_chart(rows_dim, normalized, weeks.weeks, label),
+                "csv_url": CompareState((normalized,), replace(opts, dim=dim)).data_url(
+                    "csv", "breakdown"
+                ),
             }
         )
     canonical = f"/packages/{normalized}"
@@ -555,18 +588,38 @@ async def add_package(
 async def compare_data(
     request: Request[Any, Any, Any], reader: NamedDependency[Reader]
 ) -> Response[bytes]:
-    """What the main chart shows, as CSV or JSON (a download)."""
+    """What one chart of the compare page shows, as CSV or JSON (a download).
+
+    ``chart`` picks it: ``main`` (default), ``breakdown`` (the stacked shares of
+    the ``of`` package by ``dim``) or ``values`` (one ``value`` of ``dim`` across
+    the packages); the same options as the page give the same numbers.
+    """
     raw = request.query_params.getall("packages", [])
     names = parse_names(part for value in raw for part in value.split(","))
     if not names:
         raise StateError("packages", "give one to ten package names separated by commas")
+    which = request.query_params.get("chart", "main")
+    if which not in DATA_CHARTS:
+        raise StateError("chart", f"use one of {', '.join(DATA_CHARTS)}")
     state = _state_from(request, names)
     rows = await data.package_rows(reader, state.packages)
     unknown = [n for n in state.packages if n not in rows]
     if unknown:
         raise await queries.missing_package(reader, unknown[0])
-    chart = await _main_chart(reader, state, rows)
     stem = "-vs-".join(state.packages)[:150]
+    if which == "main":
+        chart = await _main_chart(reader, state, rows)
+    else:
+        labels = {n: r.display_name for n, r in rows.items()}
+        split = await _breakdown(reader, state, labels)
+        if which == "breakdown":
+            chart = split.stacked
+            stem = f"{split.of}-by-{state.options.dim}"
+        elif split.value_chart is None:
+            raise StateError("chart", "the values chart needs two or more packages")
+        else:
+            chart = split.value_chart
+            stem = f"{stem}-{state.options.dim}-{split.value}"[:200]
     if request.url.path.endswith(".csv"):
         header, table = chart.table()
         body = render_csv(header, table)
@@ -578,7 +631,8 @@ async def compare_data(
             {
                 "packages": list(state.packages),
                 "data_through": reader.build.data_through,
-                "options": dict(state.options.query(breakdown=False)),
+                "chart": which,
+                "options": dict(state.options.query(breakdown=which != "main")),
                 "x_label": chart.x_label,
                 "y_label": chart.y_label,
                 "columns": header,

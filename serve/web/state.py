@@ -58,6 +58,9 @@ DIMENSION_LABELS = {
     "versions": "Package versions",
 }
 DEFAULT_DIMENSION = "installers"
+
+#: The charts of the compare page that ``/compare-data.{csv,json}?chart=`` serves.
+DATA_CHARTS = ("main", "breakdown", "values")
 EXCLUDE_LABELS = {"mirror": "mirrors", "ci": "CI", "metadata": "metadata fetches"}
 
 
@@ -243,9 +246,17 @@ class CompareState:
         path = compare_path(self.packages)
         return _join("/embed" + path, self.options.query(breakdown=False))
 
-    def data_url(self, fmt: str) -> str:
-        """The CSV/JSON download URL of what the main chart shows."""
-        pairs = [("packages", ",".join(self.packages)), *self.options.query(breakdown=False)]
+    def data_url(self, fmt: str, chart: str = "main") -> str:
+        """The CSV/JSON download URL of what one of the page's charts shows.
+
+        ``chart`` is one of ``DATA_CHARTS``: the main chart needs no breakdown
+        options; the breakdown (stacked shares of one package) and the values
+        chart (one value across the packages) carry them.
+        """
+        main = chart == "main"
+        pairs = [("packages", ",".join(self.packages)), *self.options.query(breakdown=not main)]
+        if not main:
+            pairs.append(("chart", chart))
         return _join("/compare-data." + fmt, pairs)
 
     def hidden_fields(self, *, breakdown: bool = True) -> list[tuple[str, str]]:
