@@ -227,7 +227,7 @@ def test_prod_incremental_window_uses_partition_metadata(
     manifest = _compile(
         target_dir,
         "--select",
-        f"{ROLLUP} package_downloads_weekly",
+        f"{ROLLUP} package_downloads_weekly pypi_downloads_weekly",
         "--indirect-selection",
         "empty",
     )
@@ -239,19 +239,22 @@ def test_prod_incremental_window_uses_partition_metadata(
     ]
     # The newest built weeks came from partition metadata, not column scans.
     newest = [s for s in stubbed_bigquery.executed if "as week_start" in s]
-    assert len(newest) == 2
+    assert len(newest) == 3
     assert all("INFORMATION_SCHEMA.PARTITIONS" in s for s in newest)
-    # The mart rebuilds only the weeks the rollup rewrote, with literal bounds
-    # on the rollup's partition column.
-    mart = manifest["nodes"]["model.pypi_trends.package_downloads_weekly"]["compiled_code"]
-    between = [
-        b
-        for b in sqlglot.parse_one(mart, read="bigquery").find_all(exp.Between)
-        if isinstance(b.this, exp.Column) and b.this.name == "week_start"
-    ]
-    assert [(b.args["low"].sql("bigquery"), b.args["high"].sql("bigquery")) for b in between] == [
-        ("CAST('2026-11-02' AS DATE)", "CAST('2026-11-09' AS DATE)")
-    ]
+    # The marts rebuild only the weeks the rollup rewrote, with literal bounds
+    # on their input's partition column (the rollup; package_downloads_weekly
+    # for pypi_downloads_weekly).
+    for name in ("package_downloads_weekly", "pypi_downloads_weekly"):
+        node = manifest["nodes"][f"model.pypi_trends.{name}"]
+        assert node["config"]["incremental_strategy"] == "insert_overwrite", name
+        between = [
+            b
+            for b in sqlglot.parse_one(node["compiled_code"], read="bigquery").find_all(exp.Between)
+            if isinstance(b.this, exp.Column) and b.this.name == "week_start"
+        ]
+        assert [
+            (b.args["low"].sql("bigquery"), b.args["high"].sql("bigquery")) for b in between
+        ] == [("CAST('2026-11-02' AS DATE)", "CAST('2026-11-09' AS DATE)")], name
 
 
 def test_prod_explicit_window_is_used(stubbed_bigquery: _StubbedBigQuery, target_dir: Path) -> None:

@@ -78,3 +78,22 @@
 {% macro mirror_installers() -%}
   {{ return(['bandersnatch', 'z3c.pypimirror', 'artifactory', 'devpi', 'nexus', 'pep381client']) }}
 {%- endmacro %}
+
+
+{#
+  Aggregate: the given columns of the group's first row in `order_by`, as one
+  STRUCT (fields named like the columns), so every field comes from the same
+  row. Cheaper than a row_number() window over the whole input.
+#}
+{% macro first_row_struct(columns, order_by) -%}
+  {{ return(adapter.dispatch('first_row_struct', 'pypi_trends')(columns, order_by)) }}
+{%- endmacro %}
+
+{% macro default__first_row_struct(columns, order_by) -%}
+  first(struct_pack({% for column in columns %}{{ column }} := {{ column }}{{ ', ' if not loop.last }}{% endfor %}) order by {{ order_by }})
+{%- endmacro %}
+
+{% macro bigquery__first_row_struct(columns, order_by) -%}
+  {#- A STRUCT is never NULL, so array_agg cannot fail on a NULL element. -#}
+  array_agg(struct({{ columns | join(', ') }}) order by {{ order_by }} limit 1)[offset(0)]
+{%- endmacro %}

@@ -48,29 +48,20 @@ download_totals as (
 
 ),
 
-releases_ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by package_name
-            order by uploaded_at desc, version desc
-        ) as upload_recency
-
-    from releases
-
-),
-
 latest_releases as (
 
+    -- One aggregate per package instead of a window over every upload: the
+    -- newest upload (ties by version, then by the values themselves, so the
+    -- pick is deterministic) read as one struct so its fields come from one row.
     select
         package_name,
-        display_name,
-        summary,
-        version as latest_version
+        {{ first_row_struct(
+            ['display_name', 'summary', 'version'],
+            'uploaded_at desc, version desc, display_name desc, summary desc'
+        ) }} as latest_upload
 
-    from releases_ranked
-    where upload_recency = 1
+    from releases
+    group by package_name
 
 ),
 
@@ -78,7 +69,9 @@ first_releases as (
 
     select
         package_name,
-        min(cast(uploaded_at as date)) as first_release_date
+        -- The date of the earliest upload: casting after min() is the same
+        -- (the cast is monotonic) and casts one value per package.
+        cast(min(uploaded_at) as date) as first_release_date
 
     from releases
     group by package_name
@@ -89,9 +82,9 @@ joined as (
 
     select
         download_totals.package_name,
-        coalesce(latest_releases.display_name, download_totals.package_name) as display_name,
-        latest_releases.summary,
-        latest_releases.latest_version,
+        coalesce(latest_releases.latest_upload.display_name, download_totals.package_name) as display_name,
+        latest_releases.latest_upload.summary,
+        latest_releases.latest_upload.version as latest_version,
         first_releases.first_release_date,
         download_totals.first_download_week,
         download_totals.last_download_week,
