@@ -150,7 +150,13 @@ def run_child(cmd: list[str], code_dir: Path = ROOT) -> dict[str, Any]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd} failed ({proc.returncode}):\n{out}\n{err}")
-    return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "stdout": out, "stderr": err}
+    return {
+        "seconds": seconds,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "stdout": out,
+        "stderr": err,
+    }
 
 
 def bench_exporter(
@@ -169,10 +175,13 @@ def bench_exporter(
     res = run_child(cmd, code_dir)
     phases: dict[str, float] = {}
     for line in res["stderr"].splitlines():
-        for key in ("parquet_s", "sqlite_s", "finish_s", "validate_s"):
+        for key in (
+            "sort_s", "stage_s", "sqlite_s", "finish_s", "validate_s", "parquet_s",
+            "parquet_wait_s",
+        ):  # fmt: skip
             for field in line.split():
                 if field.startswith(key + "="):
-                    phases[key] = float(field.split("=", 1)[1])
+                    phases[key] = phases.get(key, 0.0) + float(field.split("=", 1)[1])
     release = db.resolve()
     con = sqlite3.connect(release)
     n = con.execute(f"SELECT count(*) FROM {MART}").fetchone()[0]
@@ -188,6 +197,8 @@ def bench_exporter(
         "presorted_path": "presorted=True" in res["stderr"],
         "seconds": round(res["seconds"], 3),
         "rows_per_s": round(n / res["seconds"]),
+        "cpu_s": round(res["cpu_s"], 3),
+        "rows_per_cpu_s": round(n / res["cpu_s"]),
         "peak_rss_mb": round(res["peak_rss_mb"], 1),
         "file_bytes": size,
         "file_bytes_per_row": round(size / n, 2),
@@ -337,7 +348,8 @@ def main() -> int:
                 results[label][str(rows)] = r
             print(
                 f"{label:<19}{r['rows']:>11,} rows  {r['seconds']:7.2f} s"
-                f"  {r['rows_per_s']:>10,} rows/s  peak RSS {r['peak_rss_mb']:6.1f} MB"
+                f"  {r['rows_per_s']:>10,} rows/s  cpu {r['cpu_s']:6.2f} s"
+                f"  peak RSS {r['peak_rss_mb']:6.1f} MB"
                 f"  {r['file_bytes_per_row']:5.1f} B/row  presorted={r['presorted_path']}"
                 f"  load {os.getloadavg()[0]:.1f}",
                 flush=True,

@@ -18,6 +18,7 @@ from exports.publish import Layout
 from exports.refresh import RefreshConfig, run_pipeline
 from exports.report import Reporter, configure_logging
 from exports.sources import PART_ROWS, BigQuerySource, DuckDBSource, Source
+from exports.writer import LOAD_WORKERS
 
 COMMANDS = ("export", "pipeline")
 
@@ -118,6 +119,12 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
             help="sort the next key range while SQLite loads the current one (2 cores;"
             " more memory: use --memory-limit 64MB)",
         )
+        p.add_argument(
+            "--load-workers",
+            type=int,
+            default=LOAD_WORKERS,
+            help="DuckDB cursors staging chunks for SQLite at once (default %(default)s)",
+        )
         p.add_argument("--part-rows", type=int, default=PART_ROWS, help=argparse.SUPPRESS)
         p.add_argument(
             "--progress",
@@ -195,6 +202,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         memory_limit=args.memory_limit,
         threads=args.threads,
         overlap=args.overlap,
+        load_workers=args.load_workers,
     )
     try:
         if args.command == "pipeline":

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from exports.publish import (
 )
 from exports.report import Reporter
 from exports.sources import Source
-from exports.writer import BuildInfo, build_file, finish_file, validate_file
+from exports.writer import LOAD_WORKERS, BuildInfo, build_file, finish_file, validate_file
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class ExportOptions:
     memory_limit: str = "40MB"
     threads: int = 1
     overlap: bool = False
+    load_workers: int = LOAD_WORKERS
 
 
 @dataclass
@@ -126,24 +128,43 @@ def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
             raise
         try:
             total = _estimate_rows(opts.source, con, marts)
-            with reporter.bar(total):
+            # Parquet copies of presorted marts run on this thread beside the
+            # single-threaded SQLite work (next mart, finish, validation); leaving
+            # the block waits for them, also on failure, before `con` closes.
+            with (
+                reporter.bar(total),
+                ThreadPoolExecutor(1, thread_name_prefix="parquet") as parquet,
+            ):
                 built = build_file(
-                    con, opts.source, marts, temp, staging, info, reporter, opts.overlap
+                    con,
+                    opts.source,
+                    marts,
+                    temp,
+                    staging,
+                    info,
+                    reporter,
+                    parquet,
+                    opts.overlap,
+                    opts.load_workers,
                 )
-            # DuckDB's buffers are not needed any more: free them before SQLite's own work.
+                t0 = time.perf_counter()
+                data_through = finish_file(temp, marts, built.row_counts, info)
+                t1 = time.perf_counter()
+                killpoints.reached("after_temp_written")
+                validate_file(temp, marts, built.row_counts, build_id)
+                t2 = time.perf_counter()
+                parquet_s = built.wait_parquet()
+            # DuckDB's buffers are not needed any more.
             con.close()
-            t0 = time.perf_counter()
-            data_through = finish_file(temp, marts, built.row_counts, info)
-            t1 = time.perf_counter()
-            killpoints.reached("after_temp_written")
-            validate_file(temp, marts, built.row_counts, build_id)
             killpoints.reached("after_validate")
             reporter.event(
                 "validated",
                 file=temp.name,
                 integrity="ok",
                 finish_s=f"{t1 - t0:.2f}",
-                validate_s=f"{time.perf_counter() - t1:.2f}",
+                validate_s=f"{t2 - t1:.2f}",
+                parquet_wait_s=f"{time.perf_counter() - t2:.2f}",
+                parquet_s=f"{sum(parquet_s.values()):.2f}",
             )
             result.release = publish_release(layout, temp, build_id)
             result.row_counts, result.data_through = built.row_counts, data_through

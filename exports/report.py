@@ -5,13 +5,10 @@ from __future__ import annotations
 import logging
 import resource
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-
-import duckdb
 
 LOGGER = logging.getLogger("exports")
 
@@ -98,34 +95,16 @@ class Reporter:
             finally:
                 self._progress = None
 
-    @contextmanager
-    def step(self, con: duckdb.DuckDBPyConnection, label: str, rows: int) -> Iterator[None]:
-        """Track one long DuckDB statement worth ``rows`` progress units.
+    def label(self, text: str) -> None:
+        """Name what the bar is working on (the mart)."""
+        if self._progress is not None:
+            self._progress.update(self._task, description=text)
 
-        While it runs, a thread polls ``con.query_progress()`` to move the bar.
+    def advance(self, rows: int) -> None:
+        """Move the bar by ``rows`` units (a chunk loaded, a part written to Parquet).
+
+        Thread-safe: Parquet copies report from their own thread.
         """
-        if self._progress is None:
-            yield
-            return
-        progress, task = self._progress, self._task
-        base = progress.tasks[0].completed
-        progress.update(task, description=label)
-        done = threading.Event()
-
-        def poll() -> None:
-            while not done.wait(0.2):
-                try:
-                    pct = con.query_progress()
-                except duckdb.Error:
-                    continue
-                if pct >= 0:
-                    progress.update(task, completed=base + rows * min(pct, 100.0) / 100.0)
-
-        thread = threading.Thread(target=poll, daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            done.set()
-            thread.join()
-            progress.update(task, completed=base + rows)
+        progress = self._progress
+        if progress is not None:
+            progress.update(self._task, advance=rows)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import duckdb
 
 from exports.errors import ExportError
+from exports.loader import chunk_bounds
 from exports.manifest import MartSpec
 from exports.sqlite_schema import column_kind, quote
 
@@ -42,10 +43,12 @@ class Scan:
 
     parts: tuple[str, ...]
     expected_rows: int | None
-    #: True when the one part is a plain table scan already verified to be in
-    #: strict key order: it can be read twice (Parquet and SQLite at once) and
-    #: needs no sort.
+    #: True when the mart is a plain table scan already verified to be in
+    #: strict key order: ``parts`` are then consecutive position (rowid) ranges
+    #: of it, loaded in parallel, and ``whole`` scans it all for the Parquet
+    #: copy; nothing is sorted.
     presorted: bool = False
+    whole: str = ""
 
 
 class Source(Protocol):
@@ -146,7 +149,7 @@ class DuckDBSource:
         count = int(row[0]) if row else 0
         select = f"SELECT {select_list(mart)} FROM {rel}"
         if self.trust_order and scan_is_ordered(con, rel, mart):
-            return Scan((f"({select})",), count, presorted=True)
+            return Scan(self._rowid_chunks(con, rel, select, count), count, True, f"({select})")
         bounds = self._bounds(con, mart, count)
         if bounds is None:
             return Scan((f"({select} ORDER BY {order_by(mart)})",), count)
@@ -158,6 +161,27 @@ class DuckDBSource:
         conds.append(f"{key} >= {edges[-1]}")
         parts = tuple(f"({select} WHERE {cond} ORDER BY {order_by(mart)})" for cond in conds)
         return Scan(parts, count)
+
+    def _rowid_chunks(
+        self, con: duckdb.DuckDBPyConnection, rel: str, select: str, count: int
+    ) -> tuple[str, ...]:
+        """Consecutive ``rowid`` ranges of an ordered table: its key order, in independent pieces.
+
+        DuckDB pushes a ``rowid`` range into the scan (only those row groups are
+        read) and keeps the stored order inside it, so the ranges read one
+        after the other are the table in key order. A relation without
+        ``rowid`` (a view) is one piece.
+        """
+        try:
+            row = con.execute(f"SELECT min(rowid), max(rowid) FROM {rel}").fetchone()
+        except duckdb.Error:
+            return (f"({select})",)
+        if not row or row[0] is None:
+            return (f"({select})",)
+        return tuple(
+            f"({select} WHERE rowid >= {lo} AND rowid < {hi})"
+            for lo, hi in chunk_bounds(int(row[0]), int(row[1]), count)
+        )
 
     def _bounds(
         self, con: duckdb.DuckDBPyConnection, mart: MartSpec, count: int

@@ -85,6 +85,16 @@ def table_ddl(mart: MartSpec) -> str:
     return f"CREATE TABLE {quote(mart.name)} ({body}, PRIMARY KEY ({pk})) STRICT, WITHOUT ROWID"
 
 
+def staging_ddl(mart: MartSpec) -> str:
+    """``CREATE TABLE`` for a staging copy of a mart: same name, columns and types, rowid, no key.
+
+    Appending to a rowid table is the cheapest per-row insert SQLite has; the
+    key (and NOT NULL) is enforced when the chunk is copied into the real table.
+    """
+    cols = ", ".join(f"{quote(c.name)} {column_kind(c)[0]}" for c in mart.columns)
+    return f"CREATE TABLE {quote(mart.name)} ({cols}) STRICT"
+
+
 def index_ddl(mart: MartSpec) -> list[str]:
     """``CREATE INDEX`` statements for the mart (only those in :data:`INDEXES`)."""
     out = []
