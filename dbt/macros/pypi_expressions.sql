@@ -10,7 +10,15 @@
 {%- endmacro %}
 
 {% macro default__normalize_package_name(name) -%}
-  regexp_replace(lower({{ name }}), '[-_.]+', '-', 'g')
+  {#- A name without '_', '.' or '--' has nothing for the regular expression
+      to replace (every run of separators is a single '-'): lower() alone
+      gives the same result at about a third of the cost per row, and the
+      download logs' names are normalised already. -#}
+  case
+    when not (contains({{ name }}, '_') or contains({{ name }}, '.') or contains({{ name }}, '--'))
+      then lower({{ name }})
+    else regexp_replace(lower({{ name }}), '[-_.]+', '-', 'g')
+  end
 {%- endmacro %}
 
 {% macro bigquery__normalize_package_name(name) -%}
@@ -39,8 +47,14 @@
 {%- endmacro %}
 
 {% macro default__iso_week_start(ts) -%}
-  {#- DuckDB's 'week' is the ISO week (Monday); the profile pins TimeZone=UTC. -#}
-  cast(date_trunc('week', {{ ts }}) as date)
+  {#- Whole weeks since Monday 0001-01-01 from the UTC epoch microseconds:
+      integer arithmetic, the same Monday as cast(date_trunc('week', ts) as
+      date) in UTC for any time after year 1, but about 20x cheaper on
+      TIMESTAMP WITH TIME ZONE, whose date_trunc goes through ICU time zone
+      conversion per row (it was the costliest expression of the raw scan).
+      62135596800000000 us separate 0001-01-01 from 1970-01-01; a week is
+      604800000000 us. -#}
+  date '0001-01-01' + cast(7 * ((epoch_us({{ ts }}) + 62135596800000000) // 604800000000) as integer)
 {%- endmacro %}
 
 {% macro bigquery__iso_week_start(ts) -%}
