@@ -1,8 +1,9 @@
 """Write a BigQuery-shaped sample: file_downloads by day, distribution_metadata, _SUCCESS.
 
-Work happens in an in-memory DuckDB, one ISO week of days per statement,
-into a temporary sibling directory that replaces the output directory only
-when complete (a killed run leaves the previous sample intact).
+Work happens in an in-memory DuckDB, four weeks of days per statement, with
+writer threads assembling and writing the days' files, into a temporary
+sibling directory that replaces the output directory only when complete (a
+killed run leaves the previous sample intact).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from sample.catalog import Package, unit
 from sample.options import Options
 
 #: Bump when the content for the same options changes (invalidates _SUCCESS).
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 SUCCESS = "_SUCCESS"
 MIRROR_SHARE = 0.012
 #: The string columns, compressed with zstd level 1 by default.
@@ -41,6 +42,8 @@ COMPRESSED = ("url", "project", "file.filename", "file.project", "file.version")
 BATCH_ROWS = 1 << 20
 ROW_GROUP_ROWS = 1 << 20
 DEFAULT_WRITERS = 2
+#: Days per DuckDB statement: fewer statements, while the per-chunk table stays small.
+CHUNK_DAYS = 28
 EVENT_SCHEMA = pa.schema(
     [
         ("day", pa.int32()),
@@ -255,7 +258,11 @@ def _setup(con: duckdb.DuckDBPyConnection, opts: Options, pkgs: list[Package]) -
         con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_arrow")
         con.unregister(f"{name}_arrow")
     range_end = datetime.combine(opts.end + timedelta(days=1), datetime.min.time(), UTC)
-    con.execute(sql.VERSIONS, {"seed": opts.seed, "range_end": range_end})
+    # Nothing else runs yet: both cores for the biggest setup statement (its result
+    # does not depend on the number of threads: every value is keyed, rows sorted).
+    con.execute("SET threads = 2")
+    con.execute(sql.bind(sql.VERSIONS, seed=opts.seed, range_end=range_end))
+    con.execute("SET threads = 1")
     # First version row of each package: a download's version row is vbase + vidx.
     con.execute(
         "CREATE OR REPLACE TABLE pkg AS SELECT p.*, v.vbase FROM pkg p "
@@ -312,15 +319,8 @@ def _scale(con: duckdb.DuckDBPyConnection, opts: Options) -> tuple[float, float]
 
 
 def _chunks(opts: Options) -> list[tuple[int, int]]:
-    """Day-index ranges [a, b) of the ISO weeks of the range (partial at both ends)."""
-    out = []
-    a = 0
-    while a < opts.days:
-        day = opts.start + timedelta(days=a)
-        b = min(opts.days, a + 7 - day.weekday())
-        out.append((a, b))
-        a = b
-    return out
+    """Day-index ranges [a, b) of :data:`CHUNK_DAYS` days (the last one shorter)."""
+    return [(a, min(opts.days, a + CHUNK_DAYS)) for a in range(0, opts.days, CHUNK_DAYS)]
 
 
 def generate(
@@ -339,7 +339,7 @@ def generate(
         out: output directory (``file_downloads/``, ``distribution_metadata/``, ``_SUCCESS``).
         force: regenerate even when ``out`` already holds a sample with the same options.
         progress: called with (done_days, total_days, message) as work advances.
-        threads: writer threads (default 2); DuckDB itself runs on one thread.
+        threads: writer threads (default 2); DuckDB runs each query on one thread.
         compression: parquet codec of the string columns of file_downloads.
 
     Returns:
@@ -364,69 +364,31 @@ def generate(
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "file_downloads").mkdir(parents=True)
     (tmp / "distribution_metadata").mkdir()
+    meta_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-metadata")
+    meta: Future[int] | None = None
+    meta_con: duckdb.DuckDBPyConnection | None = None
     try:
         pkgs = catalog.select(
             calibration.load(), count=opts.packages, seed=opts.seed, start=opts.start, end=opts.end
         )
-        # One DuckDB thread: rows come out in a fixed order (package, then row index)
-        # without a sort; the parallelism is in the writer threads.
+        # One DuckDB thread per query: rows come out in a fixed order (day, package,
+        # row index) without a sort. The parallelism is in the writer threads and in
+        # distribution_metadata, written on a second connection at the same time.
         con = duckdb.connect(":memory:", config={"threads": 1, "preserve_insertion_order": True})
         con.execute("SET TimeZone = 'UTC'")
         _setup(con, opts, pkgs)
+        meta_con = con.cursor()
+        meta = meta_pool.submit(_write_metadata, meta_con, tmp)
         k, mirror_rate = _scale(con, opts)
-        downloads = 0
         if progress:
             progress(0, opts.days, "setup done")
         files = _files(con)
-        workers = threads or DEFAULT_WRITERS
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sample-writer") as pool:
-            pending: deque[Future[int]] = deque()
-            for a, b in _chunks(opts):
-                con.execute(
-                    "CREATE OR REPLACE TEMP TABLE chunk_days AS SELECT * FROM days "
-                    "WHERE day_idx >= ? AND day_idx < ?",
-                    [a, b],
-                )
-                con.execute(
-                    sql.PKG_DAY,
-                    {
-                        "seed": opts.seed,
-                        "k": k,
-                        "mirror_rate": mirror_rate,
-                        "first_day": opts.start + timedelta(days=a),
-                        "last_day": opts.start + timedelta(days=b - 1),
-                    },
-                )
-                first = opts.start + timedelta(days=a)
-                week = clients.week_profiles(opts.seed, first - timedelta(days=first.weekday()))
-                days = _DaySequence(tmp, opts, files, week, compression, pool, a, b)
-                reader = con.execute(sql.EVENTS, {"seed": opts.seed}).to_arrow_reader(BATCH_ROWS)
-                for batch in reader:
-                    # Rows come sorted by day: one slice per run of equal days.
-                    runs = pc.run_end_encode(batch.column("day"))
-                    start = 0
-                    for day_idx, end in zip(
-                        runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True
-                    ):
-                        # Bounded queue: memory stays flat whatever the number of events.
-                        while len(pending) > workers:
-                            downloads += pending.popleft().result()
-                        pending.extend(days.write(day_idx, batch.slice(start, end - start)))
-                        start = end
-                pending.extend(days.finish())
-                # No waiting for the writers here: DuckDB prepares the next chunk
-                # while they finish this one.
-                if progress and b < opts.days:
-                    last = opts.start + timedelta(days=b - 1)
-                    progress(b, opts.days, f"{last}: {downloads:,} rows written")
-            while pending:
-                downloads += pending.popleft().result()
+        downloads = _write_downloads(
+            con, opts, tmp, files, k, mirror_rate, threads or DEFAULT_WRITERS, compression, progress
+        )
         if progress:
             progress(opts.days, opts.days, f"{opts.end}: {downloads:,} rows written")
-        meta = con.execute(
-            sql.METADATA.format(path=tmp / "distribution_metadata" / "part-0.parquet")
-        ).fetchone()
-        metadata = int(meta[0]) if meta else 0
+        metadata = meta.result()
         con.close()
         seconds = time.monotonic() - t0
         record = {
@@ -439,17 +401,122 @@ def generate(
         (tmp / SUCCESS).write_text(json.dumps(record, indent=2) + "\n")
         _swap(tmp, out)
     except BaseException:
+        if meta is not None and meta_con is not None and not meta.done():
+            meta_con.interrupt()
+        meta_pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    meta_pool.shutdown()
     return Result(out, False, downloads, metadata, seconds)
+
+
+def _write_metadata(con: duckdb.DuckDBPyConnection, tmp: Path) -> int:
+    """Write distribution_metadata (on its own connection, while downloads are written)."""
+    row = con.execute(
+        sql.METADATA.format(path=tmp / "distribution_metadata" / "part-0.parquet")
+    ).fetchone()
+    con.close()
+    return int(row[0]) if row else 0
+
+
+def _write_downloads(
+    con: duckdb.DuckDBPyConnection,
+    opts: Options,
+    tmp: Path,
+    files: Files,
+    k: float,
+    mirror_rate: float,
+    workers: int,
+    compression: str,
+    progress: Progress | None,
+) -> int:
+    """Write every day's file_downloads file; return the number of rows."""
+    downloads = 0
+    # Client profiles are drawn in Python: on a thread of their own, a chunk's weeks
+    # ahead, so that neither DuckDB nor the writers wait for them.
+    drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-profiles")
+    weeks: dict[date, Future[clients.WeekProfiles]] = {}
+
+    def week_of(day: date) -> Future[clients.WeekProfiles]:
+        monday = day - timedelta(days=day.weekday())
+        if monday not in weeks:
+            weeks[monday] = drawer.submit(clients.week_profiles, opts.seed, monday)
+        return weeks[monday]
+
+    with (
+        drawer,
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sample-writer") as pool,
+    ):
+        pending: deque[Future[int]] = deque()
+
+        def submit(task: Callable[[], int]) -> Future[int]:
+            nonlocal downloads
+            # Bounded queue: memory stays flat whatever the number of events.
+            while len(pending) > 2 * workers:
+                downloads += pending.popleft().result()
+            future = pool.submit(task)
+            pending.append(future)
+            return future
+
+        try:
+            for a, b in _chunks(opts):
+                first_day, last_day = (
+                    opts.start + timedelta(days=a),
+                    opts.start + timedelta(days=b - 1),
+                )
+                # Days come in order: only this chunk's weeks are needed from now on.
+                for monday in [m for m in weeks if m < first_day - timedelta(days=6)]:
+                    del weeks[monday]
+                for i in range(0, b - a + 6, 7):
+                    week_of(min(first_day + timedelta(days=i), last_day))
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE chunk_days AS SELECT * FROM days "
+                    f"WHERE day_idx >= {a} AND day_idx < {b}"
+                )
+                con.execute(
+                    sql.bind(
+                        sql.PKG_DAY,
+                        seed=opts.seed,
+                        k=k,
+                        mirror_rate=mirror_rate,
+                        first_day=first_day,
+                        last_day=last_day,
+                    )
+                )
+                days = _DaySequence(tmp, opts, files, week_of, compression, submit, a, b)
+                reader = con.execute(sql.bind(sql.EVENTS, seed=opts.seed)).to_arrow_reader(
+                    BATCH_ROWS
+                )
+                for batch in reader:
+                    # Rows come sorted by day: one slice per run of equal days.
+                    runs = pc.run_end_encode(batch.column("day"))
+                    start = 0
+                    for day_idx, end in zip(
+                        runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True
+                    ):
+                        days.write(day_idx, batch.slice(start, end - start))
+                        start = end
+                days.finish()
+                # No waiting for the writers here: DuckDB prepares the next chunk
+                # while they finish this one.
+                if progress and b < opts.days:
+                    progress(b, opts.days, f"{last_day}: {downloads:,} rows written")
+            while pending:
+                downloads += pending.popleft().result()
+        except BaseException:
+            drawer.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return downloads
 
 
 class _DaySequence:
     """The days [first, end) of a chunk, receiving rows in day order.
 
-    A day's slices are written in order (each after the previous one) and the day
-    is closed as soon as rows of a later day arrive; days without rows get an
-    empty file. Different days are written in parallel.
+    The rows of a day are held until the day is complete (rows of a later day
+    arrive) or reach :data:`BATCH_ROWS`, then handed to a writer thread as one
+    row group; days without rows get an empty file. Different days are written
+    in parallel, the row groups of one day in order.
     """
 
     def __init__(
@@ -457,69 +524,99 @@ class _DaySequence:
         tmp: Path,
         opts: Options,
         files: Files,
-        week: clients.WeekProfiles,
+        week_of: Callable[[date], Future[clients.WeekProfiles]],
         compression: str,
-        pool: ThreadPoolExecutor,
+        submit: Callable[[Callable[[], int]], Future[int]],
         first: int,
         end: int,
     ) -> None:
-        self.tmp, self.opts, self.files, self.week = tmp, opts, files, week
-        self.compression, self.pool = compression, pool
-        self.day, self.end = first - 1, end
+        self.tmp, self.opts, self.files, self.week_of = tmp, opts, files, week_of
+        self.compression, self.submit = compression, submit
+        self.first, self.day, self.end = first, first - 1, end
         self.writer: _DayWriter | None = None
         self.last: Future[int] | None = None
+        self.held: list[pa.RecordBatch] = []
+        self.held_rows = 0
 
-    def _next_day(self) -> list[Future[int]]:
-        closed = [] if self.writer is None else [self.pool.submit(self.writer.close, self.last)]
+    def _flush(self, final: bool) -> None:
+        writer, rows, previous = self.writer, self.held, self.last
+        assert writer is not None
+        self.last = self.submit(lambda: writer.write(rows, previous, final))
+        self.held, self.held_rows = [], 0
+        if final:
+            self.writer, self.last = None, None
+
+    def _next_day(self) -> None:
+        if self.writer is not None:
+            self._flush(final=True)
         self.day += 1
         if self.day >= self.end:
             raise ValueError(f"day {self.day} is outside the chunk")
-        part = self.tmp / "file_downloads" / f"date={self.opts.start + timedelta(days=self.day)}"
+        day = self.opts.start + timedelta(days=self.day)
+        part = self.tmp / "file_downloads" / f"date={day}"
         part.mkdir()
-        self.writer = _DayWriter(part / "part-0.parquet", self.files, self.week, self.compression)
-        self.last = None
-        return closed
+        self.writer = _DayWriter(
+            part / "part-0.parquet", self.files, self.week_of(day), self.compression
+        )
 
-    def write(self, day_idx: int, rows: pa.RecordBatch) -> list[Future[int]]:
-        """Queue ``rows`` of ``day_idx`` (not before the current day); return the futures."""
+    def write(self, day_idx: int, rows: pa.RecordBatch) -> None:
+        """Take ``rows`` of ``day_idx`` (not before the current day)."""
         if day_idx < self.day:
             raise ValueError(f"rows of day {day_idx} after day {self.day}")
-        out = []
         while self.day < day_idx:
-            out.extend(self._next_day())
-        assert self.writer is not None
-        self.last = self.pool.submit(self.writer.write, rows, self.last)
-        out.append(self.last)
-        return out
+            self._next_day()
+        self.held.append(rows)
+        self.held_rows += rows.num_rows
+        if self.held_rows >= BATCH_ROWS:
+            self._flush(final=False)
 
-    def finish(self) -> list[Future[int]]:
-        """Close the last day with rows and write the remaining days empty."""
-        out = []
+    def finish(self) -> None:
+        """Hand over the last day with rows and write the remaining days empty."""
         while self.day < self.end - 1:
-            out.extend(self._next_day())
+            self._next_day()
         if self.writer is not None:
-            out.append(self.pool.submit(self.writer.close, self.last))
-            self.writer = None
-        return out
+            self._flush(final=True)
 
 
 class _DayWriter:
-    """Assembles coded batches of one day and writes them as row groups of one file."""
+    """Assembles coded rows of one day and writes them as row groups of one file."""
 
-    def __init__(self, path: Path, files: Files, week: clients.WeekProfiles, compression: str):
+    def __init__(
+        self, path: Path, files: Files, week: Future[clients.WeekProfiles], compression: str
+    ):
         self.path = path
         self.files = files
         self.week = week
         self.compression = compression
         self.writer: pq.ParquetWriter | None = None
 
-    def write(self, batch: pa.RecordBatch, previous: Future[int] | None = None) -> int:
+    def write(self, rows: list[pa.RecordBatch], previous: Future[int] | None, final: bool) -> int:
+        """Write ``rows`` as one row group (after ``previous``); close the file if ``final``.
+
+        Returns:
+            The number of rows written.
+        """
         if previous is not None:
             previous.result()
-        table = assemble(batch, self.files, self.week)
-        if self.writer is None:
-            self.writer = self._open(table.schema)
-        self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        if len(rows) == 1:
+            batch = rows[0]
+        else:
+            # Several slices (a day split across DuckDB batches), or none (an empty day).
+            table = pa.Table.from_batches(rows, EVENT_SCHEMA).combine_chunks()
+            batch = table.to_batches()[0] if table.num_rows else _EMPTY
+        if batch.num_rows or self.writer is None:
+            # Rows in slot order: profiles are numbered so that neighbours look alike,
+            # and the parquet writer encodes the long runs of equal values of every
+            # client column much faster. sort_indices is stable: the order of a slot's
+            # rows stays the (fixed) order DuckDB produced them in.
+            batch = batch.take(pc.sort_indices(batch.column("slot")))
+            table = assemble(batch, self.files, self.week.result())
+            if self.writer is None:
+                self.writer = self._open(table.schema)
+            self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        if final:
+            assert self.writer is not None
+            self.writer.close()
         return int(batch.num_rows)
 
     def _open(self, schema: pa.Schema) -> pq.ParquetWriter:
@@ -547,17 +644,8 @@ class _DayWriter:
             data_page_size=4 << 20,
         )
 
-    def close(self, previous: Future[int] | None = None) -> int:
-        if previous is not None:
-            previous.result()
-        if self.writer is None:  # a day without downloads: an empty file with the schema
-            empty = pa.RecordBatch.from_pydict(
-                {name: [] for name in EVENT_SCHEMA.names}, schema=EVENT_SCHEMA
-            )
-            self.write(empty)
-        if self.writer is not None:
-            self.writer.close()
-        return 0
+
+_EMPTY = pa.RecordBatch.from_pydict({name: [] for name in EVENT_SCHEMA.names}, schema=EVENT_SCHEMA)
 
 
 def _leaves(path: str, type_: pa.DataType) -> list[str]:

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
@@ -124,20 +125,37 @@ def test_a_failing_run_keeps_the_previous_sample(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]
 
 
+def _same_rows(a: Path, b: Path) -> bool:
+    """True when two parquet files hold the same rows, as a multiset (any order)."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    query = (
+        "SELECT count(*) FROM (SELECT * FROM read_parquet('{}') "
+        "EXCEPT ALL SELECT * FROM read_parquet('{}'))"
+    )
+    one_way = con.execute(query.format(a, b)).fetchone()
+    other_way = con.execute(query.format(b, a)).fetchone()
+    return one_way == other_way == (0,)
+
+
 def test_days_split_into_batches_give_the_same_content(
     make_raw: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    whole = _tables(make_raw(*SMALL))
+    whole_dir = make_raw(*SMALL)
     monkeypatch.setattr(generate_module, "BATCH_ROWS", 300)
     split_dir = make_raw(*SMALL, "--force")
     groups = [
         pq.ParquetFile(f).metadata.num_row_groups for f in split_dir.glob("file_downloads/*/*")
     ]
     assert max(groups) > 1
-    split = _tables(split_dir)
+    whole, split = _tables(whole_dir), _tables(split_dir)
     assert whole.keys() == split.keys()
     for name, table in whole.items():
-        assert table.equals(split[name]), name
+        # Each row group is put in client order on its own (what makes writing fast),
+        # so only the order of the rows inside a file may differ.
+        assert table.schema == split[name].schema, name
+        assert table.num_rows == split[name].num_rows, name
+        assert _same_rows(whole_dir / name, split_dir / name), name
 
 
 def test_a_killed_run_leaves_no_work_directory(tmp_path: Path) -> None:
