@@ -1,13 +1,23 @@
-"""Benchmark of the sample generator: events/s and peak RSS at two sizes.
+"""Benchmark of the sample generator: end-to-end events/s, CPU seconds and peak RSS.
 
-Each size runs ``python -m sample generate`` in a child process (so its peak
-RSS is the child's ``ru_maxrss``) into a temporary directory. The two sizes
-cover the same 26 weeks with 4x more events in the second, so a flat peak RSS
-shows that memory does not grow with the number of events. A peer measured
-in the same run (DuckDB writing the same rows to parquet with its own COPY)
-gives a ratio that is less sensitive to other load on the machine.
+Each size runs the whole ``python -m sample generate --force`` command in a
+child process (its wall time from start to exit, its CPU seconds and peak RSS
+from the child's own rusage) into a temporary directory:
 
-Usage: ``python bench/bench_sample.py [--quick]``; writes data/bench/sample.json.
+- ``small`` and ``large`` cover the same 26 weeks (``--scale small``) with 4x
+  more events in the second: a flat peak RSS shows that memory does not grow
+  with the number of events;
+- ``demo`` is what ``make sample`` runs (``--scale demo``: 104 weeks, 20M
+  events, 6,000 packages), the honest end-to-end rate.
+
+The machine is shared, so each result comes with its CPU seconds, and two
+peers are measured in the same run: DuckDB writing the small size's rows to
+parquet with its own COPY, and optionally (``--baseline DIR``, a checkout of
+an older version, e.g. made with ``git worktree add``) the same sizes run by
+that version, interleaved with this one so that load changes hit both alike.
+
+Usage: ``python bench/bench_sample.py [--quick] [--baseline DIR] [--repeat N]``;
+writes data/bench/sample.json.
 """
 
 from __future__ import annotations
@@ -15,6 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,19 +37,24 @@ ROOT = Path(__file__).resolve().parent.parent
 SIZES = {
     "small": ["--scale", "small", "--events", "1500000"],
     "large": ["--scale", "small", "--events", "6000000"],
+    "demo": ["--scale", "demo"],
 }
 QUICK = {
     "small": ["--scale", "tiny"],
     "large": ["--scale", "tiny", "--events", "1200000"],
+    "demo": ["--scale", "tiny", "--weeks", "20", "--events", "600000"],
 }
+#: The speed target (events per second of wall time, end to end, on 2 cores).
+TARGET_EVENTS_PER_S = 2_000_000
 
 
-def run(args: list[str], out: Path) -> dict[str, float]:
-    """Run the generator in a child process; return its wall/CPU time and peak RSS."""
+def run(code: Path, args: list[str], out: Path) -> dict[str, float]:
+    """Run the generator of checkout ``code`` in a child process; measure the whole command."""
     t0 = time.monotonic()
     child = subprocess.Popen(
         [sys.executable, "-m", "sample", "generate", "--force", "--out", str(out), *args],
-        cwd=ROOT,
+        cwd=code,
+        env={**os.environ, "PYTHONPATH": str(code)},
         stderr=subprocess.DEVNULL,
     )
     # wait4 gives this child's own rusage (peak RSS, CPU), not a running maximum.
@@ -45,7 +62,7 @@ def run(args: list[str], out: Path) -> dict[str, float]:
     child.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - t0
     if child.returncode != 0:
-        raise SystemExit(f"sample generate failed with status {child.returncode}")
+        raise SystemExit(f"sample generate ({code}) failed with status {child.returncode}")
     record = json.loads((out / "_SUCCESS").read_text())
     rows = int(record["rows"]["file_downloads"])
     size = sum(f.stat().st_size for f in (out / "file_downloads").glob("*/*.parquet"))
@@ -60,6 +77,7 @@ def run(args: list[str], out: Path) -> dict[str, float]:
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "file_downloads_mb": round(size / 1e6, 1),
         "bytes_per_event": round(size / rows, 1) if rows else 0,
+        "load_avg_1m": round(os.getloadavg()[0], 2),
     }
 
 
@@ -72,32 +90,106 @@ def peer(raw: Path) -> dict[str, float]:
     glob = f"{raw}/file_downloads/*/*.parquet"
     con.execute(f"CREATE TABLE t AS SELECT * FROM read_parquet('{glob}', hive_partitioning=false)")
     n = con.execute("SELECT count(*) FROM t").fetchone()
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), time.process_time()
     with tempfile.TemporaryDirectory() as tmp:
         con.execute(f"COPY t TO '{tmp}/peer.parquet' (FORMAT parquet)")
-    wall = time.monotonic() - t0
+    wall, cpu = time.monotonic() - t0, time.process_time() - c0
     rows = int(n[0]) if n else 0
-    return {"rows": rows, "wall_s": round(wall, 2), "rows_per_s": round(rows / wall)}
+    return {
+        "rows": rows,
+        "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "rows_per_s": round(rows / wall),
+    }
+
+
+def _median(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The run with the median wall time (its own numbers, not a mix of runs)."""
+    return sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
+    parser.add_argument(
+        "--baseline", type=Path, help="checkout of another version to run interleaved (A/B)"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs per size and version")
+    parser.add_argument("--only", nargs="+", choices=sorted(SIZES), help="run only these sizes")
     args = parser.parse_args()
     sizes = QUICK if args.quick else SIZES
-    results: dict[str, object] = {"cpus": os.cpu_count(), "load_avg_before": os.getloadavg()}
+    if args.only:
+        sizes = {name: size for name, size in sizes.items() if name in args.only}
+    versions = {"this": ROOT}
+    if args.baseline is not None:
+        versions["baseline"] = args.baseline.resolve()
+    results: dict[str, object] = {
+        "cpus": os.cpu_count(),
+        "load_avg_before": os.getloadavg(),
+        "target_events_per_s": TARGET_EVENTS_PER_S,
+        "versions": {name: str(path) for name, path in versions.items()},
+    }
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {v: {} for v in versions}
     with tempfile.TemporaryDirectory(prefix="bench-sample-") as tmp:
         for name, size_args in sizes.items():
-            out = Path(tmp) / name
-            results[name] = {"args": size_args, **run(size_args, out)}
-            print(f"sample {name}: {json.dumps(results[name])}", flush=True)
-        # Only the rows of the first size, so the peer stays quick.
-        results["peer_duckdb_copy_small"] = peer(Path(tmp) / "small")
-        print(f"sample peer: {json.dumps(results['peer_duckdb_copy_small'])}", flush=True)
-    small, large = results["small"], results["large"]
-    assert isinstance(small, dict) and isinstance(large, dict)
-    results["rss_ratio_large_vs_small"] = round(large["peak_rss_mb"] / small["peak_rss_mb"], 2)
+            for i in range(args.repeat):
+                # Alternate which version goes first: load changes hit both alike.
+                order = list(versions) if i % 2 == 0 else list(reversed(versions))
+                for version in order:
+                    out = Path(tmp) / f"{version}-{name}"
+                    result = run(versions[version], size_args, out)
+                    runs[version].setdefault(name, []).append(result)
+                    print(f"sample {version} {name}: {json.dumps(result)}", flush=True)
+                    if name == "small" and version == "this" and i == 0:
+                        out.rename(Path(tmp) / "peer-input")  # kept for the peer
+                    else:
+                        shutil.rmtree(out)
+        if (Path(tmp) / "peer-input").exists():
+            # Last: the peer's rows in this process would count in the peak RSS of later
+            # children (Linux carries a forking parent's peak into the child's).
+            # Only the rows of the small size, so the peer stays quick.
+            results["peer_duckdb_copy_small"] = peer(Path(tmp) / "peer-input")
+            print(f"sample peer: {json.dumps(results['peer_duckdb_copy_small'])}", flush=True)
+    for version, by_size in runs.items():
+        summary: dict[str, object] = {}
+        for name, size_runs in by_size.items():
+            summary[name] = {"args": sizes[name], **_median(size_runs), "runs": size_runs}
+        small, large = summary.get("small"), summary.get("large")
+        if isinstance(small, dict) and isinstance(large, dict):
+            summary["rss_ratio_large_vs_small"] = round(
+                large["peak_rss_mb"] / small["peak_rss_mb"], 2
+            )
+        results[version] = summary
+    if "baseline" in runs:
+        results["speedup_vs_baseline"] = {
+            name: {
+                "wall": round(
+                    statistics.median(r["wall_s"] for r in runs["baseline"][name])
+                    / statistics.median(r["wall_s"] for r in runs["this"][name]),
+                    2,
+                ),
+                "cpu": round(
+                    statistics.median(r["cpu_s"] for r in runs["baseline"][name])
+                    / statistics.median(r["cpu_s"] for r in runs["this"][name]),
+                    2,
+                ),
+            }
+            for name in sizes
+        }
     results["load_avg_after"] = os.getloadavg()
+    this = results["this"]
+    assert isinstance(this, dict)
+    for name in sizes:
+        r = this[name]
+        print(
+            f"sample {name}: {r['events']:,} events in {r['wall_s']} s wall = "
+            f"{r['events_per_s']:,} events/s end to end ({r['events_per_cpu_s']:,} per CPU-second, "
+            f"{r['cpu_s']} CPU-s), peak RSS {r['peak_rss_mb']} MB"
+        )
+    if "rss_ratio_large_vs_small" in this:
+        print(f"sample peak RSS large/small (4x the events): {this['rss_ratio_large_vs_small']}")
+    if "speedup_vs_baseline" in results:
+        print(f"sample speedup vs baseline (wall, cpu): {results['speedup_vs_baseline']}")
     out = ROOT / "data" / "bench" / "sample.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

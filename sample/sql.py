@@ -22,9 +22,9 @@ def u(h: str, shift: int) -> str:
 def bind(query: str, **values: int | float | date | datetime) -> str:
     """Return ``query`` with each ``$name`` replaced by the SQL literal of ``values[name]``.
 
-    Literals instead of DuckDB parameters: binding a Python parameter makes
-    DuckDB import pandas (a fifth of a second and tens of MB), and a typed
-    literal keeps the types of hashed values explicit (``42::BIGINT``).
+    Literals instead of DuckDB parameters: a typed literal keeps the type of a
+    hashed value explicit (``42::BIGINT``), whatever DuckDB would infer for a
+    Python object.
     """
 
     def literal(match: re.Match[str]) -> str:
