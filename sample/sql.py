@@ -48,18 +48,26 @@ def bind(query: str, **values: int | float | date | datetime) -> str:
 VERSIONS = f"""
 CREATE OR REPLACE TABLE versions AS
 WITH v AS (
-    SELECT p.*, r.vidx,
+    SELECT p.pkg_id, r.vidx,
         p.first_upload + to_microseconds(CAST(
             (r.vidx * p.interval_days + 0.45 * p.interval_days
                 * {u("hash($seed, 'v', p.pkg_id, r.vidx)", 0)}) * 86400e6 AS BIGINT)) AS upload_time
     FROM pkg p, range(p.n_versions) r(vidx)
-), named AS (
-    SELECT *,
-        CASE WHEN calver THEN strftime(upload_time, '%Y.%-m.%-d')
-        ELSE concat(major0 + (k0 + vidx) // (pa * pb), '.', ((k0 + vidx) // pa) % pb, '.',
-                    (k0 + vidx) % pa)
-        END AS version
+), numbered AS (
+    -- The window functions on narrow rows: sorting every package column along
+    -- (summaries, classifier lists) made this the run's peak of memory.
+    SELECT pkg_id, vidx, upload_time,
+        (row_number() OVER (ORDER BY pkg_id, vidx) - 1)::INTEGER AS vrow,
+        coalesce(lead(upload_time::DATE + 1) OVER (PARTITION BY pkg_id ORDER BY vidx),
+                 DATE '9999-12-31') AS next_avail
     FROM v WHERE upload_time < $range_end
+), named AS (
+    SELECT n.*, p.display, p.wheel_dist, p.wheel_tag, p.has_wheel, p.size_kb,
+        CASE WHEN p.calver THEN strftime(n.upload_time, '%Y.%-m.%-d')
+        ELSE concat(p.major0 + (p.k0 + n.vidx) // (p.pa * p.pb), '.',
+                    ((p.k0 + n.vidx) // p.pa) % p.pb, '.', (p.k0 + n.vidx) % p.pa)
+        END AS version
+    FROM numbered n JOIN pkg p ON p.pkg_id = n.pkg_id
 ), files AS (
     SELECT *,
         concat(display, '-', version, '.tar.gz') AS sdist_filename,
@@ -67,11 +75,9 @@ WITH v AS (
             AS wheel_filename
     FROM named
 )
-SELECT (row_number() OVER (ORDER BY pkg_id, vidx) - 1)::INTEGER AS vrow,
-    pkg_id, vidx, version, upload_time,
+SELECT vrow, pkg_id, vidx, version, upload_time,
     (upload_time::DATE + 1) AS avail_day,
-    coalesce(lead(upload_time::DATE + 1) OVER (PARTITION BY pkg_id ORDER BY vidx),
-             DATE '9999-12-31') AS next_avail,
+    next_avail,
     sdist_filename, wheel_filename,
     concat('/packages/', substr(hs, 1, 2), '/', substr(hs, 3, 2), '/', substr(hs, 5, 60), '/',
            sdist_filename) AS sdist_url,
@@ -90,10 +96,10 @@ FROM (
 ORDER BY vrow
 """
 
-# Per package and day: downloads by users and by mirrors.
+# Per package and day of the chunk (table chunk_days): downloads by users and by
+# mirrors, in (day, package) order.
 _N = "hash($seed, 'n', a.epoch_day, a.pkg_id)"
 PKG_DAY = f"""
-CREATE OR REPLACE TEMP TABLE pd AS
 WITH w AS (
     SELECT m.pkg_id, d.day, d.day_idx, d.epoch_day, d.day_us, d.day_factor,
         exp(m.lv + (m.lv_next - m.lv) * d.frac) AS w
@@ -123,9 +129,10 @@ ORDER BY a.day_idx, a.pkg_id
 # DuckDB runs on one thread) that lets each day be sliced off without a sort;
 # assembled into columns by sample.assemble. unnest() streams the rows of each
 # package-day in order (a lateral join with range() would plan a hash join whose
-# output interleaves neighbouring days).
+# output interleaves neighbouring days). PKG_DAY is a CTE, not a temporary table:
+# one statement per chunk, nothing materialised but its sort.
 EVENTS = f"""
-WITH e AS (
+WITH pd AS ({PKG_DAY}), e AS (
     SELECT *, hash($seed, epoch_day, pkg_id, i) AS h
     FROM (SELECT pd.*, unnest(range(pd.n_user + pd.n_mirror)) AS i FROM pd)
 ), f AS (
