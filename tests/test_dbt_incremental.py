@@ -3,6 +3,7 @@ a full build, and a bad backfill window fails with a clear message."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -24,6 +25,15 @@ def _last_week(warehouse: Warehouse) -> date:
     return row[0]
 
 
+def _week_downloads(path: Path, week: date) -> int:
+    with duckdb.connect(str(path), read_only=True) as con:
+        row = con.execute(
+            "select downloads from pypi_downloads_weekly where week_start = ?", [week]
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def _differences(full: Path, incremental: Path, query: str) -> int:
     with duckdb.connect() as con:
         con.execute(f"attach '{full}' as full_build (read_only)")
@@ -38,6 +48,13 @@ def _differences(full: Path, incremental: Path, query: str) -> int:
     return int(row[0])
 
 
+def _raw_without_day(raw_dir: Path, day: date, copy: Path) -> Path:
+    """A copy of the raw sample without one day's downloads (rows that arrive late)."""
+    shutil.copytree(raw_dir, copy, ignore=shutil.ignore_patterns(f"date={day.isoformat()}"))
+    assert not (copy / "file_downloads" / f"date={day.isoformat()}").exists()
+    return copy
+
+
 def test_one_new_week_incrementally_equals_a_full_build(
     warehouse: Warehouse, tmp_path: Path
 ) -> None:
@@ -45,19 +62,27 @@ def test_one_new_week_incrementally_equals_a_full_build(
     previous_week = last_week - timedelta(days=7)
     incremental = tmp_path / "incremental.duckdb"
     target = tmp_path / "target"
-    # First build stops one week short of the data...
+    # First build stops one week short of the data, and the Wednesday of its
+    # last week has not arrived yet...
+    late_day = previous_week + timedelta(days=2)
+    early_raw = _raw_without_day(warehouse.raw_dir, late_day, tmp_path / "raw-early")
     run_dbt(
         ["run", "--vars", f"{{end_week: '{previous_week}'}}"],
-        raw_dir=warehouse.raw_dir,
+        raw_dir=early_raw,
         warehouse=incremental,
         target_dir=target,
     )
-    assert _last_week(Warehouse(incremental, target, warehouse.raw_dir, target)) == previous_week
-    # ...then a plain incremental run adds the new week (and re-counts the lookback week).
+    assert _last_week(Warehouse(incremental, target, early_raw, target)) == previous_week
+    early_downloads = _week_downloads(incremental, previous_week)
+    # ...then a plain incremental run adds the new week and re-counts the
+    # lookback week with the late day: its changed rows must be replaced
+    # (the marts keep only unchanged rows) and nothing else may differ.
     completed = run_dbt(
         ["run"], raw_dir=warehouse.raw_dir, warehouse=incremental, target_dir=target
     )
     assert f"download window: weeks {previous_week} .. {last_week}" in completed.stdout
+    # The late day changed the lookback week (so changed rows were replaced).
+    assert _week_downloads(incremental, previous_week) > early_downloads
     for mart in MARTS:
         assert (
             _differences(warehouse.path, incremental, f"select * from {{db}}.main.{mart}") == 0
