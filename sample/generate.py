@@ -38,11 +38,14 @@ SUCCESS = "_SUCCESS"
 MIRROR_SHARE = 0.012
 #: The string columns, compressed with zstd level 1 by default.
 COMPRESSED = ("url", "project", "file.filename", "file.project", "file.version")
-#: Rows fetched from DuckDB and written per row group: bounds memory per day.
+#: Most rows of a day written as one row group: bounds memory per day.
 BATCH_ROWS = 1 << 20
+#: Rows per batch fetched from DuckDB. A day's slices keep their whole batch alive
+#: until written: small batches keep memory flat when days get big.
+FETCH_ROWS = 1 << 18
 ROW_GROUP_ROWS = 1 << 20
 DEFAULT_WRITERS = 2
-#: Days per DuckDB statement: fewer statements, while the per-chunk table stays small.
+#: Days per DuckDB statement: fewer statements, while the sort of their package-days stays small.
 CHUNK_DAYS = 28
 EVENT_SCHEMA = pa.schema(
     [
@@ -481,7 +484,7 @@ def _write_downloads(
                     last_day=last_day,
                 )
                 days = _DaySequence(tmp, opts, files, week_of, compression, submit, a, b)
-                reader = con.execute(events).to_arrow_reader(BATCH_ROWS)
+                reader = con.execute(events).to_arrow_reader(min(FETCH_ROWS, BATCH_ROWS))
                 for batch in reader:
                     # Rows come sorted by day: one slice per run of equal days.
                     runs = pc.run_end_encode(batch.column("day"))
