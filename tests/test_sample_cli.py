@@ -82,6 +82,16 @@ def test_same_seed_same_content_other_seed_other_content(make_raw: Callable[...,
     assert any(not table.equals(c.get(name)) for name, table in a.items() if name in c)
 
 
+def test_writer_threads_do_not_change_a_byte(make_raw: Callable[..., Path]) -> None:
+    one = make_raw(*SMALL, "--threads", "1")
+    three = make_raw(*SMALL, "--threads", "3")
+    files = sorted(p.relative_to(one) for p in one.glob("**/*.parquet"))
+    assert files == sorted(p.relative_to(three) for p in three.glob("**/*.parquet"))
+    assert len(files) == 15  # 14 days and the metadata
+    for name in files:
+        assert (one / name).read_bytes() == (three / name).read_bytes(), name
+
+
 def test_success_marker_and_skip_when_up_to_date(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
