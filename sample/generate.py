@@ -45,6 +45,8 @@ BATCH_ROWS = 1 << 20
 FETCH_ROWS = 1 << 18
 ROW_GROUP_ROWS = 1 << 20
 DEFAULT_WRITERS = 2
+#: How far ahead of the days being generated client profiles are drawn.
+DRAW_AHEAD_DAYS = 56
 #: Days per DuckDB statement: fewer statements, while the sort of their package-days stays small.
 CHUNK_DAYS = 28
 EVENT_SCHEMA = pa.schema(
@@ -369,6 +371,11 @@ def generate(
     meta_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-metadata")
     meta: Future[int] | None = None
     meta_con: duckdb.DuckDBPyConnection | None = None
+    # Client profiles are drawn in Python, on a thread of their own and weeks ahead:
+    # the first ones while DuckDB sets up, so that neither it nor the writers wait.
+    drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-profiles")
+    weeks = _Weeks(opts.seed, opts.start, opts.end, drawer)
+    weeks.ahead(opts.start + timedelta(days=DRAW_AHEAD_DAYS))
     try:
         pkgs = catalog.select(
             calibration.load(), count=opts.packages, seed=opts.seed, start=opts.start, end=opts.end
@@ -386,7 +393,15 @@ def generate(
             progress(0, opts.days, "setup done")
         files = _files(con)
         downloads = _write_downloads(
-            con, opts, tmp, files, k, mirror_rate, threads or DEFAULT_WRITERS, compression, progress
+            con,
+            opts,
+            tmp,
+            files,
+            weeks,
+            (k, mirror_rate),
+            threads or DEFAULT_WRITERS,
+            compression,
+            progress,
         )
         if progress:
             progress(opts.days, opts.days, f"{opts.end}: {downloads:,} rows written")
@@ -406,9 +421,11 @@ def generate(
         if meta is not None and meta_con is not None and not meta.done():
             meta_con.interrupt()
         meta_pool.shutdown(wait=True, cancel_futures=True)
+        drawer.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     meta_pool.shutdown()
+    drawer.shutdown()
     return Result(out, False, downloads, metadata, seconds)
 
 
@@ -426,29 +443,16 @@ def _write_downloads(
     opts: Options,
     tmp: Path,
     files: Files,
-    k: float,
-    mirror_rate: float,
+    weeks: _Weeks,
+    scale: tuple[float, float],
     workers: int,
     compression: str,
     progress: Progress | None,
 ) -> int:
     """Write every day's file_downloads file; return the number of rows."""
     downloads = 0
-    # Client profiles are drawn in Python: on a thread of their own, a chunk's weeks
-    # ahead, so that neither DuckDB nor the writers wait for them.
-    drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-profiles")
-    weeks: dict[date, Future[clients.WeekProfiles]] = {}
-
-    def week_of(day: date) -> Future[clients.WeekProfiles]:
-        monday = day - timedelta(days=day.weekday())
-        if monday not in weeks:
-            weeks[monday] = drawer.submit(clients.week_profiles, opts.seed, monday)
-        return weeks[monday]
-
-    with (
-        drawer,
-        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sample-writer") as pool,
-    ):
+    k, mirror_rate = scale
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sample-writer") as pool:
         pending: deque[Future[int]] = deque()
 
         def submit(task: Callable[[], int]) -> Future[int]:
@@ -466,11 +470,8 @@ def _write_downloads(
                     opts.start + timedelta(days=a),
                     opts.start + timedelta(days=b - 1),
                 )
-                # Days come in order: only this chunk's weeks are needed from now on.
-                for monday in [m for m in weeks if m < first_day - timedelta(days=6)]:
-                    del weeks[monday]
-                for i in range(0, b - a + 6, 7):
-                    week_of(min(first_day + timedelta(days=i), last_day))
+                weeks.forget(first_day)
+                weeks.ahead(last_day + timedelta(days=DRAW_AHEAD_DAYS))
                 con.execute(
                     f"CREATE OR REPLACE TEMP TABLE chunk_days AS SELECT * FROM days "
                     f"WHERE day_idx >= {a} AND day_idx < {b}"
@@ -483,7 +484,7 @@ def _write_downloads(
                     first_day=first_day,
                     last_day=last_day,
                 )
-                days = _DaySequence(tmp, opts, files, week_of, compression, submit, a, b)
+                days = _DaySequence(tmp, opts, files, weeks.of, compression, submit, a, b)
                 reader = con.execute(events).to_arrow_reader(min(FETCH_ROWS, BATCH_ROWS))
                 for batch in reader:
                     # Rows come sorted by day: one slice per run of equal days.
@@ -502,10 +503,42 @@ def _write_downloads(
             while pending:
                 downloads += pending.popleft().result()
         except BaseException:
-            drawer.shutdown(wait=True, cancel_futures=True)
+            weeks.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
             raise
     return downloads
+
+
+class _Weeks:
+    """The client profiles of each ISO week, drawn on ``pool`` ahead of their use."""
+
+    def __init__(self, seed: int, start: date, end: date, pool: ThreadPoolExecutor) -> None:
+        self.seed, self.end, self.pool = seed, end, pool
+        self.drawn: dict[date, Future[clients.WeekProfiles]] = {}
+        self.next = start  # a day of the first week not asked for yet
+
+    def of(self, day: date) -> Future[clients.WeekProfiles]:
+        """Return the profiles of the week of ``day`` (drawn now if not yet asked for)."""
+        monday = day - timedelta(days=day.weekday())
+        if monday not in self.drawn:
+            self.drawn[monday] = self.pool.submit(clients.week_profiles, self.seed, monday)
+        return self.drawn[monday]
+
+    def ahead(self, until: date) -> None:
+        """Start drawing every week up to the one of ``until`` (within the range)."""
+        while self.next <= min(until, self.end):
+            self.of(self.next)
+            self.next += timedelta(days=7)
+
+    def forget(self, before: date) -> None:
+        """Drop the weeks that end before ``before`` (days come in order)."""
+        for monday in [m for m in self.drawn if m + timedelta(days=6) < before]:
+            del self.drawn[monday]
+
+    def cancel(self) -> None:
+        """Cancel the draws not started yet."""
+        for future in self.drawn.values():
+            future.cancel()
 
 
 class _DaySequence:
