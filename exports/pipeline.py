@@ -148,7 +148,7 @@ def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
                     opts.load_workers,
                 )
                 t0 = time.perf_counter()
-                data_through = finish_file(temp, marts, built.row_counts, info)
+                data_through = finish_file(temp, marts, built.row_counts, info, built.data_through)
                 t1 = time.perf_counter()
                 killpoints.reached("after_temp_written")
                 validate_file(temp, marts, built.row_counts, build_id)

