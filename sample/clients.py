@@ -57,11 +57,12 @@ class _Picker:
 
     def __init__(self, weights: list[float], values: list[Any]) -> None:
         self.cum = list(accumulate(weights))
-        self.values = values
+        # One value past the end (bisect can land there when u * total rounds up).
+        self.values = [*values, values[-1]]
+        self.total = self.cum[-1]
 
     def pick(self, u: float) -> Any:
-        i = bisect_right(self.cum, u * self.cum[-1])
-        return self.values[min(i, len(self.values) - 1)]
+        return self.values[bisect_right(self.cum, u * self.total)]
 
 
 _PLATFORMS = _Picker([p[0] for p in profiles.PLATFORMS], [p[1:] for p in profiles.PLATFORMS])
@@ -218,18 +219,29 @@ def week_profiles(seed: int, monday: date) -> WeekProfiles:
     ci: list[bool | None] = []
     details_null: list[bool] = []
     random_ = rng.random
+    # Bound methods looked up once: this loop runs for every slot of every week.
+    pick_installer, pick_mirror = installers.pick, _MIRRORS.pick
+    pick_python, pick_platform = pythons.pick, _PLATFORMS.pick
+    pick_country, pick_tls, pick_setuptools = _COUNTRIES.pick, _TLS.pick, setuptools.pick
     for slot in range(SLOTS):
         if slot < USER_SLOTS:
-            name, version, kind = installers.pick(random_())
+            name, version, kind = pick_installer(random_())
         else:
-            (name, version), kind = _MIRRORS.pick(random_()), "mirror"
-        python, impl, impl_version = pythons.pick(random_())
-        plat = _PLATFORMS.pick(random_())
+            (name, version), kind = pick_mirror(random_()), "mirror"
+        python, impl, impl_version = pick_python(random_())
+        plat = pick_platform(random_())
         if kind == "mirror" and plat[0] != "Linux":  # mirrors run on servers
             plat = ("Linux", "6.1.0-18-amd64", *plat[2:7], "x86_64", plat[8])
-        u_st, u_rust, u_cty, u_tls, u_null, u_ci = (random_() for _ in range(6))
-        country = _COUNTRIES.pick(u_cty)
-        tls = _TLS.pick(u_tls)
+        u_st, u_rust, u_cty, u_tls, u_null, u_ci = (
+            random_(),
+            random_(),
+            random_(),
+            random_(),
+            random_(),
+            random_(),
+        )
+        country = pick_country(u_cty)
+        tls = pick_tls(u_tls)
         if kind == "min":  # only the installer is known (browsers, requests, ...)
             rows.append((name, version, None, None, None, *_NO_PLATFORM, None, None, country, *tls))
         else:
@@ -247,7 +259,7 @@ def week_profiles(seed: int, monday: date) -> WeekProfiles:
                     sys_release,
                     cpu,
                     openssl if full else None,
-                    setuptools.pick(u_st) if full and name != "uv" else None,
+                    pick_setuptools(u_st) if full and name != "uv" else None,
                     ("1.82.0" if u_rust < 0.015 else "1.89.0") if full and u_rust < 0.03 else None,
                     country,
                     *tls,
