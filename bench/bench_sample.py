@@ -10,7 +10,10 @@ from the child's own rusage) into a temporary directory:
 - ``demo`` is what ``make sample`` runs (``--scale demo``: 104 weeks, 20M
   events, 6,000 packages), the honest end-to-end rate.
 
-The machine is shared, so each result comes with its CPU seconds, and two
+The machine is shared, so each result comes with its CPU seconds and the
+time its threads spent ready to run but waiting for a core (Linux
+``/proc/<pid>/task/*/schedstat``, sampled every 0.1 s, so the last 0.1 s of
+a thread may be missed), and two
 peers are measured in the same run: DuckDB writing the small size's rows to
 parquet with its own COPY, and optionally (``--baseline DIR``, a checkout of
 an older version, e.g. made with ``git worktree add``) the same sizes run by
@@ -23,6 +26,7 @@ writes data/bench/sample.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -57,8 +61,19 @@ def run(code: Path, args: list[str], out: Path) -> dict[str, float]:
         env={**os.environ, "PYTHONPATH": str(code)},
         stderr=subprocess.DEVNULL,
     )
-    # wait4 gives this child's own rusage (peak RSS, CPU), not a running maximum.
-    _, status, usage = os.wait4(child.pid, 0)
+    # While it runs: how long its threads were ready to run but waited for a core
+    # (the kernel's per-thread run-queue time). On this shared machine that wait,
+    # not the code, decides much of the wall time.
+    waits: dict[str, float] = {}
+    while True:
+        for stat in Path(f"/proc/{child.pid}/task").glob("*/schedstat"):
+            # A thread (or the process) may end while being read.
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                waits[stat.parent.name] = int(stat.read_text().split()[1]) / 1e9
+        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+        if pid:
+            break
+        time.sleep(0.1)
     child.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - t0
     if child.returncode != 0:
@@ -74,6 +89,7 @@ def run(code: Path, args: list[str], out: Path) -> dict[str, float]:
         "cpu_s": round(cpu, 2),
         "events_per_s": round(rows / wall),
         "events_per_cpu_s": round(rows / cpu) if cpu else 0,
+        "runqueue_wait_s": round(sum(waits.values()), 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "file_downloads_mb": round(size / 1e6, 1),
         "bytes_per_event": round(size / rows, 1) if rows else 0,
@@ -184,7 +200,8 @@ def main() -> int:
         print(
             f"sample {name}: {r['events']:,} events in {r['wall_s']} s wall = "
             f"{r['events_per_s']:,} events/s end to end ({r['events_per_cpu_s']:,} per CPU-second, "
-            f"{r['cpu_s']} CPU-s), peak RSS {r['peak_rss_mb']} MB"
+            f"{r['cpu_s']} CPU-s, threads waited {r['runqueue_wait_s']} s for a core), "
+            f"peak RSS {r['peak_rss_mb']} MB"
         )
     if "rss_ratio_large_vs_small" in this:
         print(f"sample peak RSS large/small (4x the events): {this['rss_ratio_large_vs_small']}")
