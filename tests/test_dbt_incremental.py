@@ -75,8 +75,8 @@ def test_one_new_week_incrementally_equals_a_full_build(
     assert _last_week(Warehouse(incremental, target, early_raw, target)) == previous_week
     early_downloads = _week_downloads(incremental, previous_week)
     # ...then a plain incremental run adds the new week and re-counts the
-    # lookback week with the late day: its changed rows must be replaced
-    # (the marts keep only unchanged rows) and nothing else may differ.
+    # lookback week with the late day: its rows must be replaced and nothing
+    # else may differ.
     completed = run_dbt(
         ["run"], raw_dir=warehouse.raw_dir, warehouse=incremental, target_dir=target
     )

@@ -7,7 +7,7 @@
   weeks the rollup rewrote (folding is per package-week, so this is exact).
 #}
 {% macro top_k_dimension_mart(dimension, column_name) %}
-{{ config(**weekly_incremental_config(cluster_by=['package_name'], keep_unchanged_rows=true)) }}
+{{ config(**weekly_incremental_config(cluster_by=['package_name'])) }}
 
 with rollup as (
 

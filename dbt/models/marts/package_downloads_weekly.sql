@@ -1,5 +1,5 @@
 {#- Incremental by week: only the weeks the rollup rewrote are rebuilt. -#}
-{{ config(**weekly_incremental_config(cluster_by=['package_name'], keep_unchanged_rows=true)) }}
+{{ config(**weekly_incremental_config(cluster_by=['package_name'])) }}
 
 with rollup as (
 

@@ -1,6 +1,6 @@
 {#- Incremental by week like the other weekly marts: a run re-aggregates only
     the weeks the rollup rewrote instead of every package-week of history. -#}
-{{ config(**weekly_incremental_config(cluster_by=none, keep_unchanged_rows=true)) }}
+{{ config(**weekly_incremental_config(cluster_by=none)) }}
 -- depends_on: {{ ref('int_downloads_rolled_up_weekly') }}
 
 with package_weeks as (
