@@ -88,7 +88,7 @@ def release_memory() -> None:
 
 def open_target(path: Path) -> sqlite3.Connection:
     """The connection that appends to the file being built (build PRAGMAs: nobody else reads it)."""
-    lite = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    lite = sqlite3.connect(path, isolation_level=None)
     lite.execute("PRAGMA journal_mode = OFF")
     lite.execute("PRAGMA synchronous = OFF")
     # An append only touches the right-most path of the B-tree: 8 pages of
