@@ -55,6 +55,10 @@ def chunk_bounds(first: int, last: int, rows: int) -> list[tuple[int, int]]:
     return list(pairwise(edges))
 
 
+class OrderBroken(Exception):
+    """The gate of a load failed: its chunks are not in key order after all."""
+
+
 @dataclass(frozen=True)
 class Staged:
     """One chunk written to its staging file."""
@@ -110,6 +114,8 @@ class StagedLoader:
         window: chunks staged or being staged at once (bounds disk use).
         page_size: page size of the staging files.
         on_rows: called with the row count of every appended chunk (progress).
+        gate: when given, nothing is appended before it resolves to True;
+            False raises :class:`OrderBroken` (chunks are staged meanwhile).
     """
 
     def __init__(
@@ -122,8 +128,10 @@ class StagedLoader:
         window: int,
         page_size: int,
         on_rows: Callable[[int], None] | None = None,
+        gate: Future[bool] | None = None,
     ) -> None:
         self.con, self.target, self.mart = con, target, mart
+        self.gate = gate
         self.staging_dir, self.pool, self.window = staging_dir, pool, max(window, 1)
         self.page_size = page_size
         self.on_rows = on_rows
@@ -193,6 +201,10 @@ class StagedLoader:
     def _append(self, fut: Future[Staged]) -> None:
         """Append one staged chunk to the final table, in SQLite, then delete its file."""
         staged = fut.result()
+        if self.gate is not None:
+            if not self.gate.result():
+                raise OrderBroken(self.mart.name)
+            self.gate = None
         started = time.perf_counter()
         table = quote(self.mart.name)
         try:

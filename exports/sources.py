@@ -52,6 +52,11 @@ class Scan:
     #: copy; nothing is sorted.
     presorted: bool = False
     whole: str = ""
+    #: When set, ``presorted`` is a claim still to prove: ``verify(cursor)`` runs
+    #: the order check (beside the load: nothing is appended before it passes)
+    #: and ``fallback()`` gives the sorted scan to use when it fails.
+    verify: Callable[[duckdb.DuckDBPyConnection], bool] | None = None
+    fallback: Callable[[], Scan] | None = None
 
 
 class Source(Protocol):
@@ -151,8 +156,23 @@ class DuckDBSource:
             raise ExportError(f"mart {mart.name} is not readable in {self.path}: {exc}") from None
         count = int(row[0]) if row else 0
         select = f"SELECT {select_list(mart)} FROM {rel}"
-        if self.trust_order and scan_is_ordered(con, rel, mart):
-            return Scan(self._rowid_chunks(con, rel, select, count), count, True, f"({select})")
+        if not self.trust_order:
+            return self._sorted_scan(con, mart, select, count)
+        # Optimistic: the writer proves the order (one streaming pass) while the
+        # first chunks load, and takes the sorted scan if it fails.
+        return Scan(
+            self._rowid_chunks(con, rel, select, count),
+            count,
+            presorted=True,
+            whole=f"({select})",
+            verify=lambda cur: scan_is_ordered(cur, rel, mart),
+            fallback=lambda: self._sorted_scan(con, mart, select, count),
+        )
+
+    def _sorted_scan(
+        self, con: duckdb.DuckDBPyConnection, mart: MartSpec, select: str, count: int
+    ) -> Scan:
+        """The mart in key order by sorting it, in consecutive key-range parts."""
         bounds = self._bounds(con, mart, count)
         if bounds is None:
             return Scan((f"({select} ORDER BY {order_by(mart)})",), count)

@@ -25,7 +25,7 @@ import duckdb
 
 from exports import SCHEMA_VERSION, killpoints
 from exports.errors import ExportError
-from exports.loader import LoadStats, StagedLoader, chunk_bounds, open_target
+from exports.loader import LoadStats, OrderBroken, StagedLoader, chunk_bounds, open_target
 from exports.manifest import MartSpec
 from exports.report import Reporter
 from exports.sources import Scan, Source
@@ -216,7 +216,12 @@ class _Writing:
     parquet: ThreadPoolExecutor
     reporter: Reporter
 
-    def loader(self, mart: MartSpec, pool: ThreadPoolExecutor | None = None) -> StagedLoader:
+    def loader(
+        self,
+        mart: MartSpec,
+        pool: ThreadPoolExecutor | None = None,
+        gate: Future[bool] | None = None,
+    ) -> StagedLoader:
         """A loader for one mart, on the shared stagers or on ``pool`` (one worker)."""
         return StagedLoader(
             self.con,
@@ -227,6 +232,7 @@ class _Writing:
             window=2 if pool else self.workers + 1,
             page_size=PAGE_SIZE,
             on_rows=self.reporter.advance,
+            gate=gate,
         )
 
 
@@ -253,8 +259,16 @@ def _write_presorted(
     Returns:
         ``(future of (rows written to Parquet, seconds), load statistics)``.
     """
-    loader = w.loader(mart)
-    loader.load(scan.parts)
+    if scan.verify is None:
+        loader = w.loader(mart)
+        loader.load(scan.parts)
+    else:
+        # The order check (a streaming pass) runs beside the first chunks;
+        # nothing is appended before it has passed.
+        verify = scan.verify
+        with w.con.cursor() as cur, ThreadPoolExecutor(1, thread_name_prefix="check") as pool:
+            loader = w.loader(mart, gate=pool.submit(verify, cur))
+            loader.load(scan.parts)
     dest = part_dir / "part-00000.parquet"
     # The cursor is made here: `con` itself is only ever used from this thread.
     cur = w.con.cursor()
@@ -349,8 +363,13 @@ def _write_mart(
             w.reporter.label(mart.name)
             try:
                 if scan.presorted:
-                    job, stats = _write_presorted(w, mart, scan, part_dir)
-                    return scan, job, 0.0, stats
+                    try:
+                        job, stats = _write_presorted(w, mart, scan, part_dir)
+                        return scan, job, 0.0, stats
+                    except OrderBroken:
+                        if scan.fallback is None:
+                            raise
+                        scan = scan.fallback()
                 staged, copy_s, stats = _write_parts(w, mart, scan, part_dir, overlap)
                 return scan, staged, copy_s, stats
             except duckdb.OutOfMemoryException as exc:
