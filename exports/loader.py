@@ -167,6 +167,7 @@ class StagedLoader:
         self._pending.clear()
         for path in self.staging_dir.glob(f"{self.mart.name}.stage-*"):
             path.unlink(missing_ok=True)
+        release_memory()
 
     def _next_path(self) -> Path:
         self._seq += 1

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,14 @@ import duckdb
 
 from exports import SCHEMA_VERSION, killpoints
 from exports.errors import ExportError
-from exports.loader import LoadStats, OrderBroken, StagedLoader, chunk_bounds, open_target
+from exports.loader import (
+    LoadStats,
+    OrderBroken,
+    StagedLoader,
+    chunk_bounds,
+    open_target,
+    release_memory,
+)
 from exports.manifest import MartSpec
 from exports.report import Reporter
 from exports.sources import Scan, Source
@@ -267,7 +274,13 @@ def _write_presorted(
         # nothing is appended before it has passed.
         verify = scan.verify
         with w.con.cursor() as cur, ThreadPoolExecutor(1, thread_name_prefix="check") as pool:
-            loader = w.loader(mart, gate=pool.submit(verify, cur))
+            gate = pool.submit(verify, cur)
+            # An unordered mart fails the check within milliseconds: let it,
+            # before stagers start (their memory would stay for the sort).
+            done, _ = wait([gate], timeout=GATE_GRACE_S)
+            if done and not gate.result():
+                raise OrderBroken(mart.name)
+            loader = w.loader(mart, gate=gate)
             loader.load(scan.parts)
     dest = part_dir / "part-00000.parquet"
     # The cursor is made here: `con` itself is only ever used from this thread.
@@ -300,6 +313,9 @@ def _write_parts(
     # the other core (measured with two: more CPU and ~40 MB more peak RSS).
     single = ThreadPoolExecutor(1, thread_name_prefix="stage1") if sorter else None
     loader = w.loader(mart, single)
+    # Memory the stagers (or a failed presorted attempt) freed goes back to the
+    # OS before the sort, which is where the peak RSS is reached.
+    release_memory()
     with (
         sorter or nullcontext(),
         single or nullcontext(),
@@ -308,6 +324,7 @@ def _write_parts(
         pending = pool.submit(_copy_part, sorter or w.con, scan.parts[0], files[0])
         for j, dest in enumerate(files):
             rows, secs = pending.result()
+            release_memory()
             staged += rows
             copy_s += secs
             w.reporter.advance(rows)
@@ -391,6 +408,9 @@ def _write_mart(
         if limit != initial:
             con.execute(f"SET memory_limit = '{initial}B'")
 
+
+#: Seconds the load of a presorted mart waits for its order check to fail fast.
+GATE_GRACE_S = 0.1
 
 #: DuckDB cursors staging chunks at once (see :mod:`exports.loader`).
 LOAD_WORKERS = 2
