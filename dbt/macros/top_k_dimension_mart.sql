@@ -65,5 +65,6 @@ final as (
 )
 
 select * from final
+{{ storage_order(['week_start']) }}
 
 {% endmacro %}

@@ -63,3 +63,4 @@ final as (
 )
 
 select * from final
+{{ storage_order(['week_start']) }}

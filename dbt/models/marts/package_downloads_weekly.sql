@@ -24,3 +24,4 @@ final as (
 )
 
 select * from final
+{{ storage_order(['week_start']) }}

@@ -127,3 +127,4 @@ final as (
 )
 
 select * from final
+{{ storage_order(['package_name']) }}
