@@ -206,3 +206,34 @@ def test_key_range_parts_give_the_same_tables(
     assert_same_tables(published_export.release, db.resolve())
     files = sorted((tmp_path / "parquet" / "package_countries_weekly").glob("*.parquet"))
     assert len(files) > 3
+
+
+def test_an_export_does_not_import_pandas(published_export: Published, tmp_path: Path) -> None:
+    """Nothing in an export may import pandas: it alone adds ~85 MB to the peak RSS.
+
+    DuckDB's Python client imports pandas (and numpy, pyarrow) the first time
+    a query binds a Python parameter, so the exporter must use none.
+    """
+    import subprocess
+    import sys
+
+    from tests.fixtures.export import exporter_args
+    from tests.fixtures.warehouse import REPO_ROOT
+
+    db = tmp_path / "pypi_trends.sqlite"
+    args = exporter_args(published_export.warehouse, db, "--build-id", "no-pandas")
+    code = (
+        "import sys; from exports.cli import main; status = main(sys.argv[1:], env={});"
+        " print(sorted(m for m in ('pandas', 'numpy', 'pyarrow') if m in sys.modules));"
+        " sys.exit(status)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
