@@ -128,6 +128,17 @@ def chart_series(page: Any, expected: int, chart: str = "chart-main") -> int | N
         page.wait_for_timeout(50)
 
 
+def settled(page: Any) -> None:
+    """Wait until no htmx request is in flight.
+
+    A control changed while the previous swap is still on its way can be
+    replaced by that swap before its own request leaves (seen on a loaded
+    machine: the second of two quick selects was lost), so each step of a
+    journey starts from a settled page, as a person's next click would.
+    """
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")
+
+
 def test_search_add_chart_range_share_remove(
     server: str, browser: Any, names: list[tuple[str, str]]
 ) -> None:
@@ -172,8 +183,10 @@ def test_search_add_chart_range_share_remove(
     page.locator("#add-feedback", has_text="already in the comparison").wait_for()
 
     # Change the range, then show shares of all PyPI: the URL follows.
+    settled(page)
     page.select_option('select[name="range"]', "3m")
     page.wait_for_url(f"{server}/compare/{both}?range=3m")
+    settled(page)
     page.select_option('select[name="show"]', "pypi")
     page.wait_for_url(f"{server}/compare/{both}?range=3m&show=pypi")
     assert chart_series(page, 2) == 2
@@ -201,6 +214,7 @@ def test_search_add_chart_range_share_remove(
     assert json.loads(shown)["percent"] is True
 
     # Remove one with one click.
+    settled(page)
     page.locator(f'.chip a.remove[aria-label="Remove {b_label}"]').click()
     page.wait_for_url(f"{server}/compare/{a}?range=3m&show=pypi")
     assert chart_series(page, 1) == 1
