@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 #: each part re-scans the mart (~0.1 s per 5M rows), so parts should not be
 #: much smaller.
 PART_ROWS = 2_500_000
+#: Parts are not split below this many rows when a sort does not fit the cap.
+MIN_SPLIT_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ class Scan:
     #: and ``fallback()`` gives the sorted scan to use when it fails.
     verify: Callable[[duckdb.DuckDBPyConnection], bool] | None = None
     fallback: Callable[[], Scan] | None = None
+    #: When set, ``split()`` gives the same sorted scan in twice as many key
+    #: ranges: the writer's first answer to a sort that does not fit the cap.
+    split: Callable[[], Scan] | None = None
 
 
 class Source(Protocol):
@@ -170,12 +175,24 @@ class DuckDBSource:
         )
 
     def _sorted_scan(
-        self, con: duckdb.DuckDBPyConnection, mart: MartSpec, select: str, count: int
+        self,
+        con: duckdb.DuckDBPyConnection,
+        mart: MartSpec,
+        select: str,
+        count: int,
+        wanted: int | None = None,
     ) -> Scan:
-        """The mart in key order by sorting it, in consecutive key-range parts."""
-        bounds = self._bounds(con, mart, count)
+        """The mart in key order by sorting it, in consecutive key-range parts.
+
+        ``wanted`` parts (default: ``part_rows`` rows each).
+        """
+        wanted = wanted or -(-count // max(self.part_rows, 1))
+        split = None
+        if count // (2 * wanted) >= MIN_SPLIT_ROWS:
+            split = lambda: self._sorted_scan(con, mart, select, count, 2 * wanted)  # noqa: E731
+        bounds = self._bounds(con, mart, count, wanted)
         if bounds is None:
-            return Scan((f"({select} ORDER BY {order_by(mart)})",), count)
+            return Scan((f"({select} ORDER BY {order_by(mart)})",), count, split=split)
         table, n_bounds = bounds
         key = quote(mart.grain[0])
         edges = [f"(SELECT b FROM {table} WHERE i = {i})" for i in range(n_bounds)]
@@ -183,7 +200,7 @@ class DuckDBSource:
         conds += [f"{key} >= {lo} AND {key} < {hi}" for lo, hi in pairwise(edges)]
         conds.append(f"{key} >= {edges[-1]}")
         parts = tuple(f"({select} WHERE {cond} ORDER BY {order_by(mart)})" for cond in conds)
-        return Scan(parts, count)
+        return Scan(parts, count, split=split)
 
     def _rowid_chunks(
         self, con: duckdb.DuckDBPyConnection, rel: str, select: str, count: int
@@ -207,27 +224,35 @@ class DuckDBSource:
         )
 
     def _bounds(
-        self, con: duckdb.DuckDBPyConnection, mart: MartSpec, count: int
+        self, con: duckdb.DuckDBPyConnection, mart: MartSpec, count: int, wanted: int
     ) -> tuple[str, int] | None:
-        """Split points of the first grain column, from a sample, in a temp table.
+        """Split points of the first grain column, from its exact row counts, in a temp table.
+
+        One hash aggregate over the first key (a few thousand groups on the demo
+        warehouse; DuckDB spills it beyond the cap) gives each key's rows; the
+        split points are the first keys with at least ``i * count / parts``
+        rows before them, so the parts are equal give or take one key's rows.
+        (A 100k-row reservoir sample took 5x as long and left ~30 MB more RSS
+        behind, measured on the demo warehouse.)
 
         Returns:
             ``(temp table, number of split points)``, or None when one part is enough.
         """
-        wanted = -(-count // max(self.part_rows, 1))
         if wanted <= 1:
             return None
         key = quote(mart.grain[0])
         # A plain (not TEMP) table of the in-memory database: the second
         # connection that stages the parts must see it too.
         table = quote(f"_bounds_{mart.name}")
-        fractions = ", ".join(f"{i / wanted:.6f}" for i in range(1, wanted))
         con.execute(
             f"CREATE OR REPLACE TABLE memory.main.{table} AS"
             f" SELECT row_number() OVER (ORDER BY b) - 1 AS i, b FROM ("
-            f"  SELECT DISTINCT unnest(quantile_disc({key}, [{fractions}])) AS b"
-            f"  FROM (SELECT {key} FROM {self.relation_name(mart)}"
-            f"        USING SAMPLE reservoir(100000 ROWS) REPEATABLE (42)))"
+            f"  SELECT min(k) AS b FROM ("
+            f"   SELECT k, sum(n) OVER (ORDER BY k ROWS UNBOUNDED PRECEDING) - n AS before"
+            f"   FROM (SELECT {key} AS k, count(*) AS n FROM {self.relation_name(mart)}"
+            f"         GROUP BY {key}))"
+            f"  WHERE k IS NOT NULL AND before * {wanted} // {count} > 0"
+            f"  GROUP BY before * {wanted} // {count})"
         )
         table = f"memory.main.{table}"
         row = con.execute(f"SELECT count(*) FROM {table}").fetchone()

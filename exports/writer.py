@@ -222,6 +222,29 @@ class _Writing:
     workers: int
     parquet: ThreadPoolExecutor
     reporter: Reporter
+    #: Parquet copies queued on ``parquet`` (they read through ``con``).
+    copies: list[Future[tuple[int, float]]] = field(default_factory=list)
+
+    def drop_cache(self) -> None:
+        """Evict DuckDB's cached warehouse blocks, then hand freed memory back to the OS.
+
+        Blocks a scan read stay cached in the buffer pool (14.8 MB after the
+        key-count pass over the demo's largest mart). A sort on another thread
+        evicts them when it needs room, but the memory they leave behind is
+        not what it then allocates: measured, a 1.7M-row sort part peaked at
+        143 MB instead of 122 MB. Lowering the cap for a moment evicts them
+        here. Skipped while a queued Parquet copy may run on ``con``: the
+        lowered cap would make it fail.
+        """
+        if all(job.done() for job in self.copies):
+            limit = _memory_limit_bytes(self.con)
+            try:
+                self.con.execute("SET memory_limit = '1MB'")
+            except duckdb.Error:
+                pass  # pinned buffers: the cap stays, nothing is lost
+            finally:
+                self.con.execute(f"SET memory_limit = '{limit}B'")
+        release_memory()
 
     def loader(
         self,
@@ -283,9 +306,19 @@ def _write_presorted(
             loader = w.loader(mart, gate=gate)
             loader.load(scan.parts)
     dest = part_dir / "part-00000.parquet"
+    if (scan.expected_rows or 0) <= SYNC_COPY_ROWS:
+        # A small copy takes milliseconds: queueing it would buy nothing, and a
+        # query beside the next mart's shares the cap with it (a queued copy
+        # of a tiny mart ran out of a 1 MB cap).
+        copied: Future[tuple[int, float]] = Future()
+        copied.set_result(_copy_part(w.con, scan.whole, dest))
+        w.reporter.advance(copied.result()[0])
+        return copied, loader.stats
     # The cursor is made here: `con` itself is only ever used from this thread.
     cur = w.con.cursor()
-    return w.parquet.submit(_copy_whole, cur, scan.whole, dest, w.reporter), loader.stats
+    job = w.parquet.submit(_copy_whole, cur, scan.whole, dest, w.reporter)
+    w.copies.append(job)
+    return job, loader.stats
 
 
 def _write_parts(
@@ -313,9 +346,10 @@ def _write_parts(
     # the other core (measured with two: more CPU and ~40 MB more peak RSS).
     single = ThreadPoolExecutor(1, thread_name_prefix="stage1") if sorter else None
     loader = w.loader(mart, single)
-    # Memory the stagers (or a failed presorted attempt) freed goes back to the
-    # OS before the sort, which is where the peak RSS is reached.
-    release_memory()
+    # Memory the stagers (or a failed presorted attempt, or the split points'
+    # pass) hold or freed goes back to the OS before the sort, which is where
+    # the peak RSS is reached.
+    w.drop_cache()
     with (
         sorter or nullcontext(),
         single or nullcontext(),
@@ -324,7 +358,10 @@ def _write_parts(
         pending = pool.submit(_copy_part, sorter or w.con, scan.parts[0], files[0])
         for j, dest in enumerate(files):
             rows, secs = pending.result()
-            release_memory()
+            if sorter is None:
+                w.drop_cache()
+            else:
+                release_memory()
             staged += rows
             copy_s += secs
             w.reporter.advance(rows)
@@ -332,6 +369,7 @@ def _write_parts(
                 pending = pool.submit(_copy_part, sorter, scan.parts[j + 1], files[j + 1])
             loader.load(_parquet_chunks(dest, rows))
             if j + 1 < len(files) and sorter is None:
+                w.drop_cache()
                 pending = pool.submit(_copy_part, w.con, scan.parts[j + 1], files[j + 1])
     return staged, copy_s, loader.stats
 
@@ -356,13 +394,15 @@ def _write_mart(
     part_dir: Path,
     overlap: bool,
 ) -> tuple[Scan, int | Future[tuple[int, float]], float, LoadStats]:
-    """Write one mart, doubling the memory cap and starting the mart over when a sort does not fit.
+    """Write one mart; start over in smaller parts (or with a doubled cap) if a sort does not fit.
 
     The small default cap keeps the peak RSS flat, and DuckDB spills sorts
     beyond it, but a sort still needs some unspillable memory that depends on
     the data (measured: a 520k-row mart of the demo sample did not sort in
-    40 MB while a 3.4M-row one did). Failing the whole export there would
-    leave users with no file, so the cap grows for that mart only, loudly.
+    40 MB while a 3.4M-row one did). So the mart is first sorted again in
+    twice as many key ranges (when the source can split it further; halves of
+    that mart sort in 40 MB), and only then does the cap grow, for that mart
+    only, loudly: failing the whole export would leave users with no file.
 
     Returns:
         ``(scan, rows in Parquet or the future of the queued copy, seconds
@@ -374,9 +414,11 @@ def _write_mart(
     con = w.con
     initial = _memory_limit_bytes(con)
     limit = initial
+    retry: Scan | None = None
     try:
         while True:
-            scan = source.scan(con, mart)
+            scan = retry or source.scan(con, mart)
+            retry = None
             w.reporter.label(mart.name)
             try:
                 if scan.presorted:
@@ -390,6 +432,18 @@ def _write_mart(
                 staged, copy_s, stats = _write_parts(w, mart, scan, part_dir, overlap)
                 return scan, staged, copy_s, stats
             except duckdb.OutOfMemoryException as exc:
+                # The failed attempt may have appended earlier chunks: start over.
+                w.target.execute(f"DELETE FROM {quote(mart.name)}")
+                if scan.split is not None:
+                    # Smaller key ranges first: DuckDB's sort fails when its
+                    # input is about the size of the cap (measured: 400-520k
+                    # rows of the demo's package_downloads_weekly at 40 MB),
+                    # while half of it (and twice as much) sorts fine.
+                    retry = scan.split()
+                    w.reporter.event(
+                        "sort_split", table=mart.name, parts=len(retry.parts), error=str(exc)[:80]
+                    )
+                    continue
                 if limit * 2 > MAX_MEMORY_LIMIT_BYTES:
                     raise ExportError(
                         f"mart {mart.name} does not fit in {limit >> 20} MiB: {exc}"
@@ -402,12 +456,13 @@ def _write_mart(
                     memory_limit_mib=limit >> 20,
                 )
                 con.execute(f"SET memory_limit = '{limit}B'")
-                # The failed attempt may have appended earlier chunks: start over.
-                w.target.execute(f"DELETE FROM {quote(mart.name)}")
     finally:
         if limit != initial:
             con.execute(f"SET memory_limit = '{initial}B'")
 
+
+#: Presorted marts up to this many rows are copied to Parquet at once, not queued.
+SYNC_COPY_ROWS = 100_000
 
 #: Seconds the load of a presorted mart waits for its order check to fail fast.
 GATE_GRACE_S = 0.1
