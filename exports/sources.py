@@ -243,7 +243,7 @@ class DuckDBSource:
         key = quote(mart.grain[0])
         # A plain (not TEMP) table of the in-memory database: the second
         # connection that stages the parts must see it too.
-        table = quote(f"_bounds_{mart.name}")
+        table = quote(f"_bounds_{mart.name}_{wanted}")
         con.execute(
             f"CREATE OR REPLACE TABLE memory.main.{table} AS"
             f" SELECT row_number() OVER (ORDER BY b) - 1 AS i, b FROM ("

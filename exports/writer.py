@@ -194,9 +194,12 @@ def finish_file(
 def _copy_part(cur: duckdb.DuckDBPyConnection, sql: str, dest: Path) -> tuple[int, float]:
     """Stream one ordered part of a mart into a Parquet file; return (rows, seconds)."""
     started = time.perf_counter()
+    # DuckDB's Parquet writer holds a whole row group in memory beside the
+    # sort: 50k rows instead of 100k lowered a 1.7M-row sort's peak RSS by
+    # 2-12 MB (noisy) for a 0.4% larger file.
     res = cur.execute(
         f"COPY (SELECT * FROM {sql}) TO '{dest}'"
-        " (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 100000)"
+        " (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 50000)"
     ).fetchone()
     return (int(res[0]) if res else 0), time.perf_counter() - started
 

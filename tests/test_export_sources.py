@@ -158,3 +158,59 @@ def test_manifest_is_json_from_dbt(warehouse: Warehouse) -> None:
     manifest = json.loads((warehouse.target_dir / "manifest.json").read_text())
     assert manifest["metadata"]["dbt_version"].startswith("1.")
     assert manifest["metadata"]["invocation_id"]
+
+
+def test_sorted_parts_are_balanced_and_split_in_two_when_a_sort_does_not_fit(
+    tmp_path: Path,
+) -> None:
+    """Key-range parts cover every row once, in key order, and ``split`` doubles them."""
+    from exports.manifest import ColumnSpec
+    from exports.sources import DuckDBSource
+
+    path = tmp_path / "wh.duckdb"
+    con = duckdb.connect(str(path))
+    # 2,000 first keys with 1 to 479 rows each (skewed), stored in hash order.
+    con.execute(
+        "CREATE TABLE t AS SELECT 'p' || lpad(p::VARCHAR, 4, '0') AS k1, w AS k2"
+        " FROM range(2000) a(p), range(480) b(w) WHERE w < 1 + (p * 7919) % 479"
+        " ORDER BY hash(p, w)"
+    )
+    (total,) = con.execute("SELECT count(*) FROM t").fetchone() or (0,)
+    expected = con.execute("SELECT k1, k2 FROM t ORDER BY k1, k2").fetchall()
+    con.close()
+    mart = MartSpec(
+        name="t",
+        alias="t",
+        database="wh",
+        schema="main",
+        description="",
+        columns=(
+            ColumnSpec(name="k1", data_type="varchar", description="", not_null=True),
+            ColumnSpec(name="k2", data_type="bigint", description="", not_null=True),
+        ),
+        grain=("k1", "k2"),
+    )
+    source = DuckDBSource(path, part_rows=total // 3 + 1, trust_order=False)
+    con = duckdb.connect()
+    source.open(con)
+    try:
+        scan = source.scan(con, mart)
+        assert len(scan.parts) == 3
+        assert scan.split is not None
+        halves = scan.split()
+        assert len(halves.parts) == 6
+        for parted in (scan, halves):
+            sizes = []
+            rows: list[tuple[object, ...]] = []
+            for part in parted.parts:
+                got = con.execute(f"SELECT k1, k2 FROM {part}").fetchall()
+                sizes.append(len(got))
+                rows += got
+            assert rows == expected
+            # Equal give or take one first key's rows (at most 479).
+            assert max(sizes) - min(sizes) <= 2 * 479, sizes
+        # Parts below MIN_SPLIT_ROWS are not split further.
+        assert halves.split is None
+    finally:
+        source.close(con)
+        con.close()
