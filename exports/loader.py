@@ -90,26 +90,6 @@ def release_memory() -> None:
         pass
 
 
-#: glibc ``mallopt`` parameter number of ``M_ARENA_MAX``.
-_M_ARENA_MAX = -8
-
-
-def share_malloc_arena() -> None:
-    """Make threads created from now on allocate from one glibc arena (else no-op).
-
-    Each stager, sort and check thread otherwise gets an arena of its own,
-    and the memory one thread frees is not reused by the next: on the demo
-    warehouse the peak RSS was 147-152 MB with per-thread arenas and
-    144-147 MB with one, at the same wall time (the threads spend their
-    time in DuckDB and SQLite, not in malloc).
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(_M_ARENA_MAX, 1)
-    except (OSError, AttributeError):
-        pass
-
-
 def open_target(path: Path) -> sqlite3.Connection:
     """The connection that appends to the file being built (build PRAGMAs: nobody else reads it)."""
     lite = sqlite3.connect(path, isolation_level=None)

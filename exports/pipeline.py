@@ -13,7 +13,6 @@ from pathlib import Path
 from exports import duck, killpoints
 from exports.datasette import write_metadata
 from exports.errors import ExportError
-from exports.loader import share_malloc_arena
 from exports.manifest import MartSpec, export_marts, latest_run, load_manifest, refuse_on_failures
 from exports.publish import (
     Layout,
@@ -122,8 +121,6 @@ def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
         staging = layout.staging_dir()
         spill = layout.releases_dir / f".spill.tmp-{temp.name.rsplit('-', 1)[-1]}"
         spill.mkdir(parents=True, exist_ok=True)
-        # Before any worker thread exists (see share_malloc_arena).
-        share_malloc_arena()
         try:
             con = duck.connect(opts.memory_limit, spill, opts.threads)
         except BaseException:
