@@ -6,10 +6,12 @@ Synthesises package_downloads_weekly-shaped DuckDB warehouses under data/bench/e
 a child process per size, and reads the child's peak RSS from os.wait4. Writes
 data/bench/export.json.
 
-Two warehouses per size: "ordered" is created the way dbt builds the mart on DuckDB
-(CREATE TABLE AS ... ORDER BY the grain), so the exporter's presorted fast path runs;
-"unordered" stores the rows in hash order (as after incremental runs append weeks),
-so the exporter finds the order broken and falls back to its range sort.
+Two warehouses per size: "ordered" is stored in grain order (CREATE TABLE AS ...
+ORDER BY the grain), so the exporter's presorted fast path runs; "unordered" stores
+the rows in hash order, so the exporter finds the order broken and falls back to its
+range sort. dbt's weekly marts take the fallback too: they are stored in week order
+(dbt/macros/storage_order.sql keeps incremental deletes local), not grain order;
+only ``packages`` is stored in its key order.
 ``--code-dir`` runs another checkout's exporter (e.g. the previous commit) on the same
 warehouses, for A/B numbers in one session. Each run reports wall and CPU seconds (the
 child's user + system time: the machine is shared, CPU seconds show the work done) and
