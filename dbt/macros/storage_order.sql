@@ -1,15 +1,16 @@
 {#
   The order a build stores a table's rows in, on DuckDB.
 
-  DuckDB keeps a `create table ... as` in its query's order and prunes scans
-  with per-row-group min/max. The weekly tables are stored by `week_start`, so
-  an incremental run's `delete+insert` touches only the last row groups:
-  - its reads of the newest weeks of the rollup skip every older row group;
-  - its deletes stay there too. Deletes spread over every row group (as in a
-    table stored in hash order) make every later scan load per-row delete
-    information for the whole table (8 bytes a row, kept in memory while the
-    file is attached), which alone outgrew the exporter's 40 MB cap on the
-    demo warehouse.
+  DuckDB keeps a `create table ... as` in its query's order. The weekly marts
+  are stored by `week_start`, so an incremental run's `delete+insert` touches
+  only their last row groups. Deletes spread over every row group (as in a
+  table stored in hash order) make every later scan load per-row delete
+  information for the whole table (8 bytes a row, kept in memory while the
+  file is attached), which alone outgrew the exporter's 40 MB cap on the demo
+  warehouse. The rollup is not exported and is left unsorted: sorting its
+  11M demo rows cost more in a full refresh (rollup 20.1 s against 19.1 s)
+  than its pruning saved in an incremental run (run phase 2.05 s against
+  2.23 s), both within one run's noise.
   Incremental runs insert their (few) rows in the same order after deleting
   the tail, so the week order survives them.
   `packages` is rebuilt each run and stored by its key. BigQuery has no

@@ -63,4 +63,3 @@ final as (
 )
 
 select * from final
-{{ storage_order(['week_start']) }}
