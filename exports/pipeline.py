@@ -239,7 +239,7 @@ def _unchanged(opts: ExportOptions, marts: list[MartSpec], reporter: Reporter) -
 
 
 def _estimate_rows(source: Source, con: object, marts: list[MartSpec]) -> int:
-    """Total rows for the progress bar (DuckDB counts are free; other sources report 0)."""
+    """Total rows for the progress bar (DuckDB's catalog estimate; other sources report 0)."""
     from exports.sources import DuckDBSource
 
     if not isinstance(source, DuckDBSource):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
@@ -620,13 +621,15 @@ async def compare_data(
         else:
             chart = split.value_chart
             stem = f"{stem}-{state.options.dim}-{split.value}"[:200]
+    # A breakdown value comes from the download logs: keep the file name to safe
+    # characters (a quote would end the header's quoted string).
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", stem)
+    header, table = chart.table()
     if request.url.path.endswith(".csv"):
-        header, table = chart.table()
         body = render_csv(header, table)
         media = "text/csv"
         filename = f"{stem}.csv"
     else:
-        header, table = chart.table()
         body = _ENCODER.encode(
             {
                 "packages": list(state.packages),
