@@ -22,3 +22,28 @@
       'cluster_by': cluster_by,
   }) }}
 {% endmacro %}
+
+
+{#
+  The core weekly mart (package_downloads_weekly): what the API reads one
+  package's series from, and the exporter's biggest presorted table.
+#}
+{% macro core_weekly_mart_config(cluster_by) %}
+  {{ return(adapter.dispatch('core_weekly_mart_config', 'pypi_trends')(cluster_by)) }}
+{% endmacro %}
+
+{% macro default__core_weekly_mart_config(cluster_by) %}
+  {#- DuckDB: a table rebuilt from the rollup's 'total' rows every run and
+      stored in grain order (package_name, week_start), so the exporter
+      copies it without a sort (its presorted path). An incremental
+      delete+insert would break that order: the run's weeks sit at the end of
+      every package's run of rows. Rebuilding costs one filtered scan of the
+      rollup and one sort of the mart's rows. -#}
+  {{ return({'materialized': 'table'}) }}
+{% endmacro %}
+
+{% macro bigquery__core_weekly_mart_config(cluster_by) %}
+  {#- BigQuery has no storage order to keep: replace the run's weeks like
+      every other weekly mart. -#}
+  {{ return(bigquery__weekly_incremental_config(cluster_by)) }}
+{% endmacro %}

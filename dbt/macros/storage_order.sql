@@ -1,8 +1,8 @@
 {#
   The order a build stores a table's rows in, on DuckDB.
 
-  DuckDB keeps a `create table ... as` in its query's order. The weekly marts
-  are stored by `week_start`, so an incremental run's `delete+insert` touches
+  DuckDB keeps a `create table ... as` in its query's order. The incremental
+  weekly marts are stored by `week_start`, so an incremental run's `delete+insert` touches
   only their last row groups. Deletes spread over every row group (as in a
   table stored in hash order) make every later scan load per-row delete
   information for the whole table (8 bytes a row, kept in memory while the
@@ -13,7 +13,9 @@
   2.23 s), both within one run's noise.
   Incremental runs insert their (few) rows in the same order after deleting
   the tail, so the week order survives them.
-  `packages` is rebuilt each run and stored by its key. BigQuery has no
+  `packages` and the core mart `package_downloads_weekly` are rebuilt each
+  run on DuckDB and stored by their key, so the exporter copies them without
+  a sort. BigQuery has no
   storage order (partitioning and clustering do this job there): nothing is
   added for it.
 #}

@@ -1,5 +1,6 @@
-{#- Incremental by week: only the weeks the rollup rewrote are rebuilt. -#}
-{{ config(**weekly_incremental_config(cluster_by=['package_name'])) }}
+{#- BigQuery: incremental by week (only the weeks the rollup rewrote are
+    rebuilt). DuckDB: rebuilt and stored in grain order (macros/incremental_config.sql). -#}
+{{ config(**core_weekly_mart_config(cluster_by=['package_name'])) }}
 
 with rollup as (
 
@@ -24,4 +25,4 @@ final as (
 )
 
 select * from final
-{{ storage_order(['week_start']) }}
+{{ storage_order(['package_name', 'week_start']) }}
