@@ -437,3 +437,48 @@ async def test_breakdown_charts_download_what_they_draw(
     assert bad.status_code == 400 and "chart" in bad.text
     one = await client.get("/compare-data.csv", params={"packages": a, "chart": "values"})
     assert one.status_code == 400 and "two or more packages" in one.text
+
+
+async def test_chart_download_names_keep_to_safe_characters(
+    published_db: Path, tmp_path: Path, top: list[str]
+) -> None:
+    # A breakdown value comes from the download logs and can hold any character:
+    # plant one with a quote, a semicolon and a slash in a copy of the file.
+    a, b = sorted(top[:2])
+    db = tmp_path / "crafted.sqlite"
+    db.write_bytes(published_db.read_bytes())
+    crafted = 'x"; filename=evil/..\\.exe'
+    with sqlite3.connect(db) as con:
+        (country,) = con.execute(
+            "SELECT country_code FROM package_countries_weekly WHERE package_name = ? "
+            "GROUP BY country_code ORDER BY sum(downloads) DESC LIMIT 1",
+            (a,),
+        ).fetchone()
+        changed = con.execute(
+            "UPDATE package_countries_weekly SET country_code = ? WHERE country_code = ?",
+            (crafted, country),
+        ).rowcount
+    assert changed > 0
+    settings = Settings(
+        db_path=db,
+        allowed_hosts=("testserver.local",),
+        rate_limit=RateLimit(1_000_000, 60),
+    )
+    crafted_app = create_app(settings, access_log=AccessLog(io.StringIO()))
+    async with AsyncTestClient(app=crafted_app, base_url="http://testserver.local") as c:
+        r = await c.get(
+            "/compare-data.csv",
+            params={
+                "packages": f"{a},{b}",
+                "chart": "values",
+                "dim": "countries",
+                "value": crafted,
+            },
+        )
+    assert r.status_code == 200, r.text
+    disposition = r.headers["content-disposition"]
+    # The value chose the chart (it names the file) and nothing of it escaped the quotes.
+    assert "filename=evil" not in disposition
+    match = re.fullmatch(r'attachment; filename="([A-Za-z0-9._-]+)\.csv"', disposition)
+    assert match is not None, disposition
+    assert match.group(1).startswith(f"{a}-vs-{b}-countries-x__")
