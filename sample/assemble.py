@@ -11,18 +11,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from sample.clients import WeekProfiles
+from sample.expand import Rows
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 FILE_TYPES = pa.array(["sdist", "bdist_wheel"], pa.string())
 #: File kinds of a download row: the code ``vrow * KINDS + kind`` names its file.
 SDIST, WHEEL, METADATA = 0, 1, 2
 KINDS = 3
-#: Parquet column statistics only where readers prune with them (cheaper writes).
-STATISTICS = ["timestamp", "project"]
+#: Parquet column statistics only where readers prune with them: the staging model
+#: filters on ``timestamp``. Rows are in client order, so the min/max of any other
+#: column spans nearly its whole range in every row group (``project`` went from
+#: 'a...' to 'z...'), and the writer's statistics of a dictionary column cost a
+#: hash of every row's index.
+STATISTICS = ["timestamp"]
 
 
 @dataclass(frozen=True)
@@ -54,57 +60,58 @@ def _dict(indices: pa.Array, dictionary: pa.Array) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(indices, dictionary, safe=False)
 
 
+#: Suffix of a file code's name by ``kind == METADATA`` (0 or 1).
+_SUFFIX = pa.array(["", ".metadata"], pa.string())
+
+
 def _file_strings(files: Files, keys: pa.Array) -> tuple[pa.Array, pa.Array]:
     """Return (filename, url) for distinct file codes ``vrow * KINDS + kind``."""
-    kinds = pa.scalar(KINDS, pa.int32())
-    vrow = pc.divide(keys, kinds)  # integer division
-    kind = pc.subtract(keys, pc.multiply(vrow, kinds))
-    stored = pc.add(pc.multiply(vrow, pa.scalar(2, pa.int32())), pc.min_element_wise(kind, WHEEL))
-    is_meta = pc.equal(kind, METADATA)
-    out = []
-    for strings in (files.filename, files.url):
-        name = pc.take(strings, stored)
-        out.append(pc.if_else(is_meta, pc.binary_join_element_wise(name, ".metadata", ""), name))
-    return out[0], out[1]
+    codes = keys.to_numpy()
+    vrow, kind = np.divmod(codes, KINDS)
+    stored = pa.array(vrow * 2 + np.minimum(kind, WHEEL))
+    # One join with a per-code suffix ("" or ".metadata"): cheaper than joining
+    # every name and choosing between the two strings with if_else.
+    suffix = pc.take(_SUFFIX, pa.array((kind == METADATA).view(np.int8)))
+    return (
+        pc.binary_join_element_wise(pc.take(files.filename, stored), suffix, ""),
+        pc.binary_join_element_wise(pc.take(files.url, stored), suffix, ""),
+    )
 
 
-def assemble(batch: pa.RecordBatch, files: Files, week: WeekProfiles) -> pa.Table:
+def assemble(rows: Rows, files: Files, week: WeekProfiles) -> pa.Table:
     """Build the file_downloads columns for a batch of coded rows.
 
     Args:
-        batch: columns ``ts`` (epoch micros), ``pkg``, ``vrow``, ``fc`` (0 sdist,
-            1 wheel, 2 wheel or its ``.metadata`` when the client fetches those),
-            ``slot`` (client profile).
+        rows: coded rows (see :class:`sample.expand.Rows`): ``fc`` is 0 sdist,
+            1 wheel, 2 wheel or its ``.metadata`` when the client fetches those.
         files: the strings the codes point to.
         week: the client profiles of the batch's week.
 
     Returns:
         A table with exactly the BigQuery file_downloads columns.
     """
-    slot = batch.column("slot")
+    slot = pa.array(rows.slot)
     # A client that does not fetch .metadata files gets the wheel itself.
-    kind = pc.min_element_wise(batch.column("fc"), pc.take(week.max_kind, slot))
-    pkg = pc.dictionary_encode(batch.column("pkg"))
-    project = _dict(pkg.indices, pc.take(files.project, pkg.dictionary))
-    vrow = batch.column("vrow")
+    kind = np.minimum(rows.fc, week.max_kind.to_numpy()[rows.slot])
+    # The rows' package indices are already dictionary indices (rows.packages).
+    project = _dict(pa.array(rows.pkg), pc.take(files.project, pa.array(rows.packages)))
+    vrow = pa.array(rows.vrow)
     version = pc.dictionary_encode(pc.take(files.version_code, vrow))
-    keys = pc.dictionary_encode(
-        pc.add(pc.multiply(vrow, pa.scalar(KINDS, pa.int32())), kind.cast(pa.int32()))
-    )
+    keys = pc.dictionary_encode(pa.array(rows.vrow * np.int32(KINDS) + kind))
     filename, url = _file_strings(files, keys.dictionary)
     file = pa.StructArray.from_arrays(
         [
             _dict(keys.indices, filename),
             project,
             _dict(version.indices, pc.take(files.versions, version.dictionary)),
-            _dict(pc.min_element_wise(kind, pa.scalar(WHEEL, pa.int8())), FILE_TYPES),
+            _dict(pa.array(np.minimum(kind, np.int8(WHEEL))), FILE_TYPES),
         ],
         names=["filename", "project", "version", "type"],
     )
     return pa.table(
         {
             # Same 64-bit values: a zero-copy view, not a cast.
-            "timestamp": batch.column("ts").view(TIMESTAMP),
+            "timestamp": pa.array(rows.ts).view(TIMESTAMP),
             "country_code": week.leaf("country_code", slot),
             "url": _dict(keys.indices, url),
             "project": project,

@@ -23,43 +23,30 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sample import calibration, catalog, clients, profiles, sql
 from sample.assemble import SDIST, STATISTICS, Files, assemble
 from sample.catalog import Package, unit
+from sample.expand import DayCounts, Rows, expand
 from sample.options import Options
 
 #: Bump when the content for the same options changes (invalidates _SUCCESS).
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 SUCCESS = "_SUCCESS"
 MIRROR_SHARE = 0.012
 #: The string columns, compressed with zstd level 1 by default.
 COMPRESSED = ("url", "project", "file.filename", "file.project", "file.version")
 #: Most rows of a day written as one row group: bounds memory per day.
 BATCH_ROWS = 1 << 20
-#: Rows per batch fetched from DuckDB. A day's slices keep their whole batch alive
-#: until written: small batches keep memory flat when days get big.
-FETCH_ROWS = 1 << 18
 ROW_GROUP_ROWS = 1 << 20
 DEFAULT_WRITERS = 2
 #: How far ahead of the days being generated client profiles are drawn.
 DRAW_AHEAD_DAYS = 56
 #: Days per DuckDB statement: fewer statements, while the sort of their package-days stays small.
 CHUNK_DAYS = 28
-EVENT_SCHEMA = pa.schema(
-    [
-        ("day", pa.int32()),
-        ("ts", pa.int64()),
-        ("pkg", pa.int32()),
-        ("vrow", pa.int32()),
-        ("fc", pa.int8()),
-        ("slot", pa.int32()),
-    ]
-)
-
 #: Installer names of mirrors (the marts' mirror category).
 MIRROR_INSTALLERS = tuple(name for name, _, _ in profiles.MIRRORS)
 
@@ -454,16 +441,6 @@ def _write_downloads(
     k, mirror_rate = scale
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sample-writer") as pool:
         pending: deque[Future[int]] = deque()
-
-        def submit(task: Callable[[], int]) -> Future[int]:
-            nonlocal downloads
-            # Bounded queue: memory stays flat whatever the number of events.
-            while len(pending) > 2 * workers:
-                downloads += pending.popleft().result()
-            future = pool.submit(task)
-            pending.append(future)
-            return future
-
         try:
             for a, b in _chunks(opts):
                 first_day, last_day = (
@@ -476,27 +453,34 @@ def _write_downloads(
                     f"CREATE OR REPLACE TEMP TABLE chunk_days AS SELECT * FROM days "
                     f"WHERE day_idx >= {a} AND day_idx < {b}"
                 )
-                events = sql.bind(
-                    sql.EVENTS,
+                counts = sql.bind(
+                    sql.PKG_DAY,
                     seed=opts.seed,
                     k=k,
                     mirror_rate=mirror_rate,
                     first_day=first_day,
                     last_day=last_day,
                 )
-                days = _DaySequence(tmp, opts, files, weeks.of, compression, submit, a, b)
-                reader = con.execute(events).to_arrow_reader(min(FETCH_ROWS, BATCH_ROWS))
-                for batch in reader:
-                    # Rows come sorted by day: one slice per run of equal days.
-                    runs = pc.run_end_encode(batch.column("day"))
-                    start = 0
-                    for day_idx, end in zip(
-                        runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True
-                    ):
-                        days.write(day_idx, batch.slice(start, end - start))
-                        start = end
-                days.finish()
-                # No waiting for the writers here: DuckDB prepares the next chunk
+                chunk = con.execute(counts).to_arrow_table()
+                for day_idx, counts_of_day in _split_days(chunk, opts, a, b):
+                    # Bounded queue: memory stays flat whatever the number of events.
+                    while len(pending) > 2 * workers:
+                        downloads += pending.popleft().result()
+                    day = opts.start + timedelta(days=day_idx)
+                    part = tmp / "file_downloads" / f"date={day}"
+                    part.mkdir()
+                    pending.append(
+                        pool.submit(
+                            _write_day,
+                            part / "part-0.parquet",
+                            opts.seed,
+                            counts_of_day,
+                            files,
+                            weeks.of(day),
+                            compression,
+                        )
+                    )
+                # No waiting for the writers here: DuckDB counts the next chunk
                 # while they finish this one.
                 if progress and b < opts.days:
                     progress(b, opts.days, f"{last_day}: {downloads:,} rows written")
@@ -541,142 +525,100 @@ class _Weeks:
             future.cancel()
 
 
-class _DaySequence:
-    """The days [first, end) of a chunk, receiving rows in day order.
+def _split_days(chunk: pa.Table, opts: Options, a: int, b: int) -> list[tuple[int, DayCounts]]:
+    """Cut a chunk's package-day counts (ordered by day, package) into days [a, b)."""
+    col = {name: chunk.column(name).to_numpy() for name in chunk.column_names}
+    n = col["n_user"] + col["n_mirror"]
+    keep = n > 0  # package-days without downloads add nothing (and no dictionary entry)
+    col = {name: values[keep] for name, values in col.items()}
+    n = n[keep]
+    bounds = np.searchsorted(col["day_idx"], np.arange(a, b + 1))
+    vbase = col["vbase"].astype(np.int64)
+    days = []
+    for day_idx in range(a, b):
+        s = slice(int(bounds[day_idx - a]), int(bounds[day_idx - a + 1]))
+        day = opts.start + timedelta(days=day_idx)
+        epoch_day = (day - _EPOCH).days
+        days.append(
+            (
+                day_idx,
+                DayCounts(
+                    day_us=epoch_day * 86_400_000_000,
+                    epoch_day=epoch_day,
+                    pkg=col["pkg_id"][s].astype(np.int32),
+                    vnewest=vbase[s] + col["nv"][s] - 1,
+                    vbase=vbase[s],
+                    has_wheel=col["has_wheel"][s],
+                    sdist_share=col["sdist_share"][s],
+                    mean_back=col["mean_back"][s],
+                    n_user=col["n_user"][s],
+                    n=n[s],
+                ),
+            )
+        )
+    return days
 
-    The rows of a day are held until the day is complete (rows of a later day
-    arrive) or reach :data:`BATCH_ROWS`, then handed to a writer thread as one
-    row group; days without rows get an empty file. Different days are written
-    in parallel, the row groups of one day in order.
+
+def _write_day(
+    path: Path,
+    seed: int,
+    day: DayCounts,
+    files: Files,
+    week: Future[clients.WeekProfiles],
+    compression: str,
+) -> int:
+    """Draw, assemble and write one day's rows (row groups of :data:`BATCH_ROWS` rows).
+
+    Returns:
+        The number of rows written.
     """
-
-    def __init__(
-        self,
-        tmp: Path,
-        opts: Options,
-        files: Files,
-        week_of: Callable[[date], Future[clients.WeekProfiles]],
-        compression: str,
-        submit: Callable[[Callable[[], int]], Future[int]],
-        first: int,
-        end: int,
-    ) -> None:
-        self.tmp, self.opts, self.files, self.week_of = tmp, opts, files, week_of
-        self.compression, self.submit = compression, submit
-        self.first, self.day, self.end = first, first - 1, end
-        self.writer: _DayWriter | None = None
-        self.last: Future[int] | None = None
-        self.held: list[pa.RecordBatch] = []
-        self.held_rows = 0
-
-    def _flush(self, final: bool) -> None:
-        writer, rows, previous = self.writer, self.held, self.last
-        assert writer is not None
-        self.last = self.submit(lambda: writer.write(rows, previous, final))
-        self.held, self.held_rows = [], 0
-        if final:
-            self.writer, self.last = None, None
-
-    def _next_day(self) -> None:
-        if self.writer is not None:
-            self._flush(final=True)
-        self.day += 1
-        if self.day >= self.end:
-            raise ValueError(f"day {self.day} is outside the chunk")
-        day = self.opts.start + timedelta(days=self.day)
-        part = self.tmp / "file_downloads" / f"date={day}"
-        part.mkdir()
-        self.writer = _DayWriter(
-            part / "part-0.parquet", self.files, self.week_of(day), self.compression
-        )
-
-    def write(self, day_idx: int, rows: pa.RecordBatch) -> None:
-        """Take ``rows`` of ``day_idx`` (not before the current day)."""
-        if day_idx < self.day:
-            raise ValueError(f"rows of day {day_idx} after day {self.day}")
-        while self.day < day_idx:
-            self._next_day()
-        self.held.append(rows)
-        self.held_rows += rows.num_rows
-        if self.held_rows >= BATCH_ROWS:
-            self._flush(final=False)
-
-    def finish(self) -> None:
-        """Hand over the last day with rows and write the remaining days empty."""
-        while self.day < self.end - 1:
-            self._next_day()
-        if self.writer is not None:
-            self._flush(final=True)
+    total = day.rows
+    writer: pq.ParquetWriter | None = None
+    try:
+        # An empty day still gets a file (with the schema, no rows).
+        for lo in range(0, max(total, 1), BATCH_ROWS):
+            hi = min(total, lo + BATCH_ROWS)
+            rows = expand(seed, day, lo, hi) if hi > lo else _EMPTY
+            table = assemble(rows, files, week.result())
+            if writer is None:
+                writer = _open(path, table.schema, compression)
+            writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+    finally:
+        if writer is not None:
+            writer.close()
+    return total
 
 
-class _DayWriter:
-    """Assembles coded rows of one day and writes them as row groups of one file."""
-
-    def __init__(
-        self, path: Path, files: Files, week: Future[clients.WeekProfiles], compression: str
-    ):
-        self.path = path
-        self.files = files
-        self.week = week
-        self.compression = compression
-        self.writer: pq.ParquetWriter | None = None
-
-    def write(self, rows: list[pa.RecordBatch], previous: Future[int] | None, final: bool) -> int:
-        """Write ``rows`` as one row group (after ``previous``); close the file if ``final``.
-
-        Returns:
-            The number of rows written.
-        """
-        if previous is not None:
-            previous.result()
-        if len(rows) == 1:
-            batch = rows[0]
-        else:
-            # Several slices (a day split across DuckDB batches), or none (an empty day).
-            table = pa.Table.from_batches(rows, EVENT_SCHEMA).combine_chunks()
-            batch = table.to_batches()[0] if table.num_rows else _EMPTY
-        if batch.num_rows or self.writer is None:
-            # Rows in slot order: profiles are numbered so that neighbours look alike,
-            # and the parquet writer encodes the long runs of equal values of every
-            # client column much faster. sort_indices is stable: the order of a slot's
-            # rows stays the (fixed) order DuckDB produced them in.
-            batch = batch.take(pc.sort_indices(batch.column("slot")))
-            table = assemble(batch, self.files, self.week.result())
-            if self.writer is None:
-                self.writer = self._open(table.schema)
-            self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
-        if final:
-            assert self.writer is not None
-            self.writer.close()
-        return int(batch.num_rows)
-
-    def _open(self, schema: pa.Schema) -> pq.ParquetWriter:
-        leaves = [path for field in schema for path in _leaves(field.name, field.type)]
-        return pq.ParquetWriter(
-            self.path,
-            schema,
-            # Compressed: the string columns, whose dictionary pages shrink 2-3x. The
-            # other pages (bit-packed dictionary indices, delta-coded timestamps)
-            # barely compress: compressing them costs time for a few percent.
-            compression={
-                path: self.compression if path in COMPRESSED else "none" for path in leaves
-            },
-            compression_level=(
-                {path: 1 for path in COMPRESSED} if self.compression == "zstd" else None
-            ),
-            # Timestamps are nearly all distinct: a dictionary would cost a hash table
-            # and be bigger than deltas of at most 37 bits.
-            use_dictionary=[path for path in leaves if path != "timestamp"],
-            column_encoding={"timestamp": "DELTA_BINARY_PACKED"},
-            write_statistics=STATISTICS,
-            store_schema=False,
-            # Fewer, larger pages: measurably cheaper for the many nested columns.
-            write_batch_size=1 << 16,
-            data_page_size=4 << 20,
-        )
+def _open(path: Path, schema: pa.Schema, compression: str) -> pq.ParquetWriter:
+    leaves = [leaf for field in schema for leaf in _leaves(field.name, field.type)]
+    return pq.ParquetWriter(
+        path,
+        schema,
+        # Compressed: the string columns, whose dictionary pages shrink 2-3x. The
+        # other pages (bit-packed dictionary indices, delta-coded timestamps)
+        # barely compress: compressing them costs time for a few percent.
+        compression={leaf: compression if leaf in COMPRESSED else "none" for leaf in leaves},
+        compression_level=({leaf: 1 for leaf in COMPRESSED} if compression == "zstd" else None),
+        # Timestamps are nearly all distinct: a dictionary would cost a hash table
+        # and be bigger than deltas of at most 37 bits.
+        use_dictionary=[leaf for leaf in leaves if leaf != "timestamp"],
+        column_encoding={"timestamp": "DELTA_BINARY_PACKED"},
+        write_statistics=STATISTICS,
+        store_schema=False,
+        # Fewer, larger pages: measurably cheaper for the many nested columns.
+        write_batch_size=1 << 16,
+        data_page_size=4 << 20,
+    )
 
 
-_EMPTY = pa.RecordBatch.from_pydict({name: [] for name in EVENT_SCHEMA.names}, schema=EVENT_SCHEMA)
+_EMPTY = Rows(
+    ts=np.zeros(0, np.int64),
+    pkg=np.zeros(0, np.int32),
+    packages=np.zeros(0, np.int32),
+    vrow=np.zeros(0, np.int32),
+    fc=np.zeros(0, np.int8),
+    slot=np.zeros(0, np.int16),
+)
 
 
 def _leaves(path: str, type_: pa.DataType) -> list[str]:

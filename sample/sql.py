@@ -1,4 +1,4 @@
-"""The DuckDB SQL that expands per-day counts into download rows.
+"""The DuckDB SQL of the sample: packages' versions, download counts per day, metadata.
 
 Pseudo-random values come from ``hash(seed, ...)`` of stable keys (day,
 package, row index), never from ``random()``: the same options give the
@@ -7,8 +7,6 @@ same content whatever the thread scheduling.
 
 import re
 from datetime import date, datetime
-
-from sample.clients import MIRROR_SLOTS, USER_SLOTS
 
 # Unit interval from 20 bits of a hash.
 U20 = "(({h} >> {shift}) & 1048575)::DOUBLE / 1048576.0"
@@ -97,7 +95,7 @@ ORDER BY vrow
 """
 
 # Per package and day of the chunk (table chunk_days): downloads by users and by
-# mirrors, in (day, package) order.
+# mirrors, in (day, package) order. sample.expand draws the rows themselves.
 _N = "hash($seed, 'n', a.epoch_day, a.pkg_id)"
 PKG_DAY = f"""
 WITH w AS (
@@ -125,31 +123,6 @@ FROM a JOIN pkg p ON p.pkg_id = a.pkg_id
 ORDER BY a.day_idx, a.pkg_id
 """
 
-# The chunk's download rows as integer codes, in a fixed order (day, package, row;
-# DuckDB runs on one thread) that lets each day be sliced off without a sort;
-# assembled into columns by sample.assemble. unnest() streams the rows of each
-# package-day in order (a lateral join with range() would plan a hash join whose
-# output interleaves neighbouring days). PKG_DAY is a CTE, not a temporary table:
-# one statement per chunk, nothing materialised but its sort.
-EVENTS = f"""
-WITH pd AS ({PKG_DAY}), e AS (
-    SELECT *, hash($seed, epoch_day, pkg_id, i) AS h
-    FROM (SELECT pd.*, unnest(range(pd.n_user + pd.n_mirror)) AS i FROM pd)
-), f AS (
-    SELECT e.*, hash(e.h, 1) AS h2, {u("e.h", 12)} AS u_t FROM e
-)
-SELECT
-    day_idx::INTEGER AS day,
-    day_us + CAST(86400e6 * (u_t + 0.3 * sin(2 * pi() * u_t) / (2 * pi())) AS BIGINT) AS ts,
-    pkg_id::INTEGER AS pkg,
-    (vbase + greatest(0, nv - 1
-        - CAST(floor(-ln(1 - {u("h2", 0)}) * mean_back) AS BIGINT)))::INTEGER AS vrow,
-    (CASE WHEN NOT has_wheel OR {u("h2", 20)} < sdist_share THEN 0
-        WHEN {u("h2", 20)} > 0.93 THEN 2 ELSE 1 END)::TINYINT AS fc,
-    (CASE WHEN i < n_user THEN h % {USER_SLOTS} ELSE {USER_SLOTS} + h % {MIRROR_SLOTS} END)
-        ::INTEGER AS slot
-FROM f
-"""
 METADATA = """
 COPY (
     SELECT * FROM (
