@@ -17,7 +17,7 @@ from exports.pipeline import ExportOptions, run_export
 from exports.publish import Layout
 from exports.refresh import RefreshConfig, run_pipeline
 from exports.report import Reporter, configure_logging
-from exports.sources import PART_ROWS, BigQuerySource, DuckDBSource, Source
+from exports.sources import PART_ROWS, WEEK_PART_ROWS, BigQuerySource, DuckDBSource, Source
 from exports.writer import LOAD_WORKERS
 
 COMMANDS = ("export", "pipeline")
@@ -126,6 +126,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
             help="DuckDB cursors staging chunks for SQLite at once (default %(default)s)",
         )
         p.add_argument("--part-rows", type=int, default=PART_ROWS, help=argparse.SUPPRESS)
+        p.add_argument("--week-part-rows", type=int, default=WEEK_PART_ROWS, help=argparse.SUPPRESS)
         p.add_argument(
             "--progress",
             choices=("auto", "bar", "log"),
@@ -167,7 +168,9 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
 def _source(args: argparse.Namespace) -> Source:
     if args.source == "bigquery":
         return BigQuerySource(args.bq_project, args.bq_dataset, args.bq_location)
-    return DuckDBSource(args.warehouse, part_rows=args.part_rows)
+    return DuckDBSource(
+        args.warehouse, part_rows=args.part_rows, week_part_rows=args.week_part_rows
+    )
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:

@@ -432,7 +432,11 @@ def _write_mart(
                         if scan.fallback is None:
                             raise
                         scan = scan.fallback()
-                staged, copy_s, stats = _write_parts(w, mart, scan, part_dir, overlap)
+                # Parts of a week-major mart are cheap to read (zonemaps skip the
+                # other key ranges): the next one is always sorted beside the load.
+                staged, copy_s, stats = _write_parts(
+                    w, mart, scan, part_dir, overlap or scan.week_parts
+                )
                 return scan, staged, copy_s, stats
             except duckdb.OutOfMemoryException as exc:
                 # The failed attempt may have appended earlier chunks: start over.
@@ -531,6 +535,7 @@ def build_file(
                     rows=n_loaded,
                     parts=len(scan.parts),
                     presorted=scan.presorted,
+                    path=scan.path,
                     sort_s=f"{copy_s:.2f}",
                     stage_s=f"{stats.stage_s:.2f}",
                     sqlite_s=f"{stats.append_s:.2f}",

@@ -171,3 +171,58 @@ def test_an_unordered_warehouse_falls_back_to_the_sort(
         f"SELECT package_name, week_start FROM read_parquet({[str(f) for f in files]})"
     ).fetchall()
     assert got and got == sorted(got)
+
+
+@pytest.mark.parametrize(
+    ("within_week", "path"),
+    [
+        # dbt's weekly marts stored week-major, in key order inside a week:
+        # pruned key-range parts, each sorted beside the load of the previous one.
+        ("package_name", "week_parts"),
+        # week-major, but any order inside a week: no pruning, the range sort.
+        ("hash(package_name)", "range_sort"),
+    ],
+)
+def test_a_week_ordered_warehouse_exports_the_same_file(
+    published_export: Published, tmp_path: Path, within_week: str, path: str
+) -> None:
+    warehouse = dataclasses.replace(published_export.warehouse, path=tmp_path / "weekly.duckdb")
+    shutil.copyfile(published_export.warehouse.path, warehouse.path)
+    weekly = {t: g for t, g in GRAINS.items() if "week_start" in g[1:]}
+    con = duckdb.connect(str(warehouse.path))
+    try:
+        for table, grain in weekly.items():
+            rest = [within_week if g == "package_name" else g for g in grain if g != "week_start"]
+            con.execute(
+                f"CREATE OR REPLACE TABLE main.{table} AS SELECT * FROM main.{table}"
+                f" ORDER BY week_start, {', '.join(rest)}"
+            )
+        rows = con.execute("SELECT count(*) FROM main.package_downloads_weekly").fetchone()
+    finally:
+        con.close()
+    assert rows is not None and rows[0] > 2000
+    db = tmp_path / "out" / "pypi_trends.sqlite"
+    # Parts of 500 rows: the tiny marts are cut into several key ranges.
+    done = run_exporter(
+        exporter_args(
+            warehouse, db, "--build-id", "weekly", "--week-part-rows", "500", "--part-rows", "500"
+        )
+    )
+    assert done.returncode == 0, done.stderr
+    written = {
+        t: (int(n), p)
+        for t, n, p in re.findall(r"table=(\w+) rows=\d+ parts=(\d+).* path=(\w+)", done.stderr)
+    }
+    for table in weekly:
+        assert written[table][1] == path, (table, done.stderr)
+        assert written[table][0] > 1, (table, done.stderr)
+
+    assert_same_tables(published_export.release, db.resolve())
+    # The Parquet copy is the sorted parts: every row once, in key order.
+    for table, grain in weekly.items():
+        files = sorted((db.parent / "parquet" / table).glob("*.parquet"))
+        got = duckdb.sql(
+            f"SELECT {', '.join(grain)} FROM read_parquet({[str(f) for f in files]})"
+        ).fetchall()
+        assert got == sorted(set(got)), table
+        assert len(got) == len(set(got)), table
