@@ -6,12 +6,13 @@ Synthesises package_downloads_weekly-shaped DuckDB warehouses under data/bench/e
 a child process per size, and reads the child's peak RSS from os.wait4. Writes
 data/bench/export.json.
 
-Two warehouses per size: "ordered" is stored in grain order (CREATE TABLE AS ...
+Three warehouses per size: "ordered" is stored in grain order (CREATE TABLE AS ...
 ORDER BY the grain), so the exporter's presorted fast path runs; "unordered" stores
 the rows in hash order, so the exporter finds the order broken and falls back to its
-range sort. dbt's weekly marts take the fallback too: they are stored in week order
-(dbt/macros/storage_order.sql keeps incremental deletes local), not grain order;
-only ``packages`` is stored in its key order.
+range sort; "week" is stored ``ORDER BY week_start, package_name`` like dbt's weekly
+marts (week-major keeps incremental deletes in the last row groups,
+dbt/macros/storage_order.sql), so the exporter sorts key ranges that zonemaps prune
+(its week_parts path).
 ``--code-dir`` runs another checkout's exporter (e.g. the previous commit) on the same
 warehouses, for A/B numbers in one session. Each run reports wall and CPU seconds (the
 child's user + system time: the machine is shared, CPU seconds show the work done) and
@@ -57,8 +58,13 @@ path, packages, weeks, mart = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), s
 order = sys.argv[5]
 con = duckdb.connect(path, config={"memory_limit": "2GB"})
 # Names of realistic length (PyPI median ~12 chars). "grain": stored in key order,
-# as dbt's ORDER BY leaves the mart; "hash": in hash order, the exporter must sort.
-order_by = "package_name, week_start" if order == "grain" else "hash(p, w)"
+# as dbt's ORDER BY leaves the mart; "hash": in hash order, the exporter must sort;
+# "week": week-major, in key order inside a week (dbt's weekly marts).
+order_by = {
+    "grain": "package_name, week_start",
+    "hash": "hash(p, w)",
+    "week": "week_start, package_name",
+}[order]
 con.execute(f"""
     CREATE TABLE main.{mart} AS
     SELECT 'pkg-' || substr(md5(p::VARCHAR), 1, 4 + (p % 12)) || '-' || p::VARCHAR AS package_name,
@@ -73,21 +79,24 @@ con.close()
 '''
 
 
-def make_warehouse(rows: int, ordered: bool = False) -> tuple[Path, Path]:
+#: File name suffix of each stored order's warehouse.
+SUFFIX = {"grain": "_ordered", "hash": "", "week": "_week"}
+
+
+def make_warehouse(rows: int, order: str = "hash") -> tuple[Path, Path]:
     """A DuckDB file with ``rows`` rows (made once), and its target dir.
 
-    ``ordered``: rows stored in grain order (dbt's ``ORDER BY``), else in hash order.
+    ``order``: "grain" (key order), "hash" or "week" (see the module docstring).
     Generated in a child process: this process stays small, so the children it
     forks start small and their peak RSS is their own.
     """
-    suffix = "_ordered" if ordered else ""
+    suffix = SUFFIX[order]
     path = WORK / f"warehouse_{rows}{suffix}.duckdb"
     target = WORK / f"target_{rows}"
     if not path.exists():
         WORK.mkdir(parents=True, exist_ok=True)
         tmp = WORK / f"warehouse_{rows}{suffix}.tmp"
         tmp.unlink(missing_ok=True)
-        order = "grain" if ordered else "hash"
         cmd = [
             sys.executable,
             "-c",
@@ -165,9 +174,9 @@ def run_child(cmd: list[str], code_dir: Path = ROOT) -> dict[str, Any]:
 
 
 def bench_exporter(
-    rows: int, *extra: str, ordered: bool = True, code_dir: Path = ROOT
+    rows: int, *extra: str, order: str = "grain", code_dir: Path = ROOT
 ) -> dict[str, Any]:
-    warehouse, target = make_warehouse(rows, ordered)
+    warehouse, target = make_warehouse(rows, order)
     write_manifest(target)
     out_dir = WORK / f"out_{rows}"
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -198,8 +207,13 @@ def bench_exporter(
     parquet = sum(p.stat().st_size for p in (out_dir / "parquet" / MART).glob("*.parquet"))
     return {
         "rows": n,
-        "warehouse_order": "grain" if ordered else "hash",
+        "warehouse_order": order,
         "presorted_path": "presorted=True" in res["stderr"],
+        # The exporter's path (presorted, week_parts, range_sort); older code
+        # does not log it.
+        "path": next(
+            (f.split("=", 1)[1] for f in res["stderr"].split() if f.startswith("path=")), None
+        ),
         "seconds": round(res["seconds"], 3),
         "rows_per_s": round(n / res["seconds"]),
         "cpu_s": round(res["cpu_s"], 3),
@@ -252,7 +266,7 @@ out.close()
 
 
 def bench_baseline(rows: int) -> dict[str, Any]:
-    warehouse, _ = make_warehouse(rows, ordered=True)
+    warehouse, _ = make_warehouse(rows, "grain")
     db = WORK / f"baseline_{rows}.sqlite"
     db.unlink(missing_ok=True)
     res = run_child([sys.executable, "-c", BASELINE, str(warehouse), str(db)])
@@ -335,18 +349,29 @@ def main() -> int:
         },
         "exporter": {},
         "exporter_unordered": {},
+        "exporter_week": {},
     }
-    runs: list[tuple[str, bool, Path]] = [
-        ("exporter", True, ROOT),
-        ("exporter_unordered", False, ROOT),
+    runs: list[tuple[str, str, Path]] = [
+        ("exporter", "grain", ROOT),
+        ("exporter_unordered", "hash", ROOT),
+        ("exporter_week", "week", ROOT),
     ]
     if args.code_dir:
-        results["other_code"] = {"dir": str(args.code_dir), "ordered": {}, "unordered": {}}
-        runs += [("other_ordered", True, args.code_dir), ("other_unordered", False, args.code_dir)]
+        results["other_code"] = {
+            "dir": str(args.code_dir),
+            "ordered": {},
+            "unordered": {},
+            "week": {},
+        }
+        runs += [
+            ("other_ordered", "grain", args.code_dir),
+            ("other_unordered", "hash", args.code_dir),
+            ("other_week", "week", args.code_dir),
+        ]
     for rows in sizes:
         # Interleaved per size: every variant sees about the same machine load.
-        for label, ordered, code_dir in runs:
-            r = bench_exporter(rows, ordered=ordered, code_dir=code_dir)
+        for label, order, code_dir in runs:
+            r = bench_exporter(rows, order=order, code_dir=code_dir)
             if label.startswith("other_"):
                 results["other_code"][label.removeprefix("other_")][str(rows)] = r
             else:
@@ -362,7 +387,7 @@ def main() -> int:
     # The unordered export with the sort of the next key range beside SQLite's load
     # (default memory cap: with one stager beside the sort it fits).
     overlap_rows = 5_000_000 if 5_000_000 in sizes else sizes[0]
-    r = bench_exporter(overlap_rows, "--overlap", ordered=False)
+    r = bench_exporter(overlap_rows, "--overlap", order="hash")
     results["exporter_overlap"] = {str(overlap_rows): r}
     print(
         f"overlap  {r['rows']:>11,} rows  {r['seconds']:7.2f} s  {r['rows_per_s']:>10,} rows/s"
@@ -399,6 +424,9 @@ def main() -> int:
         "max_peak_rss_mb_unordered": max(
             r["peak_rss_mb"] for r in results["exporter_unordered"].values()
         ),
+        # dbt's other weekly marts (week-major): the same bars as the core table.
+        "min_rows_per_s_week": min(r["rows_per_s"] for r in results["exporter_week"].values()),
+        "max_peak_rss_mb_week": max(r["peak_rss_mb"] for r in results["exporter_week"].values()),
         "rss_spread_mb": round(max(rss) - min(rss), 1),
         "loadavg_end": os.getloadavg(),
     }
