@@ -52,10 +52,12 @@ def _differences(full: Path, incremental: Path, query: str) -> int:
 
 
 def _week_order_breaks(path: Path, table: str) -> int:
-    """Rows stored before a row of an earlier week (0: stored in week order)."""
+    """Rows stored before a row of an earlier week, or (dimension marts) of the
+    same week and a later package (0: stored week-major)."""
+    key = "week_start" if table == "pypi_downloads_weekly" else "(week_start, package_name)"
     with duckdb.connect(str(path), read_only=True) as con:
         row = con.execute(
-            "select count(*) from (select week_start < lag(week_start) over () as back "
+            f"select count(*) from (select {key} < lag({key}) over () as back "
             f"from {table}) where back"
         ).fetchone()
     assert row is not None

@@ -65,6 +65,6 @@ final as (
 )
 
 select * from final
-{{ storage_order(['week_start']) }}
+{{ storage_order(['week_start', 'package_name']) }}
 
 {% endmacro %}
