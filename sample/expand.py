@@ -26,7 +26,8 @@ I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 
 _GOLDEN_INT = 0x9E3779B97F4A7C15
-_MASK = (1 << 64) - 1
+#: Python integers wrapped to 64 bits with this mask (numpy scalars would warn on overflow).
+MASK = (1 << 64) - 1
 _GOLDEN = np.uint64(_GOLDEN_INT)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -37,7 +38,7 @@ _DIURNAL = 0.3
 _METADATA_DRAW = 0.93
 
 
-def _mix(x: U64) -> U64:
+def mix(x: U64) -> U64:
     """splitmix64's finaliser, in place: every output bit depends on every input bit."""
     t = np.empty_like(x)
     for shift, mul in ((30, _M1), (27, _M2)):
@@ -123,19 +124,19 @@ def expand(seed: int, day: DayCounts, lo: int, hi: int) -> Rows:
     counts = np.minimum(end[first : last + 1], hi) - np.maximum(start, lo)
     # rep: the package-day of each row, relative to `first`; i: the row within it.
     rep = np.repeat(np.arange(last - first + 1, dtype=np.int32), counts)
-    i = np.arange(lo, hi, dtype=np.int64) - start[rep]
+    i = np.arange(lo, hi, dtype=np.int64) - np.take(start, rep)
     sl = slice(first, last + 1)
-    # Python integers, wrapped to 64 bits (numpy scalars would warn on the overflow).
     base = np.uint64(
-        (((seed & 0xFFFFFFFF) << 32 | (day.epoch_day & 0xFFFFFFFF)) * _GOLDEN_INT) & _MASK
+        (((seed & 0xFFFFFFFF) << 32 | (day.epoch_day & 0xFFFFFFFF)) * _GOLDEN_INT) & MASK
     )
-    key = _mix(day.pkg[sl].astype(np.uint64) * _M1 + base)
-    h = key[rep]
+    key = mix(day.pkg[sl].astype(np.uint64) * _M1 + base)
+    # np.take: much cheaper than fancy indexing (x[rep]) for 1-D gathers.
+    h = np.take(key, rep)
     h += i.astype(np.uint64) * _GOLDEN
-    _mix(h)
+    mix(h)
     # Bits of the one hash: 0-10 the slot, 11-30 the time of day, 31-50 the
     # version, 51-63 the file choice.
-    mirror = i >= day.n_user[sl][rep]
+    mirror = i >= np.take(day.n_user[sl], rep)
     slot = np.where(
         mirror,
         USER_SLOTS + (h & np.uint64(MIRROR_SLOTS - 1)).astype(np.int16),
@@ -147,21 +148,21 @@ def expand(seed: int, day: DayCounts, lo: int, hi: int) -> Rows:
     ts = (frac * _DAY_US).astype(np.int64) + day.day_us
     u_v = ((h >> np.uint64(31)) & np.uint64(0xFFFFF)).astype(np.float64) * 2.0**-20
     # Versions behind the newest: exponential with the package's mean.
-    back = np.floor(-np.log1p(-u_v) * day.mean_back[sl][rep]).astype(np.int64)
-    vnewest = day.vnewest[sl][rep]
-    vrow = np.maximum(vnewest - back, day.vbase[sl][rep]).astype(np.int32)
+    back = np.floor(-np.log1p(-u_v) * np.take(day.mean_back[sl], rep)).astype(np.int64)
+    vnewest = np.take(day.vnewest[sl], rep)
+    vrow = np.maximum(vnewest - back, np.take(day.vbase[sl], rep)).astype(np.int32)
     u_f = (h >> np.uint64(51)).astype(np.float64) * 2.0**-13
-    sdist = ~day.has_wheel[sl][rep] | (u_f < day.sdist_share[sl][rep])
+    sdist = ~np.take(day.has_wheel[sl], rep) | (u_f < np.take(day.sdist_share[sl], rep))
     fc = np.where(sdist, 0, np.where(u_f > _METADATA_DRAW, 2, 1)).astype(np.int8)
     # Rows in slot order: profiles are numbered so that neighbours look alike, and
     # the parquet writer encodes the long runs of equal client values much faster.
     # A stable radix sort of 16-bit keys.
     order = np.argsort(slot, kind="stable")
     return Rows(
-        ts=ts[order],
-        pkg=rep[order],
+        ts=np.take(ts, order),
+        pkg=np.take(rep, order),
         packages=day.pkg[sl],
-        vrow=vrow[order],
-        fc=fc[order],
-        slot=slot[order],
+        vrow=np.take(vrow, order),
+        fc=np.take(fc, order),
+        slot=np.take(slot, order),
     )

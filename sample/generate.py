@@ -28,13 +28,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sample import calibration, catalog, clients, profiles, sql
-from sample.assemble import SDIST, STATISTICS, Files, assemble
+from sample.assemble import STATISTICS, Files, assemble
 from sample.catalog import Package, unit
-from sample.expand import DayCounts, Rows, expand
+from sample.counts import Rates
+from sample.expand import Rows, expand
 from sample.options import Options
 
 #: Bump when the content for the same options changes (invalidates _SUCCESS).
-GENERATOR_VERSION = 6
+GENERATOR_VERSION = 7
 SUCCESS = "_SUCCESS"
 MIRROR_SHARE = 0.012
 #: The string columns, compressed with zstd level 1 by default.
@@ -43,10 +44,12 @@ COMPRESSED = ("url", "project", "file.filename", "file.project", "file.version")
 BATCH_ROWS = 1 << 20
 ROW_GROUP_ROWS = 1 << 20
 DEFAULT_WRITERS = 2
-#: How far ahead of the days being generated client profiles are drawn.
-DRAW_AHEAD_DAYS = 56
-#: Days per DuckDB statement: fewer statements, while the sort of their package-days stays small.
-CHUNK_DAYS = 28
+#: How far ahead of the days being generated client profiles are drawn: a year
+#: (about 52 x 0.3 MB). Most of them are drawn during the setup, while DuckDB
+#: (which releases the GIL) computes the versions and the other core is idle.
+DRAW_AHEAD_DAYS = 364
+#: Days between two progress reports.
+PROGRESS_DAYS = 28
 #: Installer names of mirrors (the marts' mirror category).
 MIRROR_INSTALLERS = tuple(name for name, _, _ in profiles.MIRRORS)
 
@@ -267,14 +270,11 @@ def _files(con: duckdb.DuckDBPyConnection) -> Files:
         .combine_chunks()
         .dictionary_encode()
     )
-    # Row vrow * 2 + kind: the sdist, then the wheel (vrow is dense from 0).
+    # No ORDER BY: versions was stored in vrow order and one thread with
+    # preserve_insertion_order scans it in that order (a sort of these strings cost
+    # 70 MB of peak memory).
     f = con.execute(
-        f"""
-        SELECT CASE k WHEN {SDIST} THEN sdist_filename ELSE wheel_filename END AS filename,
-            CASE k WHEN {SDIST} THEN sdist_url ELSE wheel_url END AS url
-        FROM versions, range(2) t(k)
-        ORDER BY vrow, k
-        """
+        "SELECT sdist_filename, wheel_filename, sdist_url, wheel_url FROM versions"
     ).to_arrow_table()
     # Package ids are dense 0..n-1 only before packages without versions are dropped.
     names = con.execute(
@@ -285,8 +285,10 @@ def _files(con: duckdb.DuckDBPyConnection) -> Files:
         project=pa.array(names[0] if names else [], pa.string()),
         version_code=version.indices.cast(pa.int32()),
         versions=version.dictionary,
-        filename=f.column("filename").combine_chunks(),
-        url=f.column("url").combine_chunks(),
+        sdist_filename=f.column("sdist_filename").combine_chunks(),
+        wheel_filename=f.column("wheel_filename").combine_chunks(),
+        sdist_url=f.column("sdist_url").combine_chunks(),
+        wheel_url=f.column("wheel_url").combine_chunks(),
     )
 
 
@@ -307,11 +309,6 @@ def _scale(con: duckdb.DuckDBPyConnection, opts: Options) -> tuple[float, float]
         return 0.0, 0.0
     user = opts.events * (1 - MIRROR_SHARE)
     return user / float(total), opts.events * MIRROR_SHARE / float(active)
-
-
-def _chunks(opts: Options) -> list[tuple[int, int]]:
-    """Day-index ranges [a, b) of :data:`CHUNK_DAYS` days (the last one shorter)."""
-    return [(a, min(opts.days, a + CHUNK_DAYS)) for a in range(0, opts.days, CHUNK_DAYS)]
 
 
 def generate(
@@ -375,17 +372,16 @@ def generate(
         _setup(con, opts, pkgs)
         meta_con = con.cursor()
         meta = meta_pool.submit(_write_metadata, meta_con, tmp)
-        k, mirror_rate = _scale(con, opts)
+        rates = _rates(con, opts, pkgs, _scale(con, opts))
+        files = _files(con)
         if progress:
             progress(0, opts.days, "setup done")
-        files = _files(con)
         downloads = _write_downloads(
-            con,
             opts,
             tmp,
+            rates,
             files,
             weeks,
-            (k, mirror_rate),
             threads or DEFAULT_WRITERS,
             compression,
             progress,
@@ -425,65 +421,86 @@ def _write_metadata(con: duckdb.DuckDBPyConnection, tmp: Path) -> int:
     return int(row[0]) if row else 0
 
 
+def _rates(
+    con: duckdb.DuckDBPyConnection, opts: Options, pkgs: list[Package], scale: tuple[float, float]
+) -> Rates:
+    """Gather, as numpy arrays, what the writer threads need to count a day's downloads."""
+    months = catalog.month_range(opts.start, opts.end)
+    lv = np.log(np.maximum([[p.monthly[m] for m in months] for p in pkgs], 1e-3) / 30.0)
+    days = con.execute(
+        "SELECT epoch_day, mi, frac, day_factor FROM days ORDER BY day_idx"
+    ).fetchnumpy()
+    version_key = (
+        con.execute(
+            "SELECT (pkg_id::BIGINT << 32) + (avail_day - DATE '1970-01-01') AS key "
+            "FROM versions ORDER BY vrow"
+        )
+        .fetchnumpy()["key"]
+        .astype(np.int64)
+    )
+    ids = np.arange(len(pkgs), dtype=np.int64)
+    shape = con.execute("SELECT pkg_id, has_wheel, sdist_share, mean_back FROM pkg").fetchnumpy()
+    # Packages without any version in the range were dropped from pkg: they never
+    # count (no version key), their attributes stay at these defaults.
+    has_wheel = np.zeros(len(pkgs), np.bool_)
+    sdist_share, mean_back = np.zeros(len(pkgs)), np.zeros(len(pkgs))
+    at = shape["pkg_id"].astype(np.int64)
+    has_wheel[at] = shape["has_wheel"]
+    sdist_share[at], mean_back[at] = shape["sdist_share"], shape["mean_back"]
+    return Rates(
+        seed=opts.seed,
+        k=scale[0],
+        mirror_rate=scale[1],
+        lv=lv,
+        epoch_day=np.asarray(days["epoch_day"], np.int64),
+        month=np.asarray(days["mi"], np.int64),
+        frac=np.asarray(days["frac"], np.float64),
+        day_factor=np.asarray(days["day_factor"], np.float64),
+        version_key=version_key,
+        vbase=np.searchsorted(version_key, ids << 32, side="left").astype(np.int64),
+        has_wheel=has_wheel,
+        sdist_share=sdist_share,
+        mean_back=mean_back,
+    )
+
+
 def _write_downloads(
-    con: duckdb.DuckDBPyConnection,
     opts: Options,
     tmp: Path,
+    rates: Rates,
     files: Files,
     weeks: _Weeks,
-    scale: tuple[float, float],
     workers: int,
     compression: str,
     progress: Progress | None,
 ) -> int:
     """Write every day's file_downloads file; return the number of rows."""
     downloads = 0
-    k, mirror_rate = scale
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sample-writer") as pool:
         pending: deque[Future[int]] = deque()
         try:
-            for a, b in _chunks(opts):
-                first_day, last_day = (
-                    opts.start + timedelta(days=a),
-                    opts.start + timedelta(days=b - 1),
-                )
-                weeks.forget(first_day)
-                weeks.ahead(last_day + timedelta(days=DRAW_AHEAD_DAYS))
-                con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE chunk_days AS SELECT * FROM days "
-                    f"WHERE day_idx >= {a} AND day_idx < {b}"
-                )
-                counts = sql.bind(
-                    sql.PKG_DAY,
-                    seed=opts.seed,
-                    k=k,
-                    mirror_rate=mirror_rate,
-                    first_day=first_day,
-                    last_day=last_day,
-                )
-                chunk = con.execute(counts).to_arrow_table()
-                for day_idx, counts_of_day in _split_days(chunk, opts, a, b):
-                    # Bounded queue: memory stays flat whatever the number of events.
-                    while len(pending) > 2 * workers:
-                        downloads += pending.popleft().result()
-                    day = opts.start + timedelta(days=day_idx)
-                    part = tmp / "file_downloads" / f"date={day}"
-                    part.mkdir()
-                    pending.append(
-                        pool.submit(
-                            _write_day,
-                            part / "part-0.parquet",
-                            opts.seed,
-                            counts_of_day,
-                            files,
-                            weeks.of(day),
-                            compression,
-                        )
+            for day_idx in range(opts.days):
+                day = opts.start + timedelta(days=day_idx)
+                weeks.forget(day)
+                weeks.ahead(day + timedelta(days=DRAW_AHEAD_DAYS))
+                # Bounded queue: memory stays flat whatever the number of events.
+                while len(pending) > 2 * workers:
+                    downloads += pending.popleft().result()
+                part = tmp / "file_downloads" / f"date={day}"
+                part.mkdir()
+                pending.append(
+                    pool.submit(
+                        _write_day,
+                        part / "part-0.parquet",
+                        rates,
+                        day_idx,
+                        files,
+                        weeks.of(day),
+                        compression,
                     )
-                # No waiting for the writers here: DuckDB counts the next chunk
-                # while they finish this one.
-                if progress and b < opts.days:
-                    progress(b, opts.days, f"{last_day}: {downloads:,} rows written")
+                )
+                if progress and day_idx % PROGRESS_DAYS == 0 and day_idx:
+                    progress(day_idx, opts.days, f"{day}: {downloads:,} rows written")
             while pending:
                 downloads += pending.popleft().result()
         except BaseException:
@@ -525,60 +542,27 @@ class _Weeks:
             future.cancel()
 
 
-def _split_days(chunk: pa.Table, opts: Options, a: int, b: int) -> list[tuple[int, DayCounts]]:
-    """Cut a chunk's package-day counts (ordered by day, package) into days [a, b)."""
-    col = {name: chunk.column(name).to_numpy() for name in chunk.column_names}
-    n = col["n_user"] + col["n_mirror"]
-    keep = n > 0  # package-days without downloads add nothing (and no dictionary entry)
-    col = {name: values[keep] for name, values in col.items()}
-    n = n[keep]
-    bounds = np.searchsorted(col["day_idx"], np.arange(a, b + 1))
-    vbase = col["vbase"].astype(np.int64)
-    days = []
-    for day_idx in range(a, b):
-        s = slice(int(bounds[day_idx - a]), int(bounds[day_idx - a + 1]))
-        day = opts.start + timedelta(days=day_idx)
-        epoch_day = (day - _EPOCH).days
-        days.append(
-            (
-                day_idx,
-                DayCounts(
-                    day_us=epoch_day * 86_400_000_000,
-                    epoch_day=epoch_day,
-                    pkg=col["pkg_id"][s].astype(np.int32),
-                    vnewest=vbase[s] + col["nv"][s] - 1,
-                    vbase=vbase[s],
-                    has_wheel=col["has_wheel"][s],
-                    sdist_share=col["sdist_share"][s],
-                    mean_back=col["mean_back"][s],
-                    n_user=col["n_user"][s],
-                    n=n[s],
-                ),
-            )
-        )
-    return days
-
-
 def _write_day(
     path: Path,
-    seed: int,
-    day: DayCounts,
+    rates: Rates,
+    day_idx: int,
     files: Files,
     week: Future[clients.WeekProfiles],
     compression: str,
 ) -> int:
-    """Draw, assemble and write one day's rows (row groups of :data:`BATCH_ROWS` rows).
+    """Count, draw, assemble and write one day's rows (row groups of :data:`BATCH_ROWS` rows).
 
     Returns:
         The number of rows written.
     """
+    day = rates.day(day_idx)
     total = day.rows
     writer: pq.ParquetWriter | None = None
     try:
         # An empty day still gets a file (with the schema, no rows).
         for lo in range(0, max(total, 1), BATCH_ROWS):
             hi = min(total, lo + BATCH_ROWS)
-            rows = expand(seed, day, lo, hi) if hi > lo else _EMPTY
+            rows = expand(rates.seed, day, lo, hi) if hi > lo else _EMPTY
             table = assemble(rows, files, week.result())
             if writer is None:
                 writer = _open(path, table.schema, compression)

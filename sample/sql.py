@@ -1,4 +1,4 @@
-"""The DuckDB SQL of the sample: packages' versions, download counts per day, metadata.
+"""The DuckDB SQL of the sample: packages' versions and distribution_metadata.
 
 Pseudo-random values come from ``hash(seed, ...)`` of stable keys (day,
 package, row index), never from ``random()``: the same options give the
@@ -92,35 +92,6 @@ FROM (
     FROM files
 )
 ORDER BY vrow
-"""
-
-# Per package and day of the chunk (table chunk_days): downloads by users and by
-# mirrors, in (day, package) order. sample.expand draws the rows themselves.
-_N = "hash($seed, 'n', a.epoch_day, a.pkg_id)"
-PKG_DAY = f"""
-WITH w AS (
-    SELECT m.pkg_id, d.day, d.day_idx, d.epoch_day, d.day_us, d.day_factor,
-        exp(m.lv + (m.lv_next - m.lv) * d.frac) AS w
-    FROM chunk_days d
-    JOIN pkg_month m ON m.mi = d.mi
-), v AS (
-    -- Only the versions that can be the newest on a day of the chunk. The newest
-    -- version of a day is the one whose [avail_day, next_avail) holds it: a hash
-    -- join on the package with a range check (cheaper here than an ASOF join).
-    SELECT pkg_id, vidx, avail_day, next_avail FROM versions
-    WHERE avail_day <= $last_day AND next_avail > $first_day
-), a AS (
-    SELECT w.*, v.vidx + 1 AS nv, v.avail_day >= w.day - 2 AS fresh
-    FROM w JOIN v ON w.pkg_id = v.pkg_id AND w.day >= v.avail_day AND w.day < v.next_avail
-)
-SELECT a.pkg_id, a.day_idx, a.epoch_day, a.day_us, a.nv, p.vbase, p.has_wheel, p.sdist_share,
-    p.mean_back,
-    CAST(floor($k * w * day_factor * exp(0.3 * ({u(_N, 0)} - 0.5))
-        + {u(_N, 20)}) AS BIGINT) AS n_user,
-    CAST(floor($mirror_rate * (1 + 6 * fresh::INT)
-        + {u(_N, 40)}) AS BIGINT) AS n_mirror
-FROM a JOIN pkg p ON p.pkg_id = a.pkg_id
-ORDER BY a.day_idx, a.pkg_id
 """
 
 METADATA = """
