@@ -371,9 +371,12 @@ def generate(
         con.execute("SET TimeZone = 'UTC'")
         _setup(con, opts, pkgs)
         meta_con = con.cursor()
+        # The strings first, on the metadata thread: meanwhile this thread gathers the
+        # rates, and the writers count and draw their first days (they need the
+        # strings only to assemble).
+        files = meta_pool.submit(_files, meta_con)
         meta = meta_pool.submit(_write_metadata, meta_con, tmp)
         rates = _rates(con, opts, pkgs, _scale(con, opts))
-        files = _files(con)
         if progress:
             progress(0, opts.days, "setup done")
         downloads = _write_downloads(
@@ -468,7 +471,7 @@ def _write_downloads(
     opts: Options,
     tmp: Path,
     rates: Rates,
-    files: Files,
+    files: Future[Files],
     weeks: _Weeks,
     workers: int,
     compression: str,
@@ -546,7 +549,7 @@ def _write_day(
     path: Path,
     rates: Rates,
     day_idx: int,
-    files: Files,
+    files: Future[Files],
     week: Future[clients.WeekProfiles],
     compression: str,
 ) -> int:
@@ -563,7 +566,7 @@ def _write_day(
         for lo in range(0, max(total, 1), BATCH_ROWS):
             hi = min(total, lo + BATCH_ROWS)
             rows = expand(rates.seed, day, lo, hi) if hi > lo else _EMPTY
-            table = assemble(rows, files, week.result())
+            table = assemble(rows, files.result(), week.result())
             if writer is None:
                 writer = _open(path, table.schema, compression)
             writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
