@@ -230,7 +230,8 @@ def _days(opts: Options, months: list[str]) -> pa.Table:
     return pa.table(rows)
 
 
-def _setup(con: duckdb.DuckDBPyConnection, opts: Options, pkgs: list[Package]) -> None:
+def _tables(opts: Options, pkgs: list[Package]) -> dict[str, pa.Table]:
+    """The packages, their monthly rates and the days, as Arrow tables for DuckDB."""
     months = catalog.month_range(opts.start, opts.end)
     pkg_tbl = _package_rows(pkgs, opts)
     # Log of the daily rate (30-day counts / 30) at the start of each month and the next;
@@ -244,11 +245,12 @@ def _setup(con: duckdb.DuckDBPyConnection, opts: Options, pkgs: list[Package]) -
             "lv_next": [x for row in lv for x in row[1:]],
         }
     )
-    for name, tbl in (
-        ("pkg", pkg_tbl),
-        ("pkg_month", month_tbl),
-        ("days", _days(opts, months)),
-    ):
+    return {"pkg": pkg_tbl, "pkg_month": month_tbl, "days": _days(opts, months)}
+
+
+def _setup(con: duckdb.DuckDBPyConnection, opts: Options, tables: dict[str, pa.Table]) -> None:
+    """Load the tables into DuckDB and compute every version of every package."""
+    for name, tbl in tables.items():
         con.register(f"{name}_arrow", tbl)
         con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_arrow")
         con.unregister(f"{name}_arrow")
@@ -355,21 +357,26 @@ def generate(
     meta_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-metadata")
     meta: Future[int] | None = None
     meta_con: duckdb.DuckDBPyConnection | None = None
-    # Client profiles are drawn in Python, on a thread of their own and weeks ahead:
-    # the first ones while DuckDB sets up, so that neither it nor the writers wait.
+    # Client profiles are drawn in Python, on a thread of their own and weeks ahead,
+    # so that the writers do not wait.
     drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-profiles")
     weeks = _Weeks(opts.seed, opts.start, opts.end, drawer)
-    weeks.ahead(opts.start + timedelta(days=DRAW_AHEAD_DAYS))
+    weeks.ahead(opts.start)  # the first week, needed first
     try:
         pkgs = catalog.select(
             calibration.load(), count=opts.packages, seed=opts.seed, start=opts.start, end=opts.end
         )
+        tables = _tables(opts, pkgs)
+        # The next weeks are drawn while DuckDB, which releases the GIL, sets up: drawn
+        # from the start, they slowed down the Python setup above, which every later
+        # step waits for.
+        weeks.ahead(opts.start + timedelta(days=DRAW_AHEAD_DAYS))
         # One DuckDB thread per query: rows come out in a fixed order (day, package,
         # row index) without a sort. The parallelism is in the writer threads and in
         # distribution_metadata, written on a second connection at the same time.
         con = duckdb.connect(":memory:", config={"threads": 1, "preserve_insertion_order": True})
         con.execute("SET TimeZone = 'UTC'")
-        _setup(con, opts, pkgs)
+        _setup(con, opts, tables)
         meta_con = con.cursor()
         # The strings first, on the metadata thread: meanwhile this thread gathers the
         # rates, and the writers count and draw their first days (they need the
