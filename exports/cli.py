@@ -17,7 +17,14 @@ from exports.pipeline import ExportOptions, run_export
 from exports.publish import Layout
 from exports.refresh import RefreshConfig, run_pipeline
 from exports.report import Reporter, configure_logging
-from exports.sources import PART_ROWS, WEEK_PART_ROWS, BigQuerySource, DuckDBSource, Source
+from exports.sources import (
+    MIN_WEEK_ROWS,
+    PART_ROWS,
+    WEEK_PART_ROWS,
+    BigQuerySource,
+    DuckDBSource,
+    Source,
+)
 from exports.writer import LOAD_WORKERS
 
 COMMANDS = ("export", "pipeline")
@@ -127,6 +134,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         )
         p.add_argument("--part-rows", type=int, default=PART_ROWS, help=argparse.SUPPRESS)
         p.add_argument("--week-part-rows", type=int, default=WEEK_PART_ROWS, help=argparse.SUPPRESS)
+        p.add_argument("--min-week-rows", type=int, default=MIN_WEEK_ROWS, help=argparse.SUPPRESS)
         p.add_argument(
             "--progress",
             choices=("auto", "bar", "log"),
@@ -169,7 +177,10 @@ def _source(args: argparse.Namespace) -> Source:
     if args.source == "bigquery":
         return BigQuerySource(args.bq_project, args.bq_dataset, args.bq_location)
     return DuckDBSource(
-        args.warehouse, part_rows=args.part_rows, week_part_rows=args.week_part_rows
+        args.warehouse,
+        part_rows=args.part_rows,
+        week_part_rows=args.week_part_rows,
+        min_week_rows=args.min_week_rows,
     )
 
 

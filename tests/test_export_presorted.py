@@ -174,17 +174,24 @@ def test_an_unordered_warehouse_falls_back_to_the_sort(
 
 
 @pytest.mark.parametrize(
-    ("within_week", "path"),
+    ("within_week", "min_week_rows", "path"),
     [
-        # dbt's weekly marts stored week-major, in key order inside a week:
+        # dbt's weekly marts stored week-major, by package inside a week:
         # pruned key-range parts, each sorted beside the load of the previous one.
-        ("package_name", "week_parts"),
+        ("package_name", "100", "week_parts"),
         # week-major, but any order inside a week: no pruning, the range sort.
-        ("hash(package_name)", "range_sort"),
+        ("hash(package_name)", "100", "range_sort"),
+        # weeks smaller than two row groups (the test's ~200 rows) prune nothing:
+        # by default they take the range sort.
+        ("package_name", None, "range_sort"),
     ],
 )
 def test_a_week_ordered_warehouse_exports_the_same_file(
-    published_export: Published, tmp_path: Path, within_week: str, path: str
+    published_export: Published,
+    tmp_path: Path,
+    within_week: str,
+    min_week_rows: str | None,
+    path: str,
 ) -> None:
     warehouse = dataclasses.replace(published_export.warehouse, path=tmp_path / "weekly.duckdb")
     shutil.copyfile(published_export.warehouse.path, warehouse.path)
@@ -205,7 +212,15 @@ def test_a_week_ordered_warehouse_exports_the_same_file(
     # Parts of 500 rows: the tiny marts are cut into several key ranges.
     done = run_exporter(
         exporter_args(
-            warehouse, db, "--build-id", "weekly", "--week-part-rows", "500", "--part-rows", "500"
+            warehouse,
+            db,
+            "--build-id",
+            "weekly",
+            "--week-part-rows",
+            "500",
+            "--part-rows",
+            "500",
+            *(["--min-week-rows", min_week_rows] if min_week_rows else []),
         )
     )
     assert done.returncode == 0, done.stderr
