@@ -2,7 +2,7 @@
 
 A week has :data:`USER_SLOTS` user profiles and :data:`MIRROR_SLOTS` mirror
 profiles, drawn from the distributions of :mod:`sample.profiles` at the
-middle of the week with a ``random.Random`` seeded from (seed, week): the
+middle of the week with a numpy generator seeded from (seed, week): the
 same week always gets the same profiles. A download row carries a slot
 number; its ``details``, ``country_code`` and ``tls_*`` columns are the
 slot's values, written as dictionary-encoded parquet columns.
@@ -10,13 +10,12 @@ slot's values, written as dictionary-encoded parquet columns.
 
 from __future__ import annotations
 
-import random
-from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, timedelta
-from itertools import accumulate
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -53,22 +52,31 @@ STRUCTS = ("details", "installer", "implementation", "distro", "distro.libc", "s
 
 
 class _Picker:
-    """Weighted choice by bisection on cumulative weights."""
+    """Weighted choice by bisection on cumulative weights, for arrays of uniform draws."""
 
     def __init__(self, weights: list[float], values: list[Any]) -> None:
-        self.cum = list(accumulate(weights))
-        # One value past the end (bisect can land there when u * total rounds up).
-        self.values = [*values, values[-1]]
-        self.total = self.cum[-1]
+        self.cum = np.cumsum(np.asarray(weights, np.float64))
+        self.total = float(self.cum[-1])
+        # One column of values per tuple field, as object arrays (strings or None).
+        rows = [v if isinstance(v, tuple) else (v,) for v in values]
+        self.columns = [_objects(col) for col in zip(*rows, strict=True)]
 
-    def pick(self, u: float) -> Any:
-        return self.values[bisect_right(self.cum, u * self.total)]
+    def pick(self, u: npt.NDArray[np.float64]) -> list[npt.NDArray[np.object_]]:
+        """Return, per tuple field, the values chosen by the draws ``u`` in [0, 1)."""
+        # bisect_right; clipped: u * total can round up to the last bound.
+        at = np.minimum(np.searchsorted(self.cum, u * self.total, side="right"), len(self.cum) - 1)
+        return [np.take(col, at) for col in self.columns]
+
+
+def _objects(values: Any) -> npt.NDArray[np.object_]:
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out
 
 
 _PLATFORMS = _Picker([p[0] for p in profiles.PLATFORMS], [p[1:] for p in profiles.PLATFORMS])
 _COUNTRIES = _Picker([w for _, w in profiles.COUNTRIES], [c for c, _ in profiles.COUNTRIES])
 _TLS = _Picker([w for _, _, w in profiles.TLS], [(p, c) for p, c, _ in profiles.TLS])
-_NO_PLATFORM = (None,) * 9
 _MIRRORS = _Picker([w for _, _, w in profiles.MIRRORS], [(n, v) for n, v, _ in profiles.MIRRORS])
 
 
@@ -155,48 +163,16 @@ def _details(
     )
 
 
-#: Leaves compared first when slots are put in profile order (most rows share their values).
-_ORDER = tuple(
-    LEAVES.index(leaf)
-    for leaf in ("installer.name", "system.name", "distro.name", "python", "installer.version")
-)
-
-
-def _in_profile_order(
-    rows: list[tuple[Any, ...]],
-    details_null: list[bool],
-    ci: list[bool | None],
-    meta_ok: list[bool],
-) -> tuple[list[tuple[Any, ...]], list[bool], list[bool | None], list[bool]]:
-    """Renumber the user slots, and the mirror slots, so that similar profiles are neighbours.
-
-    Writers sort each day's rows by slot: equal values of every ``details`` leaf
-    then come in long runs, which parquet's run-length encoding writes much
-    faster (and smaller) than scattered values. Which profiles a week has does
-    not change, only their numbering.
-    """
-    # One string key per slot (NULL sorts as ""): a plain sort of 2,112 short strings.
-    keys = [
-        "\x01".join(
-            (
-                f"{slot >= USER_SLOTS:d}{details_null[slot]:d}{ci[slot] is None:d}",
-                f"{meta_ok[slot]:d}",
-                *(row[i] or "" for i in _ORDER),
-            )
-        )
-        for slot, row in enumerate(rows)
-    ]
-    order = sorted(range(SLOTS), key=keys.__getitem__)
-    return (
-        [rows[s] for s in order],
-        [details_null[s] for s in order],
-        [ci[s] for s in order],
-        [meta_ok[s] for s in order],
-    )
+#: Leaves compared first when slots are put in profile order (most rows share their
+#: values), after the struct and flag columns.
+_ORDER = ("installer.name", "system.name", "distro.name", "python", "installer.version")
 
 
 def week_profiles(seed: int, monday: date) -> WeekProfiles:
     """Draw the client profiles of the ISO week starting on ``monday``.
+
+    Vectorised over the slots: one array of uniform draws per choice, weighted
+    picks by binary search, the profile rules as masks.
 
     Args:
         seed: the sample's seed.
@@ -206,76 +182,77 @@ def week_profiles(seed: int, monday: date) -> WeekProfiles:
         The week's profiles.
     """
     mid = monday + timedelta(days=3)
-    rng = random.Random(seed * 100_003 + mid.toordinal())
+    rng = np.random.Generator(np.random.PCG64([seed % 2**64, mid.toordinal()]))
+    u = rng.random((9, SLOTS))
+    user = np.arange(SLOTS) < USER_SLOTS
+    mirror = ~user
     inst = profiles.installer_choices(mid)
-    installers = _Picker([i[0] for i in inst], [i[1:] for i in inst])
+    name, version, kind = _Picker([i[0] for i in inst], [i[1:] for i in inst]).pick(u[0])
+    m_name, m_version = _MIRRORS.pick(u[0])
+    name, version = np.where(user, name, m_name), np.where(user, version, m_version)
+    kind = np.where(user, kind, "mirror")
     pys = profiles.python_choices(mid)
-    pythons = _Picker([p[0] for p in pys], [p[1:] for p in pys])
+    python, impl, impl_version = _Picker([p[0] for p in pys], [p[1:] for p in pys]).pick(u[1])
+    sys_name, sys_release, d_name, d_ver, d_id, libc, libc_ver, cpu, openssl = _PLATFORMS.pick(u[2])
+    # Mirrors run on Linux servers.
+    server = mirror & (sys_name != "Linux")
+    sys_name = np.where(server, "Linux", sys_name)
+    sys_release = np.where(server, "6.1.0-18-amd64", sys_release)
+    cpu = np.where(server, "x86_64", cpu)
     sts = profiles.setuptools_choices(mid)
-    setuptools = _Picker([s[0] for s in sts], [s[1] for s in sts])
+    (setuptools,) = _Picker([st[0] for st in sts], [st[1] for st in sts]).pick(u[3])
+    (country,) = _COUNTRIES.pick(u[5])
+    tls_protocol, tls_cipher = _TLS.pick(u[6])
+    # "min" clients (browsers, requests, ...) report only the installer; mirrors
+    # report no distro, openssl, setuptools or rustc.
+    minimal = kind == "min"
+    full = ~minimal & ~mirror
 
-    rows: list[tuple[Any, ...]] = []
-    meta_ok: list[bool] = []
-    ci: list[bool | None] = []
-    details_null: list[bool] = []
-    random_ = rng.random
-    # Bound methods looked up once: this loop runs for every slot of every week.
-    pick_installer, pick_mirror = installers.pick, _MIRRORS.pick
-    pick_python, pick_platform = pythons.pick, _PLATFORMS.pick
-    pick_country, pick_tls, pick_setuptools = _COUNTRIES.pick, _TLS.pick, setuptools.pick
-    for slot in range(SLOTS):
-        if slot < USER_SLOTS:
-            name, version, kind = pick_installer(random_())
-        else:
-            (name, version), kind = pick_mirror(random_()), "mirror"
-        python, impl, impl_version = pick_python(random_())
-        plat = pick_platform(random_())
-        if kind == "mirror" and plat[0] != "Linux":  # mirrors run on servers
-            plat = ("Linux", "6.1.0-18-amd64", *plat[2:7], "x86_64", plat[8])
-        u_st, u_rust, u_cty, u_tls, u_null, u_ci = (
-            random_(),
-            random_(),
-            random_(),
-            random_(),
-            random_(),
-            random_(),
-        )
-        country = pick_country(u_cty)
-        tls = pick_tls(u_tls)
-        if kind == "min":  # only the installer is known (browsers, requests, ...)
-            rows.append((name, version, None, None, None, *_NO_PLATFORM, None, None, country, *tls))
-        else:
-            full = kind != "mirror"
-            sys_name, sys_release, d_name, d_ver, d_id, libc, libc_ver, cpu, openssl = plat
-            rows.append(
-                (
-                    name,
-                    version,
-                    python,
-                    impl,
-                    impl_version,
-                    *((d_name, d_ver, d_id, libc, libc_ver) if full else (None,) * 5),
-                    sys_name,
-                    sys_release,
-                    cpu,
-                    openssl if full else None,
-                    pick_setuptools(u_st) if full and name != "uv" else None,
-                    ("1.82.0" if u_rust < 0.015 else "1.89.0") if full and u_rust < 0.03 else None,
-                    country,
-                    *tls,
-                )
-            )
-        details_null.append(kind != "mirror" and u_null < 0.015)
-        ci.append(True if kind in ("full", "meta") and u_ci < 0.25 else None)
-        meta_ok.append(kind == "meta")
-    rows, details_null, ci, meta_ok = _in_profile_order(rows, details_null, ci, meta_ok)
+    def unless(drop: npt.NDArray[np.bool_], values: npt.NDArray[np.object_]) -> Any:
+        out = values.copy()
+        out[drop] = None
+        return out
+
+    rust = np.where(u[4] < 0.015, "1.82.0", "1.89.0").astype(object)  # NULL-able
+    leaves = {
+        "installer.name": name,
+        "installer.version": version,
+        "python": unless(minimal, python),
+        "implementation.name": unless(minimal, impl),
+        "implementation.version": unless(minimal, impl_version),
+        "distro.name": unless(~full, d_name),
+        "distro.version": unless(~full, d_ver),
+        "distro.id": unless(~full, d_id),
+        "distro.libc.lib": unless(~full, libc),
+        "distro.libc.version": unless(~full, libc_ver),
+        "system.name": unless(minimal, sys_name),
+        "system.release": unless(minimal, sys_release),
+        "cpu": unless(minimal, cpu),
+        "openssl_version": unless(~full, openssl),
+        "setuptools_version": unless(~full | (name == "uv"), setuptools),
+        "rustc_version": unless(~full | (u[4] >= 0.03), rust),
+        "country_code": country,
+        "tls_protocol": tls_protocol,
+        "tls_cipher": tls_cipher,
+    }
+    details_null = ~mirror & (u[7] < 0.015)
+    ci_true = full & (u[8] < 0.25)  # kinds "full" and "meta"; else NULL
+    meta_ok = kind == "meta"
+    encoded = {
+        leaf: pa.array(values, pa.string()).dictionary_encode() for leaf, values in leaves.items()
+    }
+    # Slots renumbered so that similar profiles are neighbours: writers sort each
+    # day's rows by slot, and equal values of every details leaf then come in long
+    # runs, which parquet's run-length encoding writes much faster (and smaller).
+    # lexsort: the last key is the primary one.
+    order_keys = [encoded[leaf].indices.fill_null(-1).to_numpy() for leaf in reversed(_ORDER)]
+    order = np.lexsort([*order_keys, meta_ok, ~ci_true, details_null, mirror])
     codes: dict[str, pa.Array] = {}
     vocab: dict[str, pa.Array] = {}
-    for leaf, values in zip(LEAVES, zip(*rows, strict=True), strict=True):
-        encoded = pa.array(values, pa.string()).dictionary_encode()
-        codes[leaf] = encoded.indices.cast(pa.int32())
-        vocab[leaf] = encoded.dictionary
-    null = {"details": pa.array(details_null, pa.bool_())}
+    for leaf, enc in encoded.items():
+        codes[leaf] = pc.take(enc.indices, pa.array(order)).cast(pa.int32())
+        vocab[leaf] = enc.dictionary
+    null = {"details": pa.array(np.take(details_null, order))}
     for struct, first in (
         ("installer", "installer.name"),
         ("implementation", "implementation.name"),
@@ -284,13 +261,14 @@ def week_profiles(seed: int, monday: date) -> WeekProfiles:
         ("system", "system.name"),
     ):
         null[struct] = pc.is_null(codes[first])
-    ci_arr = pa.array(ci, pa.bool_())
+    ci_arr = pa.array(np.take(ci_true, order), mask=~np.take(ci_true, order))
+    meta_ok = np.take(meta_ok, order)
     return WeekProfiles(
         codes=codes,
         vocab=vocab,
         null=null,
         ci=ci_arr,
-        meta_ok=pa.array(meta_ok, pa.bool_()),
-        max_kind=pa.array([2 if ok else 1 for ok in meta_ok], pa.int8()),
+        meta_ok=pa.array(meta_ok),
+        max_kind=pa.array(np.where(meta_ok, 2, 1).astype(np.int8)),
         details=_details(codes, vocab, null, ci_arr),
     )

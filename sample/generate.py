@@ -35,7 +35,7 @@ from sample.expand import Rows, expand
 from sample.options import Options
 
 #: Bump when the content for the same options changes (invalidates _SUCCESS).
-GENERATOR_VERSION = 8
+GENERATOR_VERSION = 9
 SUCCESS = "_SUCCESS"
 MIRROR_SHARE = 0.012
 #: The string columns, compressed with zstd level 1 by default.
