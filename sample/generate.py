@@ -1,7 +1,8 @@
 """Write a BigQuery-shaped sample: file_downloads by day, distribution_metadata, _SUCCESS.
 
-Work happens in an in-memory DuckDB, four weeks of days per statement, with
-writer threads assembling and writing the days' files, into a temporary
+An in-memory DuckDB computes the packages' versions and writes
+distribution_metadata; writer threads count, draw (numpy), assemble (Arrow)
+and write one day's file each, into a temporary
 sibling directory that replaces the output directory only when complete (a
 killed run leaves the previous sample intact).
 """
@@ -371,9 +372,9 @@ def generate(
         # from the start, they slowed down the Python setup above, which every later
         # step waits for.
         weeks.ahead(opts.start + timedelta(days=DRAW_AHEAD_DAYS))
-        # One DuckDB thread per query: rows come out in a fixed order (day, package,
-        # row index) without a sort. The parallelism is in the writer threads and in
-        # distribution_metadata, written on a second connection at the same time.
+        # One DuckDB thread: results come out in insertion order (versions are read
+        # back in vrow order without a sort). The parallelism is in the writer threads
+        # and in distribution_metadata, written on a second connection at the same time.
         con = duckdb.connect(":memory:", config={"threads": 1, "preserve_insertion_order": True})
         con.execute("SET TimeZone = 'UTC'")
         _setup(con, opts, tables)

@@ -1,7 +1,7 @@
 """The DuckDB SQL of the sample: packages' versions and distribution_metadata.
 
-Pseudo-random values come from ``hash(seed, ...)`` of stable keys (day,
-package, row index), never from ``random()``: the same options give the
+Pseudo-random values come from ``hash(seed, ...)`` of stable keys (package,
+version), never from ``random()``: the same options give the
 same content whatever the thread scheduling.
 """
 
