@@ -67,6 +67,8 @@ def _dict(indices: pa.Array, dictionary: pa.Array) -> pa.DictionaryArray:
 
 
 _scratch = threading.local()
+#: A string position past the end of any file name or url.
+_PAST_END = 1 << 30
 
 
 def _encode(codes: npt.NDArray[np.int32], size: int) -> tuple[npt.NDArray[np.intp], pa.Array]:
@@ -105,7 +107,10 @@ def _file_strings(
         (files.sdist_filename, files.wheel_filename),
         (files.sdist_url, files.wheel_url),
     ):
-        suffixed = pc.binary_join_element_wise(pc.take(wheels, meta_rows), ".metadata", "")
+        # A slice replaced past the end appends: 3x cheaper than binary_join_element_wise.
+        suffixed = pc.binary_replace_slice(
+            pc.take(wheels, meta_rows), start=_PAST_END, stop=_PAST_END, replacement=".metadata"
+        )
         names.append(
             pa.concat_arrays([pc.take(sdist, sdist_rows), pc.take(wheels, wheel_rows), suffixed])
         )
@@ -129,14 +134,14 @@ def assemble(rows: Rows, files: Files, week: WeekProfiles) -> pa.Table:
     kind = np.minimum(rows.fc, np.take(week.max_kind.to_numpy(), rows.slot))
     # The rows' package indices are already dictionary indices (rows.packages).
     project = _dict(pa.array(rows.pkg), pc.take(files.project, pa.array(rows.packages)))
-    vrow = pa.array(rows.vrow)
-    version = pc.dictionary_encode(pc.take(files.version_code, vrow))
+    version_codes = np.take(files.version_code.to_numpy(), rows.vrow)
+    version_dictionary, version_indices = _encode(version_codes, len(files.versions))
     keys, filename, url = _file_strings(files, rows.vrow, kind)
     file = pa.StructArray.from_arrays(
         [
             _dict(keys, filename),
             project,
-            _dict(version.indices, pc.take(files.versions, version.dictionary)),
+            _dict(version_indices, pc.take(files.versions, pa.array(version_dictionary))),
             _dict(pa.array(np.minimum(kind, np.int8(WHEEL))), FILE_TYPES),
         ],
         names=["filename", "project", "version", "type"],
