@@ -28,13 +28,18 @@ def _last_week(warehouse: Warehouse) -> date:
     return row[0]
 
 
-def _week_downloads(path: Path, week: date) -> int:
+def _one_int(path: Path, sql: str, params: list[object] | None = None) -> int:
+    """The single integer ``sql`` returns from the DuckDB file at ``path``."""
     with duckdb.connect(str(path), read_only=True) as con:
-        row = con.execute(
-            "select downloads from pypi_downloads_weekly where week_start = ?", [week]
-        ).fetchone()
+        row = con.execute(sql, params or []).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def _week_downloads(path: Path, week: date) -> int:
+    return _one_int(
+        path, "select downloads from pypi_downloads_weekly where week_start = ?", [week]
+    )
 
 
 def _differences(full: Path, incremental: Path, query: str) -> int:
@@ -53,13 +58,10 @@ def _differences(full: Path, incremental: Path, query: str) -> int:
 
 def _order_breaks(path: Path, table: str, key: str) -> int:
     """Rows stored before a row with a smaller ``key`` (0: stored in ``key`` order)."""
-    with duckdb.connect(str(path), read_only=True) as con:
-        row = con.execute(
-            f"select count(*) from (select {key} < lag({key}) over () as back "
-            f"from {table}) where back"
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
+    return _one_int(
+        path,
+        f"select count(*) from (select {key} < lag({key}) over () as back from {table}) where back",
+    )
 
 
 def _raw_without_day(raw_dir: Path, day: date, copy: Path) -> Path:

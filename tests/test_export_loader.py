@@ -13,21 +13,13 @@ import pytest
 from exports import duck
 from exports.errors import ExportError
 from exports.loader import StagedLoader, chunk_bounds, open_target
-from exports.manifest import ColumnSpec, MartSpec
 from exports.sqlite_schema import table_ddl
+from tests.fixtures.export import mart_spec
 
-MART = MartSpec(
-    name="series",
-    alias="series",
-    database="memory",
-    schema="main",
-    description="",
-    columns=(
-        ColumnSpec(name="package_name", data_type="varchar", description="", not_null=True),
-        ColumnSpec(name="week_start", data_type="date", description="", not_null=True),
-        ColumnSpec(name="downloads", data_type="bigint", description="", not_null=True),
-    ),
-    grain=("package_name", "week_start"),
+MART = mart_spec(
+    "series",
+    {"package_name": "varchar", "week_start": "date", "downloads": "bigint"},
+    ("package_name", "week_start"),
 )
 
 

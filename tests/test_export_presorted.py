@@ -11,9 +11,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from exports.manifest import ColumnSpec, MartSpec
+from exports.manifest import MartSpec
 from exports.sources import scan_is_ordered
-from tests.fixtures.export import Published, assert_same_tables, exporter_args, run_exporter
+from tests.fixtures.export import (
+    Published,
+    assert_same_tables,
+    exporter_args,
+    mart_spec,
+    run_exporter,
+)
 
 # Written out from the contract (docs/architecture.md section 2), not read from the exporter.
 GRAINS = {
@@ -25,18 +31,7 @@ GRAINS = {
 
 
 def _mart(grain: list[str]) -> MartSpec:
-    cols = tuple(
-        ColumnSpec(name=g, data_type="varchar", description="", not_null=True) for g in grain
-    )
-    return MartSpec(
-        name="t",
-        alias="t",
-        database="memory",
-        schema="main",
-        description="",
-        columns=cols,
-        grain=tuple(grain),
-    )
+    return mart_spec("t", dict.fromkeys(grain, "varchar"), tuple(grain))
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from exports.pipeline import ExportOptions, run_export
 from exports.publish import Layout
 from exports.report import Reporter
 from exports.sources import ArrowSource, arrow_schema, bigquery_query
-from tests.fixtures.export import Published, run_exporter
+from tests.fixtures.export import Published, mart_spec, run_exporter
 from tests.fixtures.warehouse import Warehouse
 
 
@@ -164,7 +164,6 @@ def test_sorted_parts_are_balanced_and_split_in_two_when_a_sort_does_not_fit(
     tmp_path: Path,
 ) -> None:
     """Key-range parts cover every row once, in key order, and ``split`` doubles them."""
-    from exports.manifest import ColumnSpec
     from exports.sources import DuckDBSource
 
     path = tmp_path / "wh.duckdb"
@@ -178,18 +177,7 @@ def test_sorted_parts_are_balanced_and_split_in_two_when_a_sort_does_not_fit(
     (total,) = con.execute("SELECT count(*) FROM t").fetchone() or (0,)
     expected = con.execute("SELECT k1, k2 FROM t ORDER BY k1, k2").fetchall()
     con.close()
-    mart = MartSpec(
-        name="t",
-        alias="t",
-        database="wh",
-        schema="main",
-        description="",
-        columns=(
-            ColumnSpec(name="k1", data_type="varchar", description="", not_null=True),
-            ColumnSpec(name="k2", data_type="bigint", description="", not_null=True),
-        ),
-        grain=("k1", "k2"),
-    )
+    mart = mart_spec("t", {"k1": "varchar", "k2": "bigint"}, ("k1", "k2"), database="wh")
     source = DuckDBSource(path, part_rows=total // 3 + 1, trust_order=False)
     con = duckdb.connect()
     source.open(con)
