@@ -164,6 +164,11 @@ def week_major_key(mart: MartSpec) -> list[str] | None:
     return [WEEK_COLUMN, mart.grain[0]]
 
 
+def sample_step(count: int, parts: int) -> int:
+    """Every how many rowids the stored-order sample takes a row: ``SAMPLE_PER_PART`` per part."""
+    return max(1, count // (parts * SAMPLE_PER_PART))
+
+
 def non_decreasing(rows: list[tuple[Any, ...]]) -> bool:
     """True when no row is smaller than the one before (and none holds a NULL)."""
     try:
@@ -296,7 +301,7 @@ class DuckDBSource:
         # --part-rows below the week default (tests) cuts these parts too.
         rows = min(self.week_part_rows, self.part_rows)
         wanted = parts or max(1, -(-count // max(rows, 1)))
-        step = max(1, count // (wanted * SAMPLE_PER_PART))
+        step = sample_step(count, wanted)
         cols = ", ".join(quote(k) for k in key)
         try:
             # The first vector first: any other order fails here for ~1 ms (a
@@ -402,7 +407,7 @@ class DuckDBSource:
             # whole mart, and the export peaked at 184-189 MB). Quantiles of a
             # systematic sample of stored rows (every n-th rowid, DuckDB reads
             # only the vectors holding one) are close enough.
-            step = max(1, count // (wanted * SAMPLE_PER_PART))
+            step = sample_step(count, wanted)
             con.execute(
                 f"CREATE OR REPLACE TABLE memory.main.{table} AS"
                 f" SELECT row_number() OVER (ORDER BY b) - 1 AS i, b FROM ("
