@@ -103,15 +103,9 @@ class WeekProfiles:
     max_kind: pa.Array
     details: pa.StructArray
 
-    def leaf(self, name: str, slots: pa.Array) -> pa.DictionaryArray:
-        """Return the dictionary-encoded values of ``name`` for rows with ``slots``."""
-        return pa.DictionaryArray.from_arrays(
-            pc.take(self.codes[name], slots), self.vocab[name], safe=False
-        )
-
-    def mask(self, name: str, slots: pa.Array) -> pa.Array:
-        """Return the NULL mask of struct ``name`` for rows with ``slots``."""
-        return pc.take(self.null[name], slots)
+    def column(self, name: str) -> pa.DictionaryArray:
+        """Return the dictionary-encoded values of ``name`` per slot."""
+        return pa.DictionaryArray.from_arrays(self.codes[name], self.vocab[name], safe=False)
 
 
 def _struct(fields: dict[str, pa.Array], mask: pa.Array | None = None) -> pa.StructArray:

@@ -276,23 +276,36 @@ def _files(con: duckdb.DuckDBPyConnection) -> Files:
     # No ORDER BY: versions was stored in vrow order and one thread with
     # preserve_insertion_order scans it in that order (a sort of these strings cost
     # 70 MB of peak memory).
-    f = con.execute(
-        "SELECT sdist_filename, wheel_filename, sdist_url, wheel_url FROM versions"
-    ).to_arrow_table()
+    filename = _by_file_code(con, "sdist_filename", "wheel_filename")
+    url = _by_file_code(con, "sdist_url", "wheel_url")
     # Package ids are dense 0..n-1 only before packages without versions are dropped.
     names = con.execute(
-        "SELECT list(name ORDER BY i) FROM (SELECT i, name FROM range((SELECT max(pkg_id) + 1 "
-        "FROM pkg)) r(i) LEFT JOIN pkg ON pkg.pkg_id = r.i)"
-    ).fetchone()
+        "SELECT name FROM range((SELECT max(pkg_id) + 1 FROM pkg)) r(i) "
+        "LEFT JOIN pkg ON pkg.pkg_id = r.i ORDER BY i"
+    ).to_arrow_table()
     return Files(
-        project=pa.array(names[0] if names else [], pa.string()),
+        project=names.column("name").combine_chunks(),
         version_code=version.indices.cast(pa.int32()),
         versions=version.dictionary,
-        sdist_filename=f.column("sdist_filename").combine_chunks(),
-        wheel_filename=f.column("wheel_filename").combine_chunks(),
-        sdist_url=f.column("sdist_url").combine_chunks(),
-        wheel_url=f.column("wheel_url").combine_chunks(),
+        filename=filename,
+        url=url,
     )
+
+
+def _by_file_code(con: duckdb.DuckDBPyConnection, sdist: str, wheel: str) -> pa.Array:
+    """One string per file code (``kind * versions + vrow``): sdists, wheels, ``.metadata``.
+
+    Built once, so that a day's dictionary is one ``take`` of its distinct codes
+    (a take per kind, the suffix and a concatenation per day cost twice as much).
+    """
+    parts = con.execute(
+        f"SELECT {sdist}, {wheel}, {wheel} || '.metadata' FROM versions"
+    ).to_arrow_table()
+    chunks = [chunk for column in parts.columns for chunk in column.chunks]
+    if sum(chunk.nbytes for chunk in chunks) >= 2**31:
+        # Past 32-bit string offsets (far beyond the demo's 100 MB).
+        chunks = [chunk.cast(pa.large_string()) for chunk in chunks]
+    return pa.concat_arrays(chunks)
 
 
 def _scale(con: duckdb.DuckDBPyConnection, opts: Options) -> tuple[float, float]:
