@@ -45,6 +45,20 @@ def test_help_lists_the_options() -> None:
         assert option in out
 
 
+def test_the_command_never_imports_pandas(tmp_path: Path) -> None:
+    """pyarrow's pandas check costs 0.2 s of a run's single-threaded start."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "sample", "generate", "--out", str(tmp_path)]
+        + list(SMALL),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert (tmp_path / "_SUCCESS").exists()
+    # -X importtime lists the refused import too; a real one loads its submodules.
+    assert "pandas.core" not in done.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
