@@ -7,11 +7,15 @@ the packages that first appear in the middle of the range.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
-from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+
+import numpy as np
+import numpy.typing as npt
 
 from sample.calibration import SNAPSHOT_MONTH, Calibration, normalise
 
@@ -131,6 +135,43 @@ def unit(*parts: object) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
+class Units:
+    """:func:`unit` of many items, for one tag at a time: ``unit(seed, tag, item)``.
+
+    Bit-identical to :func:`unit`, a few times faster: each item's part of the hash
+    input (the same ``repr`` of the tuple) is encoded once for every tag, the hash
+    of the common start is copied rather than started anew, and the digests are
+    converted together (uint64 to float64 rounds to nearest, like Python's
+    ``int / 2**64``, and dividing by a power of two is exact).
+    """
+
+    def __init__(self, seed: int, items: Iterable[object]) -> None:
+        """Encode the items once.
+
+        Args:
+            seed: the sample's seed.
+            items: the last part of each tuple (a name, an index).
+        """
+        self.seed = seed
+        self._tails = [f"{item!r})".encode() for item in items]
+
+    def __call__(self, tag: str) -> npt.NDArray[np.float64]:
+        """Return ``unit(seed, tag, item)`` for every item, in order."""
+        head = hashlib.blake2b(f"({self.seed!r}, {tag!r}, ".encode(), digest_size=8)
+        digests: list[bytes] = []
+        append, copy = digests.append, head.copy
+        for tail in self._tails:
+            h = copy()
+            h.update(tail)
+            append(h.digest())
+        return np.frombuffer(b"".join(digests), ">u8") / 2.0**64
+
+
+def units(seed: int, tag: str, items: Iterable[object]) -> npt.NDArray[np.float64]:
+    """Return ``unit(seed, tag, item)`` for every item, as one array (see :class:`Units`)."""
+    return Units(seed, items)(tag)
+
+
 @dataclass(frozen=True)
 class Package:
     """One package of the sample.
@@ -168,13 +209,39 @@ def month_range(first: date, last: date) -> list[str]:
     return out
 
 
+@functools.cache
+def _month_number(month: str) -> int:
+    """Return ``year * 12 + month - 1`` for ``YYYY-MM`` (consecutive months differ by 1)."""
+    return int(month[:4]) * 12 + int(month[5:]) - 1
+
+
+def _month_name(number: int) -> str:
+    return f"{number // 12:04d}-{number % 12 + 1:02d}"
+
+
 def _months_between(a: str, b: str) -> int:
-    return (int(b[:4]) - int(a[:4])) * 12 + int(b[5:]) - int(a[5:])
+    return _month_number(b) - _month_number(a)
 
 
 def _add_months(month: str, n: int) -> str:
-    total = int(month[:4]) * 12 + int(month[5:]) - 1 + n
-    return f"{total // 12:04d}-{total % 12 + 1:02d}"
+    return _month_name(_month_number(month) + n)
+
+
+@dataclass(frozen=True)
+class _Points:
+    """The real (log) points of some projects, end to end, sorted by (project, month).
+
+    Attributes:
+        key: ``position << 20 | month number`` (month numbers stay below 2**20).
+        month: the month number of each point.
+        value: the log of the downloads of each point.
+        start: where each project's points start (one more entry: the end).
+    """
+
+    key: npt.NDArray[np.int64]
+    month: npt.NDArray[np.int64]
+    value: npt.NDArray[np.float64]
+    start: npt.NDArray[np.int64]
 
 
 class Trajectories:
@@ -185,6 +252,10 @@ class Trajectories:
     first top-1,000 month a package follows PyPI's overall growth (or, for a
     fast riser such as uv, ramps up from a first upload a few months before);
     after 2026-04 it continues half its last-12-month trend.
+
+    Many packages are computed at once, with numpy, with the same arithmetic in the
+    same order as one value at a time (the same floats); logs and exps stay
+    ``math`` calls, whose rounding numpy does not promise to match.
     """
 
     def __init__(self, cal: Calibration) -> None:
@@ -193,12 +264,17 @@ class Trajectories:
         self.first = cal.months[0]
         self.last = SNAPSHOT_MONTH
         self._growth_log = {m: math.log(v) for m, v in cal.growth.items() if v > 0}
-        self._points: dict[str, dict[str, float]] = {}
-        self._sorted: dict[str, list[str]] = {}
-        self._birth: dict[str, str | None] = {}
+        self._growth: dict[str, float] = {}
+        self._points_of: dict[tuple[str, ...], _Points] = {}
 
     def growth(self, month: str) -> float:
         """Return log of PyPI's overall size at ``month`` (held flat outside the data)."""
+        cached = self._growth.get(month)
+        if cached is None:
+            cached = self._growth[month] = self._growth_uncached(month)
+        return cached
+
+    def _growth_uncached(self, month: str) -> float:
         if month in self._growth_log:
             return self._growth_log[month]
         if month < self.first:
@@ -213,65 +289,188 @@ class Trajectories:
         frac = _months_between(prev, month) / _months_between(prev, nxt)
         return self._growth_log[prev] + frac * (self._growth_log[nxt] - self._growth_log[prev])
 
-    def points(self, project: str) -> dict[str, float]:
-        """Return the real (log) points of ``project``: history plus snapshot."""
-        cached = self._points.get(project)
+    def _points(self, projects: Sequence[str]) -> _Points:
+        """Return the points of ``projects``: their top-1,000 months plus the snapshot."""
+        cache_key = tuple(projects)
+        cached = self._points_of.get(cache_key)
         if cached is not None:
             return cached
-        pts = {m: math.log(v) for m, v in self.cal.history.get(project, {}).items() if v > 0}
-        snap = self.cal.snapshot.get(project)
-        if snap:
-            pts[self.last] = math.log(snap)
-        self._points[project] = pts
-        self._sorted[project] = sorted(pts)
-        return pts
+        top, n_p = self.cal.top, len(projects)
+        spans = np.array([top.rows.get(p, (0, 0)) for p in projects], np.int64).reshape(n_p, 2)
+        lengths = spans[:, 1] - spans[:, 0]
+        owner = np.repeat(np.arange(n_p, dtype=np.int64), lengths)
+        # The row of each history point: its project's first row plus its rank.
+        rows = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(
+            spans[:, 0] - (np.cumsum(lengths) - lengths), lengths
+        )
+        downloads = top.downloads[rows]
+        kept = downloads > 0
+        snap = np.array([self.cal.snapshot.get(p) or 0 for p in projects], np.int64)
+        with_snap = np.flatnonzero(snap != 0).astype(np.int64)
+        key = np.concatenate(
+            [
+                (owner[kept] << 20) + top.month[rows][kept],
+                (with_snap << 20) + _month_number(self.last),
+            ]
+        )
+        count = np.concatenate([downloads[kept], snap[with_snap]])
+        # The snapshot replaces a top-1,000 point of its month: a stable sort puts it
+        # after that point, and the last point of each key is kept.
+        order = np.argsort(key, kind="stable")
+        key, count = key[order], count[order]
+        last_of_key = np.append(key[1:] != key[:-1], True)[: len(key)]
+        key, count = key[last_of_key], count[last_of_key]
+        points = _Points(
+            key=key,
+            month=key & ((1 << 20) - 1),
+            value=np.array(list(map(math.log, count.tolist())), np.float64),
+            start=np.searchsorted(key >> 20, np.arange(n_p + 1)).astype(np.int64),
+        )
+        self._points_of[cache_key] = points
+        return points
 
     def birth_month(self, project: str) -> str | None:
         """Return the month of the first upload of a fast riser, else None."""
-        pts = self.points(project)
-        months = self._sorted[project]
-        if not months or months[0] <= "2018-08" or months[0] == self.last:
-            return None
-        later = [m for m in months if _months_between(months[0], m) <= 8]
-        if pts[later[-1]] - pts[months[0]] < math.log(2.5):
-            return None
-        return _add_months(months[0], -4)
+        return self.birth_months([project])[0]
+
+    def birth_months(self, projects: Sequence[str]) -> list[str | None]:
+        """Return :meth:`birth_month` of each project.
+
+        A fast riser entered the top 1,000 after 2018-08 (not at the snapshot) and
+        grew 2.5x within 8 months of that; its first upload is 4 months before.
+        """
+        pts = self._points(projects)
+        out: list[str | None] = [None] * len(projects)
+        some = np.flatnonzero(pts.start[1:] > pts.start[:-1])
+        first = pts.start[some]
+        first_month = pts.month[first]
+        # The last point within 8 months of the first.
+        later = np.searchsorted(pts.key, pts.key[first] + 8, side="right") - 1
+        riser = (
+            (first_month > _month_number("2018-08"))
+            & (first_month != _month_number(self.last))
+            & (pts.value[later] - pts.value[first] >= math.log(2.5))
+        )
+        for i, month in zip(some[riser].tolist(), first_month[riser].tolist(), strict=True):
+            out[i] = _month_name(month - 4)
+        return out
 
     def log_value(self, project: str, month: str) -> float:
         """Return log of the 30-day downloads of ``project`` at ``month``."""
-        pts = self.points(project)
-        months = self._sorted[project]
-        if month in pts:
-            return pts[month]
-        if month > self.last:
-            base = self.last
-            prev = _add_months(base, -12)
-            prev_v = pts.get(prev)
-            if prev_v is None:
-                slope = (self.growth(base) - self.growth(prev)) / 12
-            else:
-                slope = (pts[base] - prev_v) / 12
-            slope = max(-0.04, min(0.03, 0.5 * slope))
-            return pts[base] + slope * _months_between(base, month)
-        if month < months[0]:
-            first = months[0]
-            gap = _months_between(month, first)
-            if self._birth.setdefault(project, self.birth_month(project)) is not None:
-                return pts[first] + gap * math.log(0.45)
-            return pts[first] + self.growth(month) - self.growth(first) + gap * math.log(0.995)
-        i = bisect_left(months, month)
-        prev, nxt = months[i - 1], months[i]
-        frac = _months_between(prev, month) / _months_between(prev, nxt)
-        return pts[prev] + frac * (pts[nxt] - pts[prev])
+        return float(self.log_values([project], [month])[0, 0])
+
+    def log_values(self, projects: Sequence[str], months: Sequence[str]) -> npt.NDArray[np.float64]:
+        """Return log of the 30-day downloads of each project (rows) at each month (columns).
+
+        One binary search per cell finds its point, or the two points around it.
+
+        Args:
+            projects: project names (with calibration points).
+            months: ``YYYY-MM`` months.
+
+        Returns:
+            A float64 array of shape (len(projects), len(months)).
+
+        Raises:
+            KeyError: for a project without the points that a month needs (a month
+                after the snapshot needs the project in the snapshot).
+        """
+        n_p, n_m = len(projects), len(months)
+        if not n_p:
+            return np.empty((0, n_m), np.float64)
+        pts = self._points(projects)
+        pm, pv, starts = pts.month, pts.value, pts.start
+        for i in np.flatnonzero(starts[1:] == starts[:-1]).tolist()[:1]:
+            raise KeyError(f"no calibration points for {projects[i]!r}")
+
+        def find(q: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+            """Return where each key is or would be inserted, and whether it is there."""
+            at = np.searchsorted(pts.key, q).astype(np.int64)
+            return at, pts.key[np.minimum(at, len(pts.key) - 1)] == q
+
+        t = np.array([_month_number(m) for m in months], np.int64)
+        row = np.repeat(np.arange(n_p, dtype=np.int64), n_m)
+        tt = np.tile(t, n_p)
+        at, exact = find((row << 20) + tt)
+        out = np.empty(n_p * n_m, np.float64)
+        out[exact] = pv[at[exact]]
+        last = _month_number(self.last)
+
+        # After the snapshot: half the last-12-month trend of the package (of PyPI when
+        # the package was not in the top 1,000 a year before), capped.
+        after = ~exact & (tt > last)
+        if after.any():
+            base_at, has_base = find((np.arange(n_p, dtype=np.int64) << 20) + last)
+            prev_at, has_prev = find((np.arange(n_p, dtype=np.int64) << 20) + last - 12)
+            for i in row[after][~has_base[row[after]]].tolist()[:1]:
+                raise KeyError(f"{projects[i]!r} is not in the snapshot")
+            base_v = pv[np.minimum(base_at, len(pv) - 1)]
+            prev_v = pv[np.minimum(prev_at, len(pv) - 1)]
+            growth_slope = (self.growth(self.last) - self.growth(_add_months(self.last, -12))) / 12
+            slope = np.where(has_prev, (base_v - prev_v) / 12, growth_slope)
+            slope = np.maximum(-0.04, np.minimum(0.03, 0.5 * slope))
+            r = row[after]
+            out[after] = base_v[r] + slope[r] * (tt[after] - last)
+
+        # Before the first point: PyPI's growth, a bit less (a fast riser: a steep ramp).
+        before = ~exact & ~after & (at == starts[row])
+        if before.any():
+            r = row[before]
+            first_at = starts[r]
+            first_n, first_v = pm[first_at], pv[first_at]
+            gap = first_n - tt[before]
+            riser = np.array([b is not None for b in self.birth_months(projects)], np.bool_)
+            lo = int(tt[before].min())
+            growth = np.array(
+                [self.growth(_month_name(n)) for n in range(lo, int(first_n.max()) + 1)]
+            )
+            out[before] = np.where(
+                riser[r],
+                first_v + gap * math.log(0.45),
+                first_v + growth[tt[before] - lo] - growth[first_n - lo] + gap * math.log(0.995),
+            )
+
+        # Between two points: log-linear interpolation.
+        inner = ~exact & ~after & ~before
+        if inner.any():
+            r, nxt = row[inner], at[inner]
+            for i in r[nxt >= starts[r + 1]].tolist()[:1]:
+                raise KeyError(f"{projects[i]!r} is not in the snapshot")
+            prev = nxt - 1
+            frac = (tt[inner] - pm[prev]) / (pm[nxt] - pm[prev])
+            out[inner] = pv[prev] + frac * (pv[nxt] - pv[prev])
+        return out.reshape(n_p, n_m)
 
 
-def _synthetic_name(seed: int, i: int) -> str:
-    if i == 0:
-        return _LONG_NAME
-    w1 = _WORDS[int(unit(seed, "w1", i) * len(_WORDS))]
-    w2 = _WORDS[int(unit(seed, "w2", i) * len(_WORDS))]
-    suffix = _SUFFIXES[int(unit(seed, "sx", i) * len(_SUFFIXES))]
-    return f"{w1}-{w2}{suffix}-{i}"
+def _synthetic_names(r: Units, n: int) -> list[str]:
+    """Return the names of the first ``n`` synthetic packages (``r``: their units)."""
+    w1 = (r("w1") * len(_WORDS)).astype(np.int64).tolist()
+    w2 = (r("w2") * len(_WORDS)).astype(np.int64).tolist()
+    sx = (r("sx") * len(_SUFFIXES)).astype(np.int64).tolist()
+    return [
+        _LONG_NAME if i == 0 else f"{_WORDS[w1[i]]}-{_WORDS[w2[i]]}{_SUFFIXES[sx[i]]}-{i}"
+        for i in range(n)
+    ]
+
+
+def _spread(rest: list[str], need: int, seed: int) -> list[str]:
+    """Pick ``need`` of ``rest`` at log-spaced ranks: a few mid-size, many small ones.
+
+    A pick that lands on a name already picked takes the next free one; ``free``
+    maps a position to the first free position at or after it (path halving).
+    """
+    free = list(range(len(rest) + 1))  # len(rest): none left
+    picks: list[str] = []
+    for j, u in enumerate(units(seed, "spread", range(need)).tolist()):
+        x = (j + u) / need
+        idx = min(len(rest) - 1, int(len(rest) ** x) - 1)
+        while free[idx] != idx:
+            free[idx] = free[free[idx]]
+            idx = free[idx]
+        if idx < len(rest):
+            picks.append(rest[idx])
+            free[idx] = idx + 1
+    return picks
 
 
 def select(cal: Calibration, *, count: int, seed: int, start: date, end: date) -> list[Package]:
@@ -309,21 +508,14 @@ def select(cal: Calibration, *, count: int, seed: int, start: date, end: date) -
     rest = [p for p in ranked if p not in taken]
     need = n_real - len(chosen)
     if need > 0 and rest:
-        # Log-spaced ranks over what is left: a few mid-size, many small ones.
-        picks: list[str] = []
-        for j in range(need):
-            x = (j + unit(seed, "spread", j)) / need
-            idx = min(len(rest) - 1, int(len(rest) ** x) - 1)
-            while idx < len(rest) and rest[idx] in taken:
-                idx += 1
-            if idx < len(rest):
-                picks.append(rest[idx])
-                taken.add(rest[idx])
-        chosen.extend(picks)
+        chosen.extend(_spread(rest, need, seed))
     months = month_range(start, end)
+    real = sorted(chosen, key=rank_of.__getitem__)
+    # math.exp one value at a time: numpy's exp may round differently on some CPUs.
+    monthly = list(map(math.exp, traj.log_values(real, months).ravel().tolist()))
+    n_m = len(months)
     packages: list[Package] = []
-    for p in sorted(chosen, key=lambda x: rank_of[x]):
-        bm = traj.birth_month(p)
+    for k, (p, bm) in enumerate(zip(real, traj.birth_months(real), strict=True)):
         birth = (
             None
             if bm is None
@@ -335,29 +527,33 @@ def select(cal: Calibration, *, count: int, seed: int, start: date, end: date) -
                 name=p,
                 display=DISPLAY_NAMES.get(p, p),
                 rank=rank_of[p],
-                monthly={m: math.exp(traj.log_value(p, m)) for m in months},
+                monthly=dict(zip(months, monthly[k * n_m : (k + 1) * n_m], strict=True)),
                 birth=birth,
                 synthetic=False,
             )
         )
     span = (end - start).days
     smallest = cal.snapshot[ranked[-1]]
-    for i in range(n_syn):
-        name = _synthetic_name(seed, i)
-        level = smallest * 10 ** (-3 * unit(seed, "lvl", i))  # 1/1000 to 1x the 15,000th
-        slope = (unit(seed, "slope", i) - 0.4) * 0.2  # per month, mostly growing
+    mid = _month_number(months[len(months) // 2])
+    offsets = list(zip(months, [_month_number(m) - mid for m in months], strict=True))
+    r = Units(seed, range(n_syn))
+    names = _synthetic_names(r, n_syn)
+    levels, slopes = r("lvl").tolist(), r("slope").tolist()
+    borns = units(seed, "born", range(1, n_syn, 3)).tolist()
+    for i, name in enumerate(names):
+        level = smallest * 10 ** (-3 * levels[i])  # 1/1000 to 1x the 15,000th
+        slope = (slopes[i] - 0.4) * 0.2  # per month, mostly growing
         born_in_range = i % 3 == 1
         if born_in_range:
-            birth = start + timedelta(days=int(span * (0.1 + 0.8 * unit(seed, "born", i))))
+            birth = start + timedelta(days=int(span * (0.1 + 0.8 * borns[i // 3])))
         else:
             birth = None
-        mid = months[len(months) // 2]
         packages.append(
             Package(
                 name=normalise(name),
                 display=name.replace("-", "_") if i % 7 == 3 else name,
                 rank=len(ranked) + 1 + i,
-                monthly={m: level * math.exp(slope * _months_between(mid, m)) for m in months},
+                monthly={m: level * math.exp(slope * d) for m, d in offsets},
                 birth=birth,
                 synthetic=True,
             )
