@@ -47,9 +47,9 @@ def test_help_lists_the_options() -> None:
 
 def test_the_command_never_imports_pandas(tmp_path: Path) -> None:
     """pyarrow's pandas check costs 0.2 s of a run's single-threaded start."""
+    command = [sys.executable, "-X", "importtime", "-m", "sample", "generate"]
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "sample", "generate", "--out", str(tmp_path)]
-        + list(SMALL),
+        [*command, "--out", str(tmp_path), *SMALL],
         capture_output=True,
         text=True,
         check=True,
