@@ -10,9 +10,7 @@ killed run leaves the previous sample intact).
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
 import shutil
 import time
 from collections import deque
@@ -28,9 +26,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sample import calibration, catalog, clients, profiles, sql
+from sample import calibration, catalog, clients, packages, profiles, sql
 from sample.assemble import STATISTICS, Files, assemble
-from sample.catalog import Package, unit
+from sample.catalog import Package
 from sample.counts import Rates
 from sample.expand import Rows, expand
 from sample.options import Options
@@ -92,163 +90,6 @@ def existing(out: Path, opts: Options) -> dict[str, Any] | None:
     return None
 
 
-def _wheel_dist(display: str) -> str:
-    return re.sub(r"[-_.]+", "_", display)
-
-
-def _package_rows(pkgs: list[Package], opts: Options) -> pa.Table:
-    """Per-package release and file-shape parameters (deterministic from the seed)."""
-    seed = opts.seed
-    hist_start = opts.start - timedelta(days=400)
-    cols: dict[str, list[Any]] = {
-        k: []
-        for k in [
-            "pkg_id",
-            "name",
-            "display",
-            "wheel_dist",
-            "first_upload",
-            "interval_days",
-            "n_versions",
-            "k0",
-            "major0",
-            "pa",
-            "pb",
-            "calver",
-            "has_wheel",
-            "wheel_tag",
-            "sdist_share",
-            "mean_back",
-            "size_kb",
-            "summary",
-            "author",
-            "author_email",
-            "license",
-            "keywords",
-            "classifiers",
-            "home_page",
-            "requires_python",
-            "requires_dist",
-            "project_urls",
-        ]
-    }
-    range_end = datetime.combine(opts.end + timedelta(days=1), datetime.min.time(), UTC)
-    for pkg_id, p in enumerate(pkgs):
-
-        def r(tag: str, name: str = p.name) -> float:
-            return unit(seed, tag, name)
-
-        base = 4 if p.rank <= 20 else 10 if p.rank <= 300 else 30 if p.rank <= 5000 else 90
-        interval = max(2.0, base * (0.5 + 1.5 * r("interval")))
-        if p.birth is not None and p.birth > hist_start:
-            first_day = p.birth
-        else:
-            first_day = hist_start + timedelta(days=int(r("first") * interval))
-        first = datetime.combine(first_day, datetime.min.time(), UTC) + timedelta(
-            seconds=int(r("sec") * 86400)
-        )
-        n_versions = max(1, min(2000, math.floor((range_end - first).days / interval) + 1))
-        binary = r("binary") < 0.2
-        calver = r("calver") < 0.06
-        cols["pkg_id"].append(pkg_id)
-        cols["name"].append(p.name)
-        cols["display"].append(p.display)
-        cols["wheel_dist"].append(_wheel_dist(p.display))
-        cols["first_upload"].append(first)
-        cols["interval_days"].append(interval)
-        cols["n_versions"].append(n_versions)
-        born = p.birth is not None and p.birth > hist_start
-        cols["k0"].append(0 if born else int(r("k0") * 60))
-        cols["major0"].append(0 if born else int(r("major") * 4))
-        cols["pa"].append(2 + int(r("pa") * 5))
-        cols["pb"].append(3 + int(r("pb") * 8))
-        cols["calver"].append(calver)
-        cols["has_wheel"].append(p.rank <= 100 or r("wheel") < 0.9)
-        cols["wheel_tag"].append(
-            "cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64" if binary else "py3-none-any"
-        )
-        cols["sdist_share"].append(0.01 + 0.12 * r("sdist"))
-        cols["mean_back"].append(min(8.0, 0.4 + 12.0 / interval))
-        cols["size_kb"].append(int(20 + 2000 * r("size") ** 3))
-        cols["summary"].append(
-            None if r("nosum") < 0.03 else f"{p.display}: {_SUMMARIES[int(r('sum') * 8)]}"
-        )
-        cols["author"].append(f"{p.display} maintainers")
-        cols["author_email"].append(None if r("mail") < 0.3 else f"dev@{p.name}.example.org")
-        cols["license"].append(
-            ["MIT", "Apache-2.0", "BSD-3-Clause", None, "GPL-3.0"][int(r("lic") * 5)]
-        )
-        cols["keywords"].append(None)
-        cols["classifiers"].append(["Programming Language :: Python :: 3"])
-        cols["home_page"].append(None if r("home") < 0.25 else f"https://{p.name}.example.org/")
-        cols["requires_python"].append(
-            [">=3.9", ">=3.8", None, ">=3.10", ">=3.7"][int(r("rp") * 5)]
-        )
-        cols["requires_dist"].append([])
-        cols["project_urls"].append([f"Homepage, https://{p.name}.example.org/"])
-    return pa.table(cols)
-
-
-_SUMMARIES = (
-    "fast and simple utilities",
-    "a client library",
-    "the missing toolkit",
-    "type-safe helpers",
-    "command line interface",
-    "data processing made easy",
-    "bindings and extensions",
-    "tools for developers",
-)
-
-
-def _day_factor(day: date) -> float:
-    """Weekly seasonality (weekends lower) and the end-of-year holidays."""
-    factor = (1.02, 1.03, 1.02, 1.0, 0.94, 0.62, 0.60)[day.weekday()]
-    if (day.month == 12 and day.day >= 24) or (day.month == 1 and day.day == 1):
-        factor *= 0.75
-    return factor
-
-
-_EPOCH = date(1970, 1, 1)
-
-
-def _days(opts: Options, months: list[str]) -> pa.Table:
-    mi = {m: i for i, m in enumerate(months)}
-    rows: dict[str, list[Any]] = {
-        k: [] for k in ("day_idx", "day", "epoch_day", "day_us", "mi", "frac", "day_factor")
-    }
-    for i in range(opts.days):
-        day = opts.start + timedelta(days=i)
-        dim = ((day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)).day
-        rows["day_idx"].append(i)
-        rows["day"].append(day)
-        epoch_day = (day - _EPOCH).days
-        rows["epoch_day"].append(epoch_day)
-        rows["day_us"].append(epoch_day * 86_400_000_000)
-        rows["mi"].append(mi[catalog.month_key(day)])
-        rows["frac"].append((day.day - 1) / dim)
-        rows["day_factor"].append(_day_factor(day))
-    return pa.table(rows)
-
-
-def _tables(opts: Options, pkgs: list[Package]) -> dict[str, pa.Table]:
-    """The packages, their monthly rates and the days, as Arrow tables for DuckDB."""
-    months = catalog.month_range(opts.start, opts.end)
-    pkg_tbl = _package_rows(pkgs, opts)
-    # Log of the daily rate (30-day counts / 30) at the start of each month and the next;
-    # a day interpolates between the two.
-    lv = [[math.log(max(p.monthly[m], 1e-3) / 30.0) for m in months] for p in pkgs]
-    month_tbl = pa.table(
-        {
-            "pkg_id": [i for i, _ in enumerate(pkgs) for _ in months[:-1]],
-            "mi": [j for _ in pkgs for j in range(len(months) - 1)],
-            "lv": [x for row in lv for x in row[:-1]],
-            "lv_next": [x for row in lv for x in row[1:]],
-        }
-    )
-    return {"pkg": pkg_tbl, "pkg_month": month_tbl, "days": _days(opts, months)}
-
-
 def _setup(con: duckdb.DuckDBPyConnection, opts: Options, tables: dict[str, pa.Table]) -> None:
     """Load the tables into DuckDB and compute every version of every package."""
     for name, tbl in tables.items():
@@ -293,15 +134,16 @@ def _files(con: duckdb.DuckDBPyConnection) -> Files:
 
 
 def _by_file_code(con: duckdb.DuckDBPyConnection, sdist: str, wheel: str) -> pa.Array:
-    """One string per file code (``kind * versions + vrow``): sdists, wheels, ``.metadata``.
+    """One string per file code (``vrow * KINDS + kind``): sdist, wheel, ``.metadata``.
 
     Built once, so that a day's dictionary is one ``take`` of its distinct codes
     (a take per kind, the suffix and a concatenation per day cost twice as much).
     """
-    parts = con.execute(
-        f"SELECT {sdist}, {wheel}, {wheel} || '.metadata' FROM versions"
+    # unnest keeps each row's list in order, and one thread keeps the rows in vrow order.
+    names = con.execute(
+        f"SELECT unnest([{sdist}, {wheel}, {wheel} || '.metadata']) AS name FROM versions"
     ).to_arrow_table()
-    chunks = [chunk for column in parts.columns for chunk in column.chunks]
+    chunks = names.column("name").chunks
     if sum(chunk.nbytes for chunk in chunks) >= 2**31:
         # Past 32-bit string offsets (far beyond the demo's 100 MB).
         chunks = [chunk.cast(pa.large_string()) for chunk in chunks]
@@ -380,7 +222,7 @@ def generate(
         pkgs = catalog.select(
             calibration.load(), count=opts.packages, seed=opts.seed, start=opts.start, end=opts.end
         )
-        tables = _tables(opts, pkgs)
+        tables = packages.tables(opts, pkgs)
         # The next weeks are drawn while DuckDB, which releases the GIL, sets up: drawn
         # from the start, they slowed down the Python setup above, which every later
         # step waits for.
