@@ -23,7 +23,7 @@ from sample.expand import Rows
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 #: From a numpy array: pyarrow imports pandas (0.2 s) to convert its first Python list.
 FILE_TYPES = pa.array(np.array(["sdist", "bdist_wheel"], dtype=object), pa.string())
-#: File kinds of a download row: the code ``kind * versions + vrow`` names its file.
+#: File kinds of a download row: the code ``vrow * KINDS + kind`` names its file.
 SDIST, WHEEL, METADATA = 0, 1, 2
 KINDS = 3
 #: Parquet column statistics only where readers prune with them: the staging model
@@ -43,9 +43,12 @@ class Files:
         version_code: int32 per version row, index into ``versions``.
         versions: the distinct version strings. A parquet dictionary must hold
             distinct values, else the writer falls back to plain strings.
-        filename: file name per file code ``kind * versions + vrow`` (see
-            :data:`KINDS`): the sdists, the wheels (NULL for a wheel that does
-            not exist), then the wheels' ``.metadata`` files.
+        filename: file name per file code ``vrow * KINDS + kind`` (see
+            :data:`KINDS`): each version's sdist, wheel (NULL when it has
+            none) and wheel ``.metadata`` side by side, so that the few files a
+            day fetches of a package are neighbours in memory (a day's take of
+            them touched three distant places before, and ran 2x slower when
+            they were not in cache).
         url: url path per file code, in the same order.
     """
 
@@ -89,7 +92,7 @@ def _file_strings(
 ) -> tuple[pa.Array, pa.Array, pa.Array]:
     """Return (indices, filename dictionary, url dictionary) of the rows' files."""
     versions = len(files.version_code)
-    distinct, indices = _encode(kind.astype(np.int32) * np.int32(versions) + vrow, KINDS * versions)
+    distinct, indices = _encode(vrow * np.int32(KINDS) + kind, KINDS * versions)
     codes = pa.array(distinct)
     return indices, pc.take(files.filename, codes), pc.take(files.url, codes)
 
