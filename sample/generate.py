@@ -43,10 +43,11 @@ COMPRESSED = ("url", "project", "file.filename", "file.project", "file.version")
 BATCH_ROWS = 1 << 20
 ROW_GROUP_ROWS = 1 << 20
 DEFAULT_WRITERS = 2
-#: How far ahead of the days being generated client profiles are drawn: a year
-#: (about 52 x 0.3 MB). Most of them are drawn during the setup, while DuckDB
-#: (which releases the GIL) computes the versions and the other core is idle.
-DRAW_AHEAD_DAYS = 364
+#: How far ahead of the days being generated client profiles are drawn: two years
+#: (about 104 x 0.3 MB), all of the demo's weeks. They are drawn during the
+#: setup, while DuckDB (which releases the GIL) computes the versions and the
+#: other core is idle, instead of beside the writers later.
+DRAW_AHEAD_DAYS = 728
 #: Days between two progress reports.
 PROGRESS_DAYS = 28
 #: Installer names of mirrors (the marts' mirror category).
@@ -105,8 +106,11 @@ def _setup(con: duckdb.DuckDBPyConnection, opts: Options, tables: dict[str, pa.T
     )
 
 
-def _files(con: duckdb.DuckDBPyConnection) -> Files:
-    """Fetch the strings that download rows point to (sizes do not grow with events)."""
+def _strings(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Array]:
+    """Fetch the strings that download rows point to, but the urls: the other fields of Files.
+
+    Their sizes grow with the packages and versions, not with the events.
+    """
     version = (
         con.execute("SELECT version FROM versions ORDER BY vrow")
         .to_arrow_table()
@@ -114,23 +118,17 @@ def _files(con: duckdb.DuckDBPyConnection) -> Files:
         .combine_chunks()
         .dictionary_encode()
     )
-    # No ORDER BY: versions was stored in vrow order and one thread with
-    # preserve_insertion_order scans it in that order (a sort of these strings cost
-    # 70 MB of peak memory).
-    filename = _by_file_code(con, "sdist_filename", "wheel_filename")
-    url = _by_file_code(con, "sdist_url", "wheel_url")
     # Package ids are dense 0..n-1 only before packages without versions are dropped.
     names = con.execute(
         "SELECT name FROM range((SELECT max(pkg_id) + 1 FROM pkg)) r(i) "
         "LEFT JOIN pkg ON pkg.pkg_id = r.i ORDER BY i"
     ).to_arrow_table()
-    return Files(
-        project=names.column("name").combine_chunks(),
-        version_code=version.indices.cast(pa.int32()),
-        versions=version.dictionary,
-        filename=filename,
-        url=url,
-    )
+    return {
+        "project": names.column("name").combine_chunks(),
+        "version_code": version.indices.cast(pa.int32()),
+        "versions": version.dictionary,
+        "filename": _by_file_code(con, "sdist_filename", "wheel_filename"),
+    }
 
 
 def _by_file_code(con: duckdb.DuckDBPyConnection, sdist: str, wheel: str) -> pa.Array:
@@ -139,7 +137,9 @@ def _by_file_code(con: duckdb.DuckDBPyConnection, sdist: str, wheel: str) -> pa.
     Built once, so that a day's dictionary is one ``take`` of its distinct codes
     (a take per kind, the suffix and a concatenation per day cost twice as much).
     """
-    # unnest keeps each row's list in order, and one thread keeps the rows in vrow order.
+    # No ORDER BY (a sort of these strings cost 70 MB of peak memory): versions was
+    # stored in vrow order, one thread with preserve_insertion_order scans it in
+    # that order, and unnest keeps each row's list in order.
     names = con.execute(
         f"SELECT unnest([{sdist}, {wheel}, {wheel} || '.metadata']) AS name FROM versions"
     ).to_arrow_table()
@@ -234,12 +234,14 @@ def generate(
         con.execute("SET TimeZone = 'UTC'")
         _setup(con, opts, tables)
         meta_con = con.cursor()
-        # The strings first, on the metadata thread: meanwhile this thread gathers the
-        # rates, and the writers count and draw their first days (they need the
-        # strings only to assemble).
-        files = meta_pool.submit(_files, meta_con)
-        meta = meta_pool.submit(_write_metadata, meta_con, tmp)
+        # Every writer needs the strings that rows point to: they are fetched on two
+        # threads at once, the urls (the biggest) on this one, the others on the
+        # metadata thread. Only then does that thread write distribution_metadata,
+        # beside the writers (started earlier, it slowed down the strings).
+        strings = meta_pool.submit(_strings, meta_con)
         rates = _rates(con, opts, pkgs, _scale(con, opts))
+        files = Files(url=_by_file_code(con, "sdist_url", "wheel_url"), **strings.result())
+        meta = meta_pool.submit(_write_metadata, meta_con, tmp)
         if progress:
             progress(0, opts.days, "setup done")
         downloads = _write_downloads(
@@ -334,7 +336,7 @@ def _write_downloads(
     opts: Options,
     tmp: Path,
     rates: Rates,
-    files: Future[Files],
+    files: Files,
     weeks: _Weeks,
     workers: int,
     compression: str,
@@ -412,7 +414,7 @@ def _write_day(
     path: Path,
     rates: Rates,
     day_idx: int,
-    files: Future[Files],
+    files: Files,
     week: Future[clients.WeekProfiles],
     compression: str,
 ) -> int:
@@ -429,7 +431,7 @@ def _write_day(
         for lo in range(0, max(total, 1), BATCH_ROWS):
             hi = min(total, lo + BATCH_ROWS)
             rows = expand(rates.seed, day, lo, hi) if hi > lo else _EMPTY
-            table = assemble(rows, files.result(), week.result())
+            table = assemble(rows, files, week.result())
             if writer is None:
                 writer = _open(path, table.schema, compression)
             writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
