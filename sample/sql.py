@@ -52,12 +52,10 @@ WITH v AS (
                 * {u("hash($seed, 'v', p.pkg_id, r.vidx)", 0)}) * 86400e6 AS BIGINT)) AS upload_time
     FROM pkg p, range(p.n_versions) r(vidx)
 ), numbered AS (
-    -- The window functions on narrow rows: sorting every package column along
+    -- The window function on narrow rows: sorting every package column along
     -- (summaries, classifier lists) made this the run's peak of memory.
     SELECT pkg_id, vidx, upload_time,
-        (row_number() OVER (ORDER BY pkg_id, vidx) - 1)::INTEGER AS vrow,
-        coalesce(lead(upload_time::DATE + 1) OVER (PARTITION BY pkg_id ORDER BY vidx),
-                 DATE '9999-12-31') AS next_avail
+        (row_number() OVER (ORDER BY pkg_id, vidx) - 1)::INTEGER AS vrow
     FROM v WHERE upload_time < $range_end
 ), named AS (
     SELECT n.*, p.display, p.wheel_dist, p.wheel_tag, p.has_wheel, p.size_kb,
@@ -75,7 +73,6 @@ WITH v AS (
 )
 SELECT vrow, pkg_id, vidx, version, upload_time,
     (upload_time::DATE + 1) AS avail_day,
-    next_avail,
     sdist_filename, wheel_filename,
     concat('/packages/', substr(hs, 1, 2), '/', substr(hs, 3, 2), '/', substr(hs, 5, 60), '/',
            sdist_filename) AS sdist_url,
