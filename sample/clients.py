@@ -157,6 +157,29 @@ def _details(
     )
 
 
+def _own_nulls(array: pa.Array, parent_null: npt.NDArray[np.bool_]) -> pa.Array:
+    """Keep only the NULLs of ``array`` and its children that their parents do not imply.
+
+    Under a NULL struct, parquet writes no value and no NULL for the children:
+    a child's NULL there changes nothing in the file (the same bytes), but it
+    is one more mask to repeat for every day's rows and one more for the
+    writer to read. Most leaves are NULL exactly where their struct is (a
+    ``distro``'s ``name``, ``version`` and ``id``; ``libc`` under ``distro``).
+    """
+    null = array.is_null().to_numpy(zero_copy_only=False) & ~parent_null
+    mask = pa.array(null) if null.any() else None
+    if pa.types.is_struct(array.type):
+        below = parent_null | array.is_null().to_numpy(zero_copy_only=False)
+        children = [_own_nulls(array.field(i), below) for i in range(array.type.num_fields)]
+        names = [field.name for field in array.type]
+        return pa.StructArray.from_arrays(children, names=names, mask=mask)
+    if pa.types.is_dictionary(array.type):
+        indices = array.indices.fill_null(0)
+        masked = pa.array(indices.to_numpy(), array.indices.type, mask=null)
+        return pa.DictionaryArray.from_arrays(masked, array.dictionary)
+    return pa.array(array.to_numpy(zero_copy_only=False), array.type, mask=null)
+
+
 #: Leaves compared first when slots are put in profile order (most rows share their
 #: values), after the struct and flag columns.
 _ORDER = ("installer.name", "system.name", "distro.name", "python", "installer.version")
@@ -264,5 +287,5 @@ def week_profiles(seed: int, monday: date) -> WeekProfiles:
         ci=ci_arr,
         meta_ok=pa.array(meta_ok),
         max_kind=pa.array(np.where(meta_ok, 2, 1).astype(np.int8)),
-        details=_details(codes, vocab, null, ci_arr),
+        details=_own_nulls(_details(codes, vocab, null, ci_arr), np.zeros(SLOTS, np.bool_)),
     )
