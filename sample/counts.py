@@ -75,15 +75,15 @@ class Rates:
         """
         epoch_day = int(self.epoch_day[day_idx])
         m, frac = int(self.month[day_idx]), float(self.frac[day_idx])
+        # Every package at once, filtered once at the end: a few thousand numbers a
+        # step, where each numpy call (and each filter) costs more than its arithmetic.
         ids = np.arange(len(self.vbase), dtype=np.int64)
         # Versions available that day: those keyed at or before (package, day).
         upto = np.searchsorted(self.version_key, (ids << _DAY_BITS) + epoch_day, side="right")
-        nv = upto - self.vbase
-        live = nv > 0
-        ids, nv, newest = ids[live], nv[live], upto[live] - 1
+        newest = upto - 1  # junk for a package without a version yet: dropped below
         released = self.version_key[newest] & ((1 << _DAY_BITS) - 1)
         fresh = released >= epoch_day - 2
-        lv0, lv1 = self.lv[ids, m], self.lv[ids, m + 1]
+        lv0, lv1 = self.lv[:, m], self.lv[:, m + 1]
         rate = np.exp(lv0 + (lv1 - lv0) * frac)
         base = (((self.seed & 0xFFFFFFFF) << 32 | epoch_day) * 0x9E3779B97F4A7C15) & MASK
         h = mix(ids.astype(np.uint64) * np.uint64(0xBF58476D1CE4E5B9) + np.uint64(base))
@@ -98,18 +98,20 @@ class Rates:
         n_user = np.floor(self.k * rate * self.day_factor[day_idx] * wobble + u[1])
         n_mirror = np.floor(self.mirror_rate * (1 + 6 * fresh) + u[2])
         n = (n_user + n_mirror).astype(np.int64)
-        keep = n > 0  # package-days without downloads add nothing (and no dictionary entry)
-        pkg = ids[keep]
+        # Package-days without downloads add nothing (and no dictionary entry); a
+        # package counts only once a version of it is available.
+        keep = (n > 0) & (upto > self.vbase)
+        pkg = np.flatnonzero(keep)
         vbase = self.vbase[pkg]
         return DayCounts(
             day_us=epoch_day * 86_400_000_000,
             epoch_day=epoch_day,
             pkg=pkg.astype(np.int32),
-            vnewest=newest[keep],
+            vnewest=newest[pkg],
             vbase=vbase,
             has_wheel=self.has_wheel[pkg],
             sdist_share=self.sdist_share[pkg],
             mean_back=self.mean_back[pkg],
-            n_user=n_user[keep].astype(np.int64),
-            n=n[keep],
+            n_user=n_user[pkg].astype(np.int64),
+            n=n[pkg],
         )
