@@ -170,7 +170,10 @@ def _repeat(array: pa.Array, runs: npt.NDArray[np.intp], total: int) -> pa.Array
     if pa.types.is_dictionary(kind):
         indices = array.indices
         values = np.frombuffer(
-            indices.buffers()[1], indices.type.to_pandas_dtype(), len(indices), indices.offset
+            indices.buffers()[1],
+            indices.type.to_pandas_dtype(),
+            len(indices),
+            indices.offset * indices.type.byte_width,  # numpy counts the offset in bytes
         )
         repeated = pa.Array.from_buffers(
             indices.type, total, [validity, pa.py_buffer(np.repeat(values, runs))]
