@@ -120,5 +120,8 @@ COPY (
         WHERE t.kind = 0 OR p.has_wheel
     )
     -- No sort: DuckDB runs on one thread, the order (package, version) is fixed anyway.
-) TO '{path}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)
+    -- Row groups of 32,768 rows, not DuckDB's 122,880: the writer buffers a row group
+    -- of these long strings (urls, digests) before it writes, which made this
+    -- statement the run's peak of memory (about 150 MB more).
+) TO '{path}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE 32768)
 """
