@@ -102,6 +102,10 @@ def _setup(con: duckdb.DuckDBPyConnection, opts: Options, tables: dict[str, pa.T
         con.unregister(f"{name}_arrow")
     range_end = datetime.combine(opts.end + timedelta(days=1), datetime.min.time(), UTC)
     con.execute(sql.bind(sql.VERSIONS, seed=opts.seed, range_end=range_end))
+    # The strings are read back without a sort, in storage order: check it once.
+    misplaced = con.execute(sql.VERSIONS_OUT_OF_ORDER).fetchone()
+    if misplaced is None or misplaced[0]:
+        raise RuntimeError(f"versions are not stored in vrow order ({misplaced} rows)")
     # First version row of each package: a download's version row is vbase + vidx.
     con.execute(
         "CREATE OR REPLACE TABLE pkg AS SELECT p.*, v.vbase FROM pkg p "

@@ -43,27 +43,41 @@ def bind(query: str, **values: int | float | date | datetime) -> str:
     return re.sub(r"\$([a-z_]+)", literal, query)
 
 
+#: A version's upload: its package's first upload plus vidx intervals and a jitter
+#: under half an interval, so upload times grow with vidx.
+UPLOAD_TIME = f"""first_upload + to_microseconds(CAST(
+    (vidx * interval_days + 0.45 * interval_days
+        * {u("hash($seed, 'v', pkg_id, vidx)", 0)}) * 86400e6 AS BIGINT))"""
+
 VERSIONS = f"""
 CREATE OR REPLACE TABLE versions AS
-WITH v AS (
-    SELECT p.pkg_id, r.vidx,
-        p.first_upload + to_microseconds(CAST(
-            (r.vidx * p.interval_days + 0.45 * p.interval_days
-                * {u("hash($seed, 'v', p.pkg_id, r.vidx)", 0)}) * 86400e6 AS BIGINT)) AS upload_time
-    FROM pkg p, range(p.n_versions) r(vidx)
+WITH uploads AS (
+    -- How many of each package's versions come before the end of the range: as
+    -- upload times grow with vidx, they are its first n_kept.
+    SELECT pkg_id, count(*) FILTER (WHERE {UPLOAD_TIME} < $range_end) AS n_kept
+    FROM (SELECT pkg_id, first_upload, interval_days, unnest(range(n_versions)) AS vidx FROM pkg)
+    GROUP BY pkg_id
+), based AS (
+    -- Version rows are numbered package by package: a package's first row follows
+    -- every version of the packages before it.
+    SELECT p.*, u.n_kept,
+        (sum(u.n_kept) OVER (ORDER BY p.pkg_id) - u.n_kept)::INTEGER AS first_vrow
+    FROM pkg p JOIN uploads u ON u.pkg_id = p.pkg_id
+    WHERE u.n_kept > 0
+    ORDER BY p.pkg_id
 ), numbered AS (
-    -- The window function on narrow rows: sorting every package column along
-    -- (summaries, classifier lists) made this the run's peak of memory.
-    SELECT pkg_id, vidx, upload_time,
-        (row_number() OVER (ORDER BY pkg_id, vidx) - 1)::INTEGER AS vrow
-    FROM v WHERE upload_time < $range_end
+    -- unnest in the select list streams each package's versions in vidx order, so
+    -- rows come out in vrow order: no sort of the wide rows below (it was the
+    -- statement's peak of memory), no window over every version.
+    SELECT *, (first_vrow + vidx)::INTEGER AS vrow, {UPLOAD_TIME} AS upload_time
+    FROM (SELECT *, unnest(range(n_kept)) AS vidx FROM based)
 ), named AS (
-    SELECT n.*, p.display, p.wheel_dist, p.wheel_tag, p.has_wheel, p.size_kb,
-        CASE WHEN p.calver THEN strftime(n.upload_time, '%Y.%-m.%-d')
-        ELSE concat(p.major0 + (p.k0 + n.vidx) // (p.pa * p.pb), '.',
-                    ((p.k0 + n.vidx) // p.pa) % p.pb, '.', (p.k0 + n.vidx) % p.pa)
+    SELECT *,
+        CASE WHEN calver THEN strftime(upload_time, '%Y.%-m.%-d')
+        ELSE concat(major0 + (k0 + vidx) // (pa * pb), '.',
+                    ((k0 + vidx) // pa) % pb, '.', (k0 + vidx) % pa)
         END AS version
-    FROM numbered n JOIN pkg p ON p.pkg_id = n.pkg_id
+    FROM numbered
 ), files AS (
     SELECT *,
         concat(display, '-', version, '.tar.gz') AS sdist_filename,
@@ -88,8 +102,11 @@ FROM (
         sha256(concat($seed, wheel_filename)) AS hw
     FROM files
 )
-ORDER BY vrow
 """
+
+#: Rows of versions not at their vrow position (must be 0: later steps read the
+#: table in storage order).
+VERSIONS_OUT_OF_ORDER = "SELECT count(*) FROM versions WHERE vrow <> rowid"
 
 METADATA = """
 COPY (

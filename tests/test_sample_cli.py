@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sample import generate as generate_module
+from sample import sql
 from sample.cli import main
 
 SMALL = ("--weeks", "2", "--events", "20000", "--packages", "60")
@@ -210,4 +211,15 @@ def test_a_killed_run_leaves_no_work_directory(tmp_path: Path) -> None:
     child.terminate()
     child.wait(timeout=60)
     assert child.returncode != 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_versions_out_of_vrow_order_stop_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The strings are read back in storage order: a misordered table must not pass."""
+    monkeypatch.setattr(sql, "VERSIONS", sql.VERSIONS + "ORDER BY vrow DESC\n")
+    out = tmp_path / "raw"
+    with pytest.raises(RuntimeError, match="vrow order"):
+        main(["generate", "--out", str(out), *SMALL])
     assert list(tmp_path.iterdir()) == []
