@@ -80,7 +80,9 @@ serve: $(VENV_STAMP) $(NODE_STAMP) ## Serve the API on http://127.0.0.1:8000 (en
 
 .PHONY: bench
 bench: $(VENV_STAMP) ## Run every bench/bench_*.py (each prints and writes data/bench/<part>.json)
-	@set -e; for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
+	@# sync first: the files one script wrote (warehouses, exports) are not written
+	@# back to disk by the kernel while the next one is measured.
+	@set -e; for script in bench/bench_*.py; do echo "== $$script"; sync; $(PY) $$script; done
 
 .PHONY: test
 test: setup-system setup ## Lint, then the whole test suite (the CI command)
