@@ -1,6 +1,7 @@
 """Entry point of ``python -m sample``."""
 
 import importlib.abc
+import os
 import sys
 from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
@@ -32,4 +33,10 @@ class _NoPandas(importlib.abc.MetaPathFinder):
 if __name__ == "__main__":
     if "pandas" not in sys.modules:
         sys.meta_path.insert(0, _NoPandas())
+    # pyarrow's allocator (mimalloc) gives freed pages back to the system after
+    # 10 ms; each day's arrays then fault in and zero fresh pages again (on this
+    # VM, part of them as transparent huge pages). Kept, they serve the next days;
+    # read when pyarrow loads, so set before it is imported. Demo, two series of
+    # 4-5 interleaved runs: median wall 1.3-1.6% lower, no change in peak memory.
+    os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
     sys.exit(main())
