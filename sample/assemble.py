@@ -21,8 +21,7 @@ from sample.clients import SLOTS, WeekProfiles
 from sample.expand import Rows
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
-#: From a numpy array: pyarrow imports pandas (0.2 s) to convert its first Python list.
-FILE_TYPES = pa.array(np.array(["sdist", "bdist_wheel"], dtype=object), pa.string())
+FILE_TYPES = pa.array(["sdist", "bdist_wheel"], pa.string())
 #: File kinds of a download row: the code ``vrow * KINDS + kind`` names its file.
 SDIST, WHEEL, METADATA = 0, 1, 2
 KINDS = 3
