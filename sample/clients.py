@@ -89,9 +89,9 @@ class WeekProfiles:
         vocab: leaf -> string dictionary.
         null: struct -> boolean, True where the struct is NULL.
         ci: boolean or NULL (BigQuery has ``true`` or NULL, never ``false``).
-        meta_ok: True when the client fetches ``.metadata`` files.
-        max_kind: int8, the highest file kind the client fetches (2 with
-            ``meta_ok``, else 1: its ``.metadata`` fetches are wheel fetches).
+        max_kind: int8, the highest file kind the client fetches: 2 when it
+            fetches ``.metadata`` files, else 1 (its ``.metadata`` fetches are
+            wheel fetches).
         details: the ``details`` column per slot (nested struct, dictionary leaves).
     """
 
@@ -99,7 +99,6 @@ class WeekProfiles:
     vocab: dict[str, pa.Array]
     null: dict[str, pa.Array]
     ci: pa.Array
-    meta_ok: pa.Array
     max_kind: pa.Array
     details: pa.StructArray
 
@@ -285,7 +284,6 @@ def week_profiles(seed: int, monday: date) -> WeekProfiles:
         vocab=vocab,
         null=null,
         ci=ci_arr,
-        meta_ok=pa.array(meta_ok),
         max_kind=pa.array(np.where(meta_ok, 2, 1).astype(np.int8)),
         details=_own_nulls(_details(codes, vocab, null, ci_arr), np.zeros(SLOTS, np.bool_)),
     )
