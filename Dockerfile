@@ -66,6 +66,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 COPY --from=deps /opt/venv /opt/venv
 WORKDIR /app
 # Source is root-owned and read-only for the app user; only /data is writable.
+COPY contract/ /app/contract/
 COPY exports/ /app/exports/
 COPY serve/ /app/serve/
 COPY dbt/ /app/dbt/

@@ -4,5 +4,6 @@
 for the library entry point.
 """
 
-#: Version of the SQLite file layout (``_meta.schema_version`` and ``PRAGMA user_version``).
-SCHEMA_VERSION = 1
+from contract import SCHEMA_VERSION
+
+__all__ = ["SCHEMA_VERSION"]

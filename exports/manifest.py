@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contract import DATA_THROUGH_TABLE
 from exports.errors import ExportError, RefusedError
 
 EXPORT_TAG = "export"
@@ -55,6 +56,19 @@ class MartSpec:
             if col.name == name:
                 return col
         raise KeyError(name)
+
+
+def data_through_mart(marts: list[MartSpec]) -> MartSpec | None:
+    """The mart whose ``max(week_start)`` is the file's ``data_through``.
+
+    The contract's :data:`contract.DATA_THROUGH_TABLE` when it is exported;
+    for an export of other marts only, the first weekly one by name.
+    """
+    weekly = sorted(
+        (m for m in marts if any(c.name == "week_start" for c in m.columns)),
+        key=lambda m: (m.name != DATA_THROUGH_TABLE.name, m.name),
+    )
+    return weekly[0] if weekly else None
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contract import META_TABLE, Meta
 from exports import duck, killpoints
 from exports.datasette import write_metadata
 from exports.errors import ExportError
-from exports.manifest import MartSpec, export_marts, latest_run, load_manifest, refuse_on_failures
+from exports.manifest import (
+    MartSpec,
+    data_through_mart,
+    export_marts,
+    latest_run,
+    load_manifest,
+    refuse_on_failures,
+)
 from exports.publish import (
     Layout,
     check_build_id,
@@ -197,26 +205,21 @@ def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
     return result
 
 
-def _weekly_mart(marts: list[MartSpec]) -> MartSpec | None:
-    """The mart whose ``max(week_start)`` is the data set's last week, cheapest first."""
-    weekly = [m for m in marts if any(c.name == "week_start" for c in m.columns)]
-    weekly.sort(key=lambda m: (m.grain[0] != "week_start", len(m.grain), m.name))
-    return weekly[0] if weekly else None
-
-
 def _unchanged(opts: ExportOptions, marts: list[MartSpec], reporter: Reporter) -> bool:
     """True when the current release already holds the source's last complete week."""
     import sqlite3
     import tempfile
 
     current = current_release(opts.layout)
-    mart = _weekly_mart(marts)
+    mart = data_through_mart(marts)
     if current is None or mart is None:
         return False
     try:
         con = sqlite3.connect(f"file:{current}?mode=ro", uri=True)
         try:
-            row = con.execute("SELECT value FROM _meta WHERE key = 'data_through'").fetchone()
+            row = con.execute(
+                f"SELECT value FROM {META_TABLE} WHERE key = ?", (Meta.DATA_THROUGH,)
+            ).fetchone()
         finally:
             con.close()
     except sqlite3.Error:

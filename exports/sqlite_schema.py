@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from contract import META_KEYS
 from exports.errors import ExportError
 from exports.manifest import ColumnSpec, MartSpec
 
@@ -37,14 +38,7 @@ _TYPE_RULES: tuple[tuple[str, str, str], ...] = (
 #: of every package. Everything else is served by the primary keys.
 INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {"packages": (("rank",),)}
 
-META_KEYS = (
-    "build_id",
-    "dbt_invocation_id",
-    "source_target",
-    "data_through",
-    "exported_at",
-    "schema_version",
-)
+__all__ = ["META_KEYS"]
 
 META_DDL = (
     "CREATE TABLE _meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT, WITHOUT ROWID",

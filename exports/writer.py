@@ -33,7 +33,7 @@ from exports.loader import (
     open_target,
     release_memory,
 )
-from exports.manifest import MartSpec
+from exports.manifest import MartSpec, data_through_mart
 from exports.report import Reporter
 from exports.sources import Scan, Source
 from exports.sqlite_schema import (
@@ -111,18 +111,12 @@ def create_schema(path: Path, marts: list[MartSpec]) -> None:
         con.close()
 
 
-def _smallest_weekly(marts: list[MartSpec], counts: dict[str, int]) -> MartSpec | None:
-    """The mart whose ``max(week_start)`` is the last complete week, cheapest to read."""
-    weekly = [m for m in marts if any(c.name == "week_start" for c in m.columns)]
-    return min(weekly, key=lambda m: counts[m.name]) if weekly else None
-
-
 def _data_through(con: sqlite3.Connection, marts: list[MartSpec], counts: dict[str, int]) -> str:
-    """Last complete week: ``max(week_start)`` of the smallest mart that has the column."""
-    smallest = _smallest_weekly(marts, counts)
-    if smallest is None:
+    """Last complete week: ``max(week_start)`` of :func:`data_through_mart`."""
+    mart = data_through_mart(marts)
+    if mart is None:
         return ""
-    row = con.execute(f"SELECT max(week_start) FROM {quote(smallest.name)}").fetchone()
+    row = con.execute(f"SELECT max(week_start) FROM {quote(mart.name)}").fetchone()
     return str(row[0]) if row and row[0] is not None else ""
 
 
@@ -547,10 +541,10 @@ def build_file(
                 )
                 if i == 0:
                     killpoints.reached("after_first_table")
-        smallest = _smallest_weekly(marts, counts)
+        through = data_through_mart(marts)
         data_through = (
-            source.max_value(con, smallest, "week_start")
-            if smallest and counts[smallest.name]
+            source.max_value(con, through, "week_start")
+            if through and counts[through.name]
             else None
         )
     except duckdb.Error as exc:

@@ -1,0 +1,106 @@
+"""The exported SQLite file's contract, written once for the exporter and the server.
+
+The dbt marts' contracts stay the source of each table's columns and types
+(the exporter reads them from ``manifest.json``); this module names what the
+two Python stages must agree on: the layout version, the tables and their
+keys, the breakdown dimensions and the ``_meta`` keys. A test checks it
+against the dbt manifest, so a renamed mart or key fails there first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+#: Version of the file layout (``_meta.schema_version`` and ``PRAGMA user_version``).
+SCHEMA_VERSION: Final = 1
+#: Layout versions the server can read; a file with any other is refused.
+READABLE_SCHEMA_VERSIONS: Final = frozenset({SCHEMA_VERSION})
+
+
+class Meta:
+    """Keys of the ``_meta`` table (``key TEXT PRIMARY KEY, value TEXT``)."""
+
+    BUILD_ID: Final = "build_id"
+    DBT_INVOCATION_ID: Final = "dbt_invocation_id"
+    SOURCE_TARGET: Final = "source_target"
+    DATA_THROUGH: Final = "data_through"
+    EXPORTED_AT: Final = "exported_at"
+    SCHEMA_VERSION: Final = "schema_version"
+
+
+#: Every ``_meta`` key a published file must carry, non-empty.
+META_KEYS: Final = (
+    Meta.BUILD_ID,
+    Meta.DBT_INVOCATION_ID,
+    Meta.SOURCE_TARGET,
+    Meta.DATA_THROUGH,
+    Meta.EXPORTED_AT,
+    Meta.SCHEMA_VERSION,
+)
+
+#: The self-describing tables every file carries beside the marts.
+META_TABLE: Final = "_meta"
+TABLES_TABLE: Final = "_tables"
+COLUMNS_TABLE: Final = "_columns"
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """One exported mart: its name and its key (the SQLite primary key)."""
+
+    name: str
+    key: tuple[str, ...]
+
+
+PACKAGES: Final = Table("packages", ("package_name",))
+PACKAGE_DOWNLOADS_WEEKLY: Final = Table("package_downloads_weekly", ("package_name", "week_start"))
+PYPI_DOWNLOADS_WEEKLY: Final = Table("pypi_downloads_weekly", ("week_start",))
+
+
+@dataclass(frozen=True, slots=True)
+class Dimension:
+    """A breakdown of a package's weekly downloads: one top-K mart."""
+
+    #: The name in URLs and API parameters.
+    slug: str
+    #: What the pages call it.
+    label: str
+    #: The value column of the mart.
+    column: str
+    #: The mart, keyed by ``(package_name, week_start, column)``.
+    table: Table
+
+
+def _dimension(slug: str, label: str, column: str) -> Dimension:
+    table = Table(f"package_{slug}_weekly", ("package_name", "week_start", column))
+    return Dimension(slug=slug, label=label, column=column, table=table)
+
+
+#: The breakdowns, in the order the pages offer them.
+DIMENSIONS: Final = {
+    d.slug: d
+    for d in (
+        _dimension("installers", "Installers", "installer"),
+        _dimension("python_versions", "Python versions", "python_version"),
+        _dimension("systems", "Systems", "system"),
+        _dimension("countries", "Countries", "country_code"),
+        _dimension("versions", "Package versions", "version"),
+        _dimension("file_types", "File types", "file_type"),
+    )
+}
+
+#: Every mart the file must hold, by name.
+TABLES: Final = {
+    t.name: t
+    for t in (
+        PACKAGES,
+        PACKAGE_DOWNLOADS_WEEKLY,
+        PYPI_DOWNLOADS_WEEKLY,
+        *(d.table for d in DIMENSIONS.values()),
+    )
+}
+
+#: The table whose last ``week_start`` is the file's ``data_through``: the
+#: smallest weekly table, and the one every series is drawn against.
+DATA_THROUGH_TABLE: Final = PYPI_DOWNLOADS_WEEKLY
