@@ -27,6 +27,11 @@ class Meta:
     DATA_THROUGH: Final = "data_through"
     EXPORTED_AT: Final = "exported_at"
     SCHEMA_VERSION: Final = "schema_version"
+    #: Only in a file exported from the local generated sample: sample download
+    #: rows per real download of the same packages (e.g. ``1.49e-06``), i.e. how
+    #: far its counts are scaled down from the real counts it was calibrated on.
+    #: Its presence marks the file as sample data.
+    SAMPLE_SCALE: Final = "sample_scale"
 
 
 #: Every ``_meta`` key a published file must carry, non-empty.
@@ -38,6 +43,9 @@ META_KEYS: Final = (
     Meta.EXPORTED_AT,
     Meta.SCHEMA_VERSION,
 )
+
+#: ``_meta`` keys a file may carry (absent when they do not apply).
+OPTIONAL_META_KEYS: Final = (Meta.SAMPLE_SCALE,)
 
 #: The self-describing tables every file carries beside the marts.
 META_TABLE: Final = "_meta"
@@ -56,6 +64,11 @@ class Table:
 PACKAGES: Final = Table("packages", ("package_name",))
 PACKAGE_DOWNLOADS_WEEKLY: Final = Table("package_downloads_weekly", ("package_name", "week_start"))
 PYPI_DOWNLOADS_WEEKLY: Final = Table("pypi_downloads_weekly", ("week_start",))
+#: Releases first uploaded in the built weeks: the release markers of a chart.
+PACKAGE_RELEASES: Final = Table("package_releases", ("package_name", "version"))
+#: Known events in the download logs (gaps, undercounts, a change of what is
+#: logged), for notes on the charts; ``end_date`` NULL means still in effect.
+DATA_EVENTS: Final = Table("data_events", ("scope", "start_date"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +100,7 @@ DIMENSIONS: Final = {
         _dimension("countries", "Countries", "country_code"),
         _dimension("versions", "Package versions", "version"),
         _dimension("file_types", "File types", "file_type"),
+        _dimension("version_lines", "Release lines", "release_line"),
     )
 }
 
@@ -97,6 +111,8 @@ TABLES: Final = {
         PACKAGES,
         PACKAGE_DOWNLOADS_WEEKLY,
         PYPI_DOWNLOADS_WEEKLY,
+        PACKAGE_RELEASES,
+        DATA_EVENTS,
         *(d.table for d in DIMENSIONS.values()),
     )
 }

@@ -33,7 +33,8 @@ from exports.publish import (
     publish_release,
 )
 from exports.report import Reporter
-from exports.sources import Source
+from exports.sample_facts import sample_scale
+from exports.sources import DuckDBSource, Source
 from exports.writer import LOAD_WORKERS, BuildInfo, build_file, finish_file, validate_file
 
 
@@ -101,6 +102,9 @@ def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
         dbt_invocation_id=run.invocation_id,
         source_target=target,
         exported_at=now.isoformat().replace("+00:00", "Z"),
+        sample_scale=(
+            sample_scale(opts.source.path) if isinstance(opts.source, DuckDBSource) else None
+        ),
     )
     result = ExportResult(build_id=build_id, marts=marts)
     layout = opts.layout

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from contract import Meta
 from exports import SCHEMA_VERSION, killpoints
 from exports.errors import ExportError
 from exports.loader import (
@@ -59,6 +60,8 @@ class BuildInfo:
     dbt_invocation_id: str
     source_target: str
     exported_at: str
+    #: ``_meta.sample_scale`` when the warehouse was built from the local sample.
+    sample_scale: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,8 @@ def finish_file(
             "exported_at": info.exported_at,
             "schema_version": str(SCHEMA_VERSION),
         }
+        if info.sample_scale is not None:
+            meta[Meta.SAMPLE_SCALE] = info.sample_scale
         con.executemany("INSERT INTO _meta (key, value) VALUES (?, ?)", sorted(meta.items()))
         con.executemany(
             "INSERT INTO _tables (table_name, row_count, description) VALUES (?, ?, ?)",

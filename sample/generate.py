@@ -34,7 +34,7 @@ from sample.expand import Rows, expand
 from sample.options import Options
 
 #: Bump when the content for the same options changes (invalidates _SUCCESS).
-GENERATOR_VERSION = 9
+GENERATOR_VERSION = 10
 SUCCESS = "_SUCCESS"
 MIRROR_SHARE = 0.012
 #: The columns compressed, with zstd level 1 by default: the file names and urls,
@@ -246,7 +246,8 @@ def generate(
         # metadata thread. Only then does that thread write distribution_metadata,
         # beside the writers (started earlier, it slowed down the strings).
         strings = meta_pool.submit(_strings, meta_con)
-        rates = _rates(con, opts, pkgs, _scale(con, opts))
+        scale = _scale(con, opts)
+        rates = _rates(con, opts, pkgs, scale)
         files = Files(url=_by_file_code(con, "sdist_url", "wheel_url"), **strings.result())
         meta = meta_pool.submit(_write_metadata, meta_con, tmp)
         if progress:
@@ -270,6 +271,9 @@ def generate(
             **_success_key(opts),
             "rows": {"file_downloads": downloads, "distribution_metadata": metadata},
             "packages": len(pkgs),
+            # Sample download rows per real download of the same packages (the
+            # calibration's daily rates times k): how far the counts are scaled down.
+            "scale": {"downloads_per_real_download": scale[0]},
             "seconds": round(seconds, 2),
             "timestamp_type": "TIMESTAMP WITH TIME ZONE (parquet isAdjustedToUTC=true, micros)",
         }

@@ -179,8 +179,8 @@ def test_prod_compiles_offline_to_valid_bigquery_sql(
     manifest = _compile(target_dir)
     compiled = _compiled_nodes(manifest)
     models = {uid for uid in compiled if uid.startswith("model.")}
-    # rollup + 9 marts (staging is ephemeral, inlined into the rollup).
-    assert len(models) == 10
+    # rollup + 12 marts (staging is ephemeral, inlined into the rollup).
+    assert len(models) == 13
     assert sum(uid.startswith("test.") for uid in compiled) > 100
     for uid, sql in compiled.items():
         sqlglot.parse_one(sql, read="bigquery")  # raises on invalid SQL

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -14,12 +15,21 @@ import pytest
 from tests.fixtures.export import META_KEYS, Published, assert_same_tables
 from tests.fixtures.warehouse import MART_GRAINS
 
-DATE_COLUMNS = {"week_start", "first_release_date", "first_download_week", "last_download_week"}
+DATE_COLUMNS = {
+    "week_start",
+    "first_release_date",
+    "first_download_week",
+    "last_download_week",
+    "first_upload_week",
+    "start_date",
+    "end_date",
+}
 
 
 def _normalise(value: Any) -> Any:
     if isinstance(value, dt.datetime):
-        return value.isoformat()
+        # Timestamps are exported as ISO 8601 UTC text with microseconds and a Z.
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
@@ -112,6 +122,9 @@ def test_metadata_describes_the_build(published_export: Published, db: sqlite3.C
     run_results = published_export.warehouse.run_results
     assert meta["dbt_invocation_id"] == run_results["metadata"]["invocation_id"]
     assert meta["source_target"] == run_results["args"]["target"] == "ci"
+    # Exported from the tiny sample: the file says how far its counts are scaled down.
+    record = json.loads((published_export.warehouse.raw_dir / "_SUCCESS").read_text())
+    assert float(meta["sample_scale"]) == record["scale"]["downloads_per_real_download"] > 0
     assert db.execute("PRAGMA user_version").fetchone()[0] == int(meta["schema_version"]) >= 1
     exported = dt.datetime.fromisoformat(meta["exported_at"].replace("Z", "+00:00"))
     assert exported.tzinfo is not None

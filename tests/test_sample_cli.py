@@ -128,6 +128,19 @@ def test_success_marker_and_skip_when_up_to_date(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]
 
 
+def test_success_records_how_far_counts_are_scaled_down(tmp_path: Path) -> None:
+    """The scale is sample rows per real download: twice the events, twice the scale."""
+    scales = []
+    for events in ("20000", "40000"):
+        out = tmp_path / events
+        assert main(["generate", "--out", str(out), *SMALL, "--events", events]) == 0
+        scales.append(json.loads((out / "_SUCCESS").read_text())["scale"])
+    ratios = [s["downloads_per_real_download"] for s in scales]
+    # Tens of thousands of rows stand for billions of real downloads.
+    assert 0 < ratios[0] < 1e-3
+    assert ratios[1] == pytest.approx(2 * ratios[0], rel=1e-9)
+
+
 def test_a_failing_run_keeps_the_previous_sample(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -52,3 +52,37 @@ where newest_week is null
     or {{ days_between('newest_week', date_literal(expected)) }} > {{ 7 * (max_weeks_behind | int) }}
 {%- endif %}
 {% endtest %}
+
+
+{#
+  Fails with every row whose [start, end] range (end inclusive; NULL end: open,
+  lasting from start on) does not start strictly after the previous range of
+  its partition ended, or ends before it starts: ranges are then sorted by
+  start and never overlap, and only the last one of a partition may be open.
+#}
+{% test sorted_non_overlapping_ranges(model, start_column, end_column, partition_by) %}
+
+with ranges as (
+
+    select
+        {{ partition_by }} as range_partition,
+        {{ start_column }} as range_start,
+        {{ end_column }} as range_end,
+        lag({{ start_column }}) over (
+            partition by {{ partition_by }} order by {{ start_column }}
+        ) as previous_start,
+        lag({{ end_column }}) over (
+            partition by {{ partition_by }} order by {{ start_column }}
+        ) as previous_end
+    from {{ model }}
+
+)
+
+select *
+from ranges
+where range_start is null
+    or range_end < range_start
+    or range_start = previous_start
+    or (previous_start is not null and previous_end is null)
+    or range_start <= previous_end
+{% endtest %}

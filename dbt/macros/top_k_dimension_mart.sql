@@ -5,8 +5,12 @@
   Nothing is dropped, so the counts of a package-week add up exactly to its
   package_downloads_weekly row. Incremental by week: a run rebuilds only the
   weeks the rollup rewrote (folding is per package-week, so this is exact).
+
+  `value_sql`, when given, is an SQL expression of `dimension_value` mapping
+  each rollup value to a coarser one (versions to release lines); the mapped
+  values are summed per package-week before the top K is chosen.
 #}
-{% macro top_k_dimension_mart(dimension, column_name) %}
+{% macro top_k_dimension_mart(dimension, column_name, value_sql=none) %}
 {{ config(**weekly_incremental_config(cluster_by=['package_name'])) }}
 
 with rollup as (
@@ -17,6 +21,47 @@ with rollup as (
 
 ),
 
+{%- if value_sql %}
+
+mapped as (
+
+    select
+        package_name,
+        week_start,
+        {{ value_sql }} as dimension_value,
+        downloads,
+        downloads_ci,
+        downloads_mirror,
+        downloads_metadata
+
+    from rollup
+
+),
+
+valued as (
+
+    select
+        package_name,
+        week_start,
+        dimension_value,
+        sum(downloads) as downloads,
+        sum(downloads_ci) as downloads_ci,
+        sum(downloads_mirror) as downloads_mirror,
+        sum(downloads_metadata) as downloads_metadata
+
+    from mapped
+    group by package_name, week_start, dimension_value
+
+),
+{%- else %}
+
+valued as (
+
+    select * from rollup
+
+),
+{%- endif %}
+
 ranked as (
 
     select
@@ -26,7 +71,7 @@ ranked as (
             order by downloads desc, dimension_value
         ) as value_rank
 
-    from rollup
+    from valued
 
 ),
 

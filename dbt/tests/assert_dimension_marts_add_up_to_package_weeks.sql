@@ -10,6 +10,7 @@
     'package_countries_weekly',
     'package_versions_weekly',
     'package_file_types_weekly',
+    'package_version_lines_weekly',
 ] %}
 {%- set counts = ['downloads', 'downloads_ci', 'downloads_mirror', 'downloads_metadata'] %}
 

@@ -15,6 +15,7 @@
     'package_countries_weekly',
     'package_versions_weekly',
     'package_file_types_weekly',
+    'package_version_lines_weekly',
     'pypi_downloads_weekly',
 ] %}
 {#- Declared up front: the refs below are only rendered at execution time. #}

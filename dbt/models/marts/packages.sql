@@ -56,8 +56,8 @@ latest_releases as (
     select
         package_name,
         {{ first_row_struct(
-            ['display_name', 'summary', 'version'],
-            'uploaded_at desc, version desc, display_name desc, summary desc'
+            ['display_name', 'summary', 'version', 'home_page'],
+            'uploaded_at desc, version desc, display_name desc, summary desc, home_page desc'
         ) }} as latest_upload
 
     from releases
@@ -85,6 +85,17 @@ joined as (
         coalesce(latest_releases.latest_upload.display_name, download_totals.package_name) as display_name,
         latest_releases.latest_upload.summary,
         latest_releases.latest_upload.version as latest_version,
+        latest_releases.latest_upload.home_page,
+        {%- if var('project_page_url_prefix') %}
+        -- Only for packages the upload metadata knows: never a link to a page
+        -- that may not exist.
+        case
+            when latest_releases.package_name is not null
+                then '{{ var('project_page_url_prefix') }}' || download_totals.package_name || '/'
+        end as pypi_url,
+        {%- else %}
+        cast(null as string) as pypi_url,
+        {%- endif %}
         first_releases.first_release_date,
         download_totals.first_download_week,
         download_totals.last_download_week,
@@ -108,6 +119,8 @@ final as (
         display_name,
         summary,
         latest_version,
+        home_page,
+        pypi_url,
         first_release_date,
         first_download_week,
         last_download_week,
