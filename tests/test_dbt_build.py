@@ -3,12 +3,14 @@ hold what the raw data says, checked independently of dbt with DuckDB."""
 
 from __future__ import annotations
 
+import csv
+import re
 from datetime import date, timedelta
 
 import duckdb
 import pytest
 
-from tests.fixtures.warehouse import MART_GRAINS, MARTS, Warehouse
+from tests.fixtures.warehouse import DBT_PROJECT_DIR, MART_GRAINS, MARTS, Warehouse
 
 COUNTS = ["downloads", "downloads_ci", "downloads_mirror", "downloads_metadata"]
 
@@ -202,3 +204,101 @@ def test_packages_mart(con: duckdb.DuckDBPyConnection) -> None:
         "where latest_version is not null and first_release_date is not null"
     ).fetchone()
     assert with_metadata is not None and with_metadata[0] > 0
+
+
+def _ranges_test_sql(warehouse: Warehouse) -> str:
+    """The compiled sorted_non_overlapping_ranges test of data_events."""
+    found = sorted(warehouse.target_dir.glob("compiled/**/sorted_non_overlapping_ranges*.sql"))
+    assert len(found) == 1, found
+    return found[0].read_text()
+
+
+@pytest.mark.parametrize(
+    ("rows", "failing"),
+    [
+        ("('all', date '2020-01-01', date '2020-01-03'), ('all', date '2020-01-04', null)", 0),
+        ("('all', date '2020-01-01', date '2020-01-03'), ('all', date '2020-01-03', null)", 1),
+        ("('all', date '2020-01-01', null), ('all', date '2020-02-01', date '2020-02-02')", 1),
+        ("('all', date '2020-01-05', date '2020-01-04')", 1),
+        ("('all', date '2020-01-01', date '2020-01-01'), ('all', date '2020-01-01', null)", 1),
+        ("('all', date '2020-01-01', null), ('numpy', date '2020-01-01', null)", 0),
+    ],
+    ids=["apart", "touching", "after-open", "reversed", "same-start", "other-scope"],
+)
+def test_event_ranges_test_catches_overlaps(warehouse: Warehouse, rows: str, failing: int) -> None:
+    """The generic test on data_events fails on overlapping, reversed or open-then-more ranges."""
+    sql = _ranges_test_sql(warehouse)
+    relation = re.search(r'from ("[^"]+"\."main"\."data_events")', sql)
+    assert relation is not None
+    bad = f"(select * from (values {rows}) as t(scope, start_date, end_date))"
+    got = duckdb.connect().execute(f"select count(*) from ({sql.replace(relation[1], bad)})")
+    assert got.fetchone() == (failing,)
+
+
+def test_the_events_seed_is_sorted_by_scope_and_start() -> None:
+    with (DBT_PROJECT_DIR / "seeds" / "pypi_log_events.csv").open(newline="") as handle:
+        keys = [(row["scope"], row["start_date"]) for row in csv.DictReader(handle)]
+    assert keys and keys == sorted(keys)
+
+
+def test_release_lines_and_versions_add_up(con: duckdb.DuckDBPyConnection) -> None:
+    """Per package-week, the lines mart holds exactly the downloads of the rollup's versions."""
+    mismatched = con.execute(
+        """
+        select count(*) from (
+            select package_name, week_start, sum(downloads) as downloads
+            from package_version_lines_weekly group by 1, 2
+        ) lines
+        full outer join (
+            select package_name, week_start, sum(downloads) as downloads
+            from int_downloads_rolled_up_weekly where dimension = 'version' group by 1, 2
+        ) versions using (package_name, week_start)
+        where lines.downloads is distinct from versions.downloads
+        """
+    ).fetchone()
+    assert mismatched == (0,)
+    # A version's line is its first two numbers: the sample's x.y.z versions all fall into
+    # the line of the same name.
+    wrong = con.execute(
+        """
+        select count(*) from int_downloads_rolled_up_weekly r
+        where r.dimension = 'version' and r.dimension_value not in ('unknown')
+            and not exists (
+                select 1 from package_version_lines_weekly l
+                where l.package_name = r.package_name and l.week_start = r.week_start
+                    and l.release_line in (
+                        regexp_extract(r.dimension_value, '^([0-9]+[.][0-9]+)', 1), 'other')
+            )
+        """
+    ).fetchone()
+    assert wrong == (0,)
+
+
+def test_packages_carry_the_metadata_home_page(
+    con: duckdb.DuckDBPyConnection, warehouse: Warehouse
+) -> None:
+    """Every home page is the package's own Home-page field or a project URL, none is made up."""
+    metadata = f"read_parquet('{warehouse.raw_dir}/distribution_metadata/*.parquet')"
+    declared = con.execute(
+        f"""
+        with raw as (
+            select regexp_replace(lower(name), '[-_.]+', '-', 'g') as package_name,
+                home_page, project_urls
+            from {metadata}
+        ),
+        candidates as (
+            select package_name, home_page from raw
+            union all
+            select package_name, trim(split_part(u, ',', 2)) from raw, unnest(project_urls) t(u)
+        )
+        select
+            count(*) filter (where p.home_page is not null),
+            count(*) filter (where p.home_page is not null and not exists (
+                select 1 from candidates c
+                where c.package_name = p.package_name and c.home_page = p.home_page))
+        from packages p
+        """
+    ).fetchone()
+    assert declared is not None
+    with_home_page, invented = declared
+    assert with_home_page > 0 and invented == 0
