@@ -375,6 +375,41 @@ def test_mart_equals_the_duckdb_mart_row_for_row(
         assert g == e, f"{mart} row {i}: emulator {g} != duckdb {e}"
 
 
+def test_raw_tables_have_bigquery_schema_and_day_partitions(
+    emulator_build: EmulatorBuild, bq: Any, tiny_raw_dir: Path
+) -> None:
+    table = bq.get_table(f"{RAW_PROJECT}.{RAW_DATASET}.file_downloads")
+    assert (table.time_partitioning.field, table.time_partitioning.type_) == ("timestamp", "DAY")
+    fields = {f.name: f for f in table.schema}
+    assert list(fields) == [
+        "timestamp",
+        "country_code",
+        "url",
+        "project",
+        "file",
+        "details",
+        "tls_protocol",
+        "tls_cipher",
+    ]
+    assert fields["timestamp"].field_type == "TIMESTAMP"
+    assert [(f.name, f.field_type) for f in fields["file"].fields] == [
+        ("filename", "STRING"),
+        ("project", "STRING"),
+        ("version", "STRING"),
+        ("type", "STRING"),
+    ]
+    details = {f.name: f for f in fields["details"].fields}
+    assert [f.name for f in details["installer"].fields] == ["name", "version"]
+    assert details["ci"].field_type == "BOOLEAN"
+    # Both loads together: every row of the sample, once.
+    sample_rows = pads.dataset(tiny_raw_dir / "file_downloads", format="parquet").count_rows()
+    assert table.num_rows == sample_rows > 0
+    metadata = bq.get_table(f"{RAW_PROJECT}.{RAW_DATASET}.distribution_metadata")
+    modes = {f.name: (f.field_type, f.mode) for f in metadata.schema}
+    assert modes["classifiers"] == ("STRING", "REPEATED")
+    assert modes["upload_time"] == ("TIMESTAMP", "NULLABLE")
+
+
 def test_weekly_marts_are_partitioned_and_clustered_like_production(
     emulator_build: EmulatorBuild, bq: Any
 ) -> None:
