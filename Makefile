@@ -89,6 +89,17 @@ test: setup-system setup ## Lint, then the whole test suite (the CI command)
 	$(MAKE) lint
 	$(PY) -m pytest
 
+# The BigQuery path on a local BigQuery API emulator (docs/bigquery.md): the
+# test installs the emulator into .venv-bq-emulator (Python 3.13) from
+# requirements-bigquery-emulator.lock when missing. `make test` runs it too.
+BQ_E2E_LOGS := test-artifacts/bigquery-emulator
+
+.PHONY: bigquery-e2e
+bigquery-e2e: setup ## BigQuery path on a local emulator: dbt, Storage Read export, serve (logs: test-artifacts/bigquery-emulator)
+	@mkdir -p $(BQ_E2E_LOGS)
+	PYPI_TRENDS_BQ_EMULATOR_LOG_DIR=$(BQ_E2E_LOGS) $(PY) -m pytest tests/test_bigquery_emulator.py -v -rA --durations=5 -p no:cacheprovider
+	@echo "logs: $(BQ_E2E_LOGS)/ (emulator.log, dbt-run-first.log, dbt-build.log, export.log, storage-read.jsonl, serve.log)"
+
 .PHONY: sample
 sample: $(VENV_STAMP) ## Generate the raw sample into $PYPI_TRENDS_RAW_DIR (default data/raw; SCALE=tiny|small|demo, skipped when up to date)
 	$(PY) -m sample generate --scale $(or $(SCALE),demo) --out $(or $(PYPI_TRENDS_RAW_DIR),data/raw)

@@ -108,6 +108,9 @@
 {%- endmacro %}
 
 {% macro bigquery__first_row_struct(columns, order_by) -%}
-  {#- A STRUCT is never NULL, so array_agg cannot fail on a NULL element. -#}
-  array_agg(struct({{ columns | join(', ') }}) order by {{ order_by }} limit 1)[offset(0)]
+  {#- A STRUCT is never NULL, so array_agg cannot fail on a NULL element.
+      Fields are named explicitly: BigQuery would infer the same names from
+      the columns, but SQL translated to other engines (the BigQuery emulator
+      of tests/test_bigquery_emulator.py) gets anonymous fields. -#}
+  array_agg(struct({% for column in columns %}{{ column }} as {{ column }}{{ ', ' if not loop.last }}{% endfor %}) order by {{ order_by }} limit 1)[offset(0)]
 {%- endmacro %}
