@@ -79,10 +79,15 @@ serve: $(VENV_STAMP) $(NODE_STAMP) ## Serve the API on http://127.0.0.1:8000 (en
 	$(PY) -m serve
 
 .PHONY: bench
-bench: $(VENV_STAMP) ## Run every bench/bench_*.py (each prints and writes data/bench/<part>.json)
+bench: $(VENV_STAMP) ## Run every bench/bench_*.py (JSON to data/bench/), then render docs/benchmarks.md
 	@# sync first: the files one script wrote (warehouses, exports) are not written
 	@# back to disk by the kernel while the next one is measured.
 	@set -e; for script in bench/bench_*.py; do echo "== $$script"; sync; $(PY) $$script; done
+	$(PY) bench/render.py
+
+.PHONY: bench-docs
+bench-docs: $(VENV_STAMP) ## Render docs/benchmarks.md from data/bench/*.json again, without measuring
+	$(PY) bench/render.py
 
 .PHONY: test
 test: setup-system setup ## Lint, then the whole test suite (the CI command)
