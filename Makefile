@@ -105,6 +105,15 @@ sample: $(VENV_STAMP) ## Generate the raw sample into $PYPI_TRENDS_RAW_DIR (defa
 build: sample ## Build the dbt marts on the sample into data/warehouse.duckdb (models, unit + data tests)
 	DBT_PROFILES_DIR=profiles $(VENV)/bin/dbt build --project-dir dbt --profiles-dir profiles $(DBT_ARGS)
 
+# dbt's docs site (lineage, descriptions, tests) as one self-contained HTML file:
+# it works before the first build (the catalog then lacks column types) and
+# offline. `dbt docs serve --project-dir dbt --profiles-dir profiles` serves it.
+.PHONY: docs
+docs: sample ## Generate the dbt docs site into dbt/target/static_index.html (open it in a browser)
+	@mkdir -p $(dir $(or $(PYPI_TRENDS_WAREHOUSE),data/warehouse.duckdb))
+	DBT_PROFILES_DIR=profiles $(VENV)/bin/dbt docs generate --static --project-dir dbt --profiles-dir profiles
+	@echo "dbt docs: $(CURDIR)/dbt/target/static_index.html"
+
 # Each run publishes a new release (keeps the last 3); extra flags via EXPORT_ARGS,
 # e.g. EXPORT_ARGS='--dry-run' or EXPORT_ARGS='--keep 5'.
 .PHONY: export
