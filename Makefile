@@ -114,6 +114,10 @@ docs: sample ## Generate the dbt docs site into dbt/target/static_index.html (op
 	DBT_PROFILES_DIR=profiles $(VENV)/bin/dbt docs generate --static --project-dir dbt --profiles-dir profiles
 	@echo "dbt docs: $(CURDIR)/dbt/target/static_index.html"
 
+.PHONY: schema-doc
+schema-doc: $(VENV_STAMP) ## Regenerate docs/schema.md (the exported file's tables and columns) from the dbt manifest
+	$(PY) docs/schema_doc.py
+
 # Each run publishes a new release (keeps the last 3); extra flags via EXPORT_ARGS,
 # e.g. EXPORT_ARGS='--dry-run' or EXPORT_ARGS='--keep 5'.
 .PHONY: export
