@@ -189,7 +189,7 @@ def main() -> int:
         type=int,
         default=3,
         help="runs per size and version; each size reports its median run (default 3: "
-        "single runs of the demo on this shared machine ranged over +-5%%)",
+        "single runs on a shared machine vary too much to compare)",
     )
     parser.add_argument("--only", nargs="+", choices=sorted(SIZES), help="run only these sizes")
     parser.add_argument(
@@ -216,8 +216,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-sample-") as tmp:
         if args.warmup and sizes:
             # This VM backs its memory lazily: the first touch of a page costs the
-            # host a fault (writing 660 MB to a new file took 1.96 s of system time,
-            # 0.13 s when the pages had been used before). One run of the largest
+            # host a fault, many times the cost of reusing a page. One run of the largest
             # size first, kept apart in the JSON, so that the measured runs compare
             # code, not which pages the kernel hands out.
             name, size_args = list(sizes.items())[-1]
