@@ -36,7 +36,12 @@ stderr), so a new benchmark shows up before it is converted; a file that has
 file and the field. Whether a goal is met is decided here, from ``value`` and
 ``goal``, not by the scripts.
 
-Usage: ``python bench/render.py [--data data/bench] [--out docs/benchmarks.md]``.
+The README's headline table (between the ``<!-- bench:begin -->`` and
+``<!-- bench:end -->`` lines) is rendered too, from the figures that have a
+goal, each linking to its section: the README's numbers are never typed.
+
+Usage: ``python bench/render.py [--data data/bench] [--out docs/benchmarks.md]
+[--readme README.md]``.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from __future__ import annotations
 import argparse
 import json
 import operator
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -201,6 +207,30 @@ def render(reports: list[dict[str, Any]], unshaped: list[str]) -> str:
     return "\n".join(lines)
 
 
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def headline(reports: list[dict[str, Any]], page: str) -> str:
+    """The README's table: every figure with a goal, linked to its section of ``page``."""
+    lines = ["| measured | value | goal | |", "|---|---:|---|---|"]
+    for report in reports:
+        for fig in report["figures"]:
+            if "goal" in fig:
+                lines.append(
+                    f"| [{_cell(report['title'])}: {_cell(fig['name'])}]({page}#{report['bench']}) "
+                    f"| {number(fig['value'], fig['unit'])} | {goal_text(fig)} | {verdict(fig)} |"
+                )
+    return "\n".join(lines)
+
+
+def update_readme(readme: str, table: str) -> str:
+    """``readme`` with the text between the bench markers replaced by ``table``."""
+    start, end = readme.find(BEGIN), readme.find(END)
+    if start == -1 or end < start:
+        raise ShapeError(f"the README has no {BEGIN} ... {END} block")
+    return readme[: start + len(BEGIN)] + "\n" + table + "\n" + readme[end:]
+
+
 def collect(data: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """Read every ``*.json`` under ``data``: the shaped reports in order, the others' names."""
     reports: list[dict[str, Any]] = []
@@ -229,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "bench")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument(
+        "--readme", type=Path, default=ROOT / "README.md", help="its headline table is rendered"
+    )
+    parser.add_argument("--no-readme", dest="readme", action="store_const", const=None)
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"render: {args.data} does not exist; run `make bench` first", file=sys.stderr)
@@ -243,8 +277,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for name in unshaped:
         print(f"render: {args.data / name} has no 'figures': listed, not rendered", file=sys.stderr)
+    readme = None
+    if args.readme is not None:
+        link = os.path.relpath(args.out, args.readme.parent)
+        try:
+            readme = update_readme(args.readme.read_text(), headline(reports, link))
+        except ShapeError as exc:
+            print(f"render: {args.readme}: {exc}", file=sys.stderr)
+            return 2
     args.out.write_text(render(reports, unshaped))
     print(f"wrote {args.out} ({len(reports)} benchmarks)")
+    if readme is not None and args.readme is not None:
+        args.readme.write_text(readme)
+        print(f"updated the headline table of {args.readme}")
     return 0
 
 

@@ -53,9 +53,10 @@ ALPHA = {
 }
 
 
-def run(data: Path, out: Path) -> subprocess.CompletedProcess[str]:
+def run(data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(RENDER), "--data", str(data), "--out", str(out)],
+        [sys.executable, str(RENDER), "--data", str(data), "--out", str(out),
+         *(extra or ("--no-readme",))],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
 
@@ -121,3 +122,26 @@ def test_no_data_is_a_clear_error(tmp_path: Path) -> None:
     done = run(tmp_path / "missing", tmp_path / "benchmarks.md")
     assert done.returncode == 2
     assert "run `make bench` first" in done.stderr
+
+
+def test_readme_headline_table_is_rendered_between_the_markers(tmp_path: Path) -> None:
+    data, docs = tmp_path / "bench", tmp_path / "docs"
+    docs.mkdir()
+    write(data, "queue", QUEUE)
+    readme = tmp_path / "README.md"
+    readme.write_text("# Title\n\n<!-- bench:begin -->\nold numbers\n<!-- bench:end -->\n\nEnd.\n")
+    done = run(data, docs / "benchmarks.md", "--readme", str(readme))
+    assert done.returncode == 0, done.stderr
+    text = readme.read_text()
+    assert "old numbers" not in text
+    assert text.startswith("# Title\n\n<!-- bench:begin -->\n| measured | value | goal | |")
+    assert (
+        "| [Queue throughput: items/s vs deque](docs/benchmarks.md#queue) | 4.5x | >= 3x | met |"
+        in text
+    )
+    assert text.endswith("| **not met** |\n<!-- bench:end -->\n\nEnd.\n")
+
+    readme.write_text("# No markers\n")
+    done = run(data, docs / "benchmarks.md", "--readme", str(readme))
+    assert done.returncode == 2
+    assert "no <!-- bench:begin -->" in done.stderr
