@@ -135,6 +135,13 @@ def goal_text(fig: dict[str, Any]) -> str:
     return f"{goal['op']} {number(goal['value'], fig['unit'])}" if goal else ""
 
 
+def load_text(report: dict[str, Any]) -> str:
+    """The highest 1-minute load seen around the run over the cores, e.g. "3.1 / 2"."""
+    m = report["machine"]
+    peak = max(m["load_avg_before"][0], m["load_avg_after"][0])
+    return f"{peak:.1f} / {m['cpus']}"
+
+
 def _load(loads: list[float]) -> str:
     return f"{loads[0]:.2f}"
 
@@ -155,7 +162,13 @@ def section(report: dict[str, Any]) -> list[str]:
         "",
         f"Measured {report['measured_at']} on {m['cpus']} cores{cpu}{python}; load average "
         f"(1 min) {_load(m['load_avg_before'])} before, {_load(m['load_avg_after'])} after. "
-        f"Reproduce: `{report['command']}`.",
+        f"Reproduce: `{report['command']}`."
+        + (
+            " The load exceeded the cores: threads waited for a core, so absolute times and "
+            "rates are worse than the code's; ratios to a peer of the same run hold better."
+            if max(m["load_avg_before"][0], m["load_avg_after"][0]) > m["cpus"]
+            else ""
+        ),
         "",
         report["method"].strip(),
         "",
@@ -183,15 +196,16 @@ def render(reports: list[dict[str, Any]], unshaped: list[str]) -> str:
         "shared one: the cores and the load are given because they move the absolute "
         "numbers. A ratio compares two measurements of the same run, so load hits both.",
         "",
-        "| benchmark | figure | value | goal | |",
-        "|---|---|---:|---|---|",
+        "| benchmark | figure | value | goal | | load / cores |",
+        "|---|---|---:|---|---|---|",
     ]
     for report in reports:
         for fig in report["figures"]:
             if "goal" in fig:
                 lines.append(
                     f"| [{_cell(report['title'])}](#{report['bench']}) | {_cell(fig['name'])} "
-                    f"| {number(fig['value'], fig['unit'])} | {goal_text(fig)} | {verdict(fig)} |"
+                    f"| {number(fig['value'], fig['unit'])} | {goal_text(fig)} | {verdict(fig)} "
+                    f"| {load_text(report)} |"
                 )
     lines.append("")
     for report in reports:
@@ -212,13 +226,14 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 def headline(reports: list[dict[str, Any]], page: str) -> str:
     """The README's table: every figure with a goal, linked to its section of ``page``."""
-    lines = ["| measured | value | goal | |", "|---|---:|---|---|"]
+    lines = ["| measured | value | goal | | load / cores |", "|---|---:|---|---|---|"]
     for report in reports:
         for fig in report["figures"]:
             if "goal" in fig:
                 lines.append(
                     f"| [{_cell(report['title'])}: {_cell(fig['name'])}]({page}#{report['bench']}) "
-                    f"| {number(fig['value'], fig['unit'])} | {goal_text(fig)} | {verdict(fig)} |"
+                    f"| {number(fig['value'], fig['unit'])} | {goal_text(fig)} | {verdict(fig)} "
+                    f"| {load_text(report)} |"
                 )
     return "\n".join(lines)
 

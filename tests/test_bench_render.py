@@ -90,7 +90,11 @@ def test_renders_method_machine_peer_and_verdicts(tmp_path: Path) -> None:
     assert "| p99 latency | 31.2 ms | <= 25 ms | **not met** |" in page
     assert "| peak RSS | 1,234,567 MB |  |  | none |  |" in page
     # The summary lists the figures with a goal, linked to their section.
-    assert "| [Queue throughput](#queue) | p99 latency | 31.2 ms | <= 25 ms | **not met** |" in page
+    summary = (
+        "| [Queue throughput](#queue) | p99 latency | 31.2 ms | <= 25 ms | **not met** | 2.2 / 4 |"
+    )
+    assert summary in page
+    assert "The load exceeded the cores" not in page  # 2.25 on 4 cores
     assert '<a id="queue"></a>' in page
     assert "[Alpha peak memory](#alpha)" not in page  # no goal, no summary row
     assert "anything" not in page
@@ -135,11 +139,16 @@ def test_readme_headline_table_is_rendered_between_the_markers(tmp_path: Path) -
     text = readme.read_text()
     assert "old numbers" not in text
     assert text.startswith("# Title\n\n<!-- bench:begin -->\n| measured | value | goal | |")
+    overloaded = {**QUEUE, "machine": {**QUEUE["machine"], "load_avg_after": [9.0, 1, 1]}}
+    write(data, "queue", overloaded)
+    assert run(data, docs / "benchmarks.md").returncode == 0
+    assert "The load exceeded the cores" in (docs / "benchmarks.md").read_text()
+    write(data, "queue", QUEUE)
     assert (
-        "| [Queue throughput: items/s vs deque](docs/benchmarks.md#queue) | 4.5x | >= 3x | met |"
-        in text
+        "| [Queue throughput: items/s vs deque](docs/benchmarks.md#queue) | 4.5x | >= 3x | met "
+        "| 2.2 / 4 |" in text
     )
-    assert text.endswith("| **not met** |\n<!-- bench:end -->\n\nEnd.\n")
+    assert text.endswith("| **not met** | 2.2 / 4 |\n<!-- bench:end -->\n\nEnd.\n")
 
     readme.write_text("# No markers\n")
     done = run(data, docs / "benchmarks.md", "--readme", str(readme))
