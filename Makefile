@@ -79,10 +79,15 @@ serve: $(VENV_STAMP) $(NODE_STAMP) ## Serve the API on http://127.0.0.1:8000 (en
 	$(PY) -m serve
 
 .PHONY: bench
-bench: $(VENV_STAMP) ## Run every bench/bench_*.py (each prints and writes data/bench/<part>.json)
+bench: $(VENV_STAMP) ## Run every bench/bench_*.py (JSON to data/bench/), then render docs/benchmarks.md
 	@# sync first: the files one script wrote (warehouses, exports) are not written
 	@# back to disk by the kernel while the next one is measured.
 	@set -e; for script in bench/bench_*.py; do echo "== $$script"; sync; $(PY) $$script; done
+	$(PY) bench/render.py
+
+.PHONY: bench-docs
+bench-docs: $(VENV_STAMP) ## Render docs/benchmarks.md from data/bench/*.json again, without measuring
+	$(PY) bench/render.py
 
 .PHONY: test
 test: setup-system setup ## Lint, then the whole test suite (the CI command)
@@ -110,6 +115,19 @@ sample: $(VENV_STAMP) ## Generate the raw sample into $PYPI_TRENDS_RAW_DIR (defa
 .PHONY: build
 build: sample ## Build the dbt marts on the sample into data/warehouse.duckdb (models, unit + data tests)
 	DBT_PROFILES_DIR=profiles $(VENV)/bin/dbt build --project-dir dbt --profiles-dir profiles $(DBT_ARGS)
+
+# dbt's docs site (lineage, descriptions, tests) as one self-contained HTML file:
+# it works before the first build (the catalog then lacks column types) and
+# offline. `dbt docs serve --project-dir dbt --profiles-dir profiles` serves it.
+.PHONY: docs
+docs: sample ## Generate the dbt docs site into dbt/target/static_index.html (open it in a browser)
+	@mkdir -p $(dir $(or $(PYPI_TRENDS_WAREHOUSE),data/warehouse.duckdb))
+	DBT_PROFILES_DIR=profiles $(VENV)/bin/dbt docs generate --static --project-dir dbt --profiles-dir profiles
+	@echo "dbt docs: $(CURDIR)/dbt/target/static_index.html"
+
+.PHONY: schema-doc
+schema-doc: $(VENV_STAMP) ## Regenerate docs/schema.md (the exported file's tables and columns) from the dbt manifest
+	$(PY) docs/schema_doc.py
 
 # Each run publishes a new release (keeps the last 3); extra flags via EXPORT_ARGS,
 # e.g. EXPORT_ARGS='--dry-run' or EXPORT_ARGS='--keep 5'.

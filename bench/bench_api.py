@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import os
 import random
 import socket
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from published import ensure_published
+from record import figure, load_average, write
 
 ROOT = Path(__file__).resolve().parent.parent
 # The in-process CPU measurement imports the app from the repository.
@@ -314,7 +314,7 @@ def main() -> int:
     latencies: dict[str, list[float]] = {label: [] for label, *_ in targets}
     errors: dict[str, int] = dict.fromkeys(latencies, 0)
     ports: dict[str, int] = {}
-    load_before = os.getloadavg()
+    load_before = load_average()
     with contextlib.ExitStack() as stack:
         for label, cmd, _, ready in targets:
             port = ports[label] = free_port()
@@ -361,7 +361,6 @@ def main() -> int:
         f"cached {summary['cached_vs_datasette_cpu']}x less"
     )
     report = {
-        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "file": str(db.resolve()),
         "file_bytes": db.resolve().stat().st_size,
         "connections": args.connections,
@@ -370,15 +369,62 @@ def main() -> int:
         "weeks": [start, end],
         "workers": 1,
         "rounds": args.rounds,
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "cpu_count": os.cpu_count(),
         "results": results,
         **summary,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    ours_u, ours_c, ds = (results[k] for k in ("ours_uncached", "ours_cached", "datasette"))
+    peer = "datasette (`-i`, immutable) answering the same SQL on the same file"
+    targets = summary["targets"]
+    assert isinstance(targets, dict)
+    write(
+        args.out,
+        bench="api",
+        title="HTTP API",
+        method=(
+            "On 127.0.0.1, one uvicorn worker each: our app with the response cache off "
+            "(uncached), with it on (cached), and datasette answering the same SQL through "
+            f"`?sql=`, all on the same file ({db.resolve().stat().st_size / 1e6:.1f} MB). "
+            f"{args.connections} keep-alive connections, random packages among {len(names)}, "
+            f"a 52-week series per request, {args.duration:g} s per target in {args.rounds} "
+            "alternating rounds, so load changes hit all three alike. Each app is also called "
+            "in-process to measure CPU time per request, which does not depend on the load."
+        ),
+        figures=[
+            figure(
+                "requests/s, uncached",
+                summary["uncached_vs_datasette"],
+                "x",
+                peer,
+                goal=(">=", targets["uncached_vs_datasette"]),
+                detail=f"{ours_u['req_per_s']:,} vs {ds['req_per_s']:,} req/s",
+            ),
+            figure(
+                "requests/s, cached",
+                summary["cached_vs_datasette"],
+                "x",
+                peer,
+                goal=(">=", targets["cached_vs_datasette"]),
+                detail=f"{ours_c['req_per_s']:,} vs {ds['req_per_s']:,} req/s",
+            ),
+            figure(
+                "p99 latency, uncached",
+                ours_u["p99_ms"],
+                "ms",
+                peer,
+                goal=("<=", targets["p99_ms"]),
+                detail=f"p50 {ours_u['p50_ms']} ms; datasette p99 {ds['p99_ms']} ms",
+            ),
+            figure(
+                "CPU per request, uncached, datasette's over ours",
+                summary["uncached_vs_datasette_cpu"],
+                "x",
+                peer,
+                detail=f"{cpu['ours_uncached']} vs {cpu['datasette']} µs",
+            ),
+        ],
+        load_before=load_before,
+        results=report,
+    )
     return 0
 
 

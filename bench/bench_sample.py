@@ -41,6 +41,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from record import figure, load_average, write
+
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = {
     "small": ["--scale", "small", "--events", "1500000"],
@@ -128,6 +130,54 @@ def _median(runs: list[dict[str, float]]) -> dict[str, float]:
     return sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
 
 
+def _figures(results: dict[str, object], *, quick: bool) -> list[dict[str, object]]:
+    """The rendered figures: the demo's end-to-end rate, flat memory, speed against DuckDB."""
+    this = results["this"]
+    assert isinstance(this, dict)
+    peer_run = results.get("peer_duckdb_copy_small")
+    figures = []
+    if "demo" in this:
+        demo = this["demo"]
+        figures.append(
+            figure(
+                "events/s end to end, "
+                + ("largest quick size" if quick else "demo scale (`make sample`)"),
+                demo["events_per_s"],
+                "events/s",
+                "",
+                goal=(">=", TARGET_EVENTS_PER_S),
+                detail=f"{demo['events']:,} events in {demo['wall_s']} s wall, "
+                f"{demo['cpu_s']} CPU-s, threads waited {demo['runqueue_wait_s']} s for a "
+                f"core, peak RSS {demo['peak_rss_mb']} MB",
+            )
+        )
+    if "rss_ratio_large_vs_small" in this:
+        small, large = this["small"], this["large"]
+        figures.append(
+            figure(
+                "peak RSS at 4x the events over the same weeks",
+                this["rss_ratio_large_vs_small"],
+                "x",
+                "the same command at a quarter of the events",
+                goal=("<=", 1.25),
+                detail=f"{large['peak_rss_mb']} MB vs {small['peak_rss_mb']} MB",
+            )
+        )
+    if isinstance(peer_run, dict) and "small" in this:
+        small = this["small"]
+        figures.append(
+            figure(
+                "writing the small size's rows, generator vs DuckDB COPY",
+                round(small["events_per_s"] / peer_run["rows_per_s"], 2),
+                "x",
+                "DuckDB `COPY ... (FORMAT parquet)` of the same rows, in memory",
+                detail=f"{small['events_per_s']:,} events/s (generated from scratch) vs "
+                f"{peer_run['rows_per_s']:,} rows/s (copied)",
+            )
+        )
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
@@ -139,7 +189,7 @@ def main() -> int:
         type=int,
         default=3,
         help="runs per size and version; each size reports its median run (default 3: "
-        "single runs of the demo on this shared machine ranged over +-5%%)",
+        "single runs on a shared machine vary too much to compare)",
     )
     parser.add_argument("--only", nargs="+", choices=sorted(SIZES), help="run only these sizes")
     parser.add_argument(
@@ -149,6 +199,7 @@ def main() -> int:
         help="skip the untimed first run of the largest size",
     )
     args = parser.parse_args()
+    load_before = load_average()
     sizes = QUICK if args.quick else SIZES
     if args.only:
         sizes = {name: size for name, size in sizes.items() if name in args.only}
@@ -165,8 +216,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-sample-") as tmp:
         if args.warmup and sizes:
             # This VM backs its memory lazily: the first touch of a page costs the
-            # host a fault (writing 660 MB to a new file took 1.96 s of system time,
-            # 0.13 s when the pages had been used before). One run of the largest
+            # host a fault, many times the cost of reusing a page. One run of the largest
             # size first, kept apart in the JSON, so that the measured runs compare
             # code, not which pages the kernel hands out.
             name, size_args = list(sizes.items())[-1]
@@ -234,10 +284,26 @@ def main() -> int:
         print(f"sample peak RSS large/small (4x the events): {this['rss_ratio_large_vs_small']}")
     if "speedup_vs_baseline" in results:
         print(f"sample speedup vs baseline (wall, cpu): {results['speedup_vs_baseline']}")
-    out = ROOT / "data" / "bench" / "sample.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out}")
+    write(
+        ROOT / "data" / "bench" / "sample.json",
+        bench="sample",
+        title="Sample generator",
+        method=(
+            "The whole `python -m sample generate --force` command in a child process: wall "
+            "time from start to exit, CPU seconds and peak RSS from its rusage, and the "
+            "seconds its threads waited for a core. Sizes: 26 weeks at 1.5M events and at 4x "
+            "the events (memory must stay flat: at most 1.25x), and the demo scale that "
+            "`make sample` builds. Each size runs "
+            f"{args.repeat} time(s)"
+            + (" after one untimed warm-up of the largest" if args.warmup else "")
+            + "; the run with the median wall time is reported. The peer is DuckDB's own "
+            "`COPY` of the small size's rows to one parquet file."
+            + (" Quick sizes (`--quick`): a smoke run, not the demo." if args.quick else "")
+        ),
+        figures=_figures(results, quick=args.quick),
+        load_before=load_before,
+        results=results,
+    )
     return 0
 
 

@@ -30,32 +30,47 @@ from exports.writer import LOAD_WORKERS
 COMMANDS = ("export", "pipeline")
 
 
+EXAMPLES = """\
+examples:
+  python -m exports export                      # what `make export` runs, after `make build`
+  python -m exports export --dry-run            # the plan, nothing written
+  python -m exports pipeline                    # dbt build, then export if a new week is complete
+  DBT_TARGET=prod python -m exports pipeline    # the same on BigQuery (`make refresh`)
+
+Exit status: 0 published, nothing new (pipeline) or dry run ok; 1 export failed
+(the current file is untouched); 2 usage error; 3 refused (the latest dbt run has
+failed tests; --force); pipeline only: 4 the BigQuery dry-run estimate exceeds
+PYPI_TRENDS_BQ_MAXIMUM_BYTES_BILLED (dbt not run), 5 dbt build failed (a model or
+data test; nothing exported). The pipeline ends with one log line
+event=pipeline_done|pipeline_failed (weeks built, rows, bytes billed, seconds,
+published build id, exit code)."""
+
+
 def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     """The argument parser; defaults come from ``env``."""
     db_default = env.get("PYPI_TRENDS_DB", "data/pypi_trends.sqlite")
     parser = argparse.ArgumentParser(
         prog="python -m exports",
         description=(
-            "Export the dbt marts tagged 'export' to a self-describing SQLite file (one STRICT,"
-            " WITHOUT ROWID table per mart) and Parquet, validate it, and publish it atomically"
-            " as releases/pypi_trends-<build_id>.sqlite behind the PYPI_TRENDS_DB symlink."
+            "Export the dbt marts tagged 'export' to a self-describing SQLite file (one STRICT,\n"
+            "WITHOUT ROWID table per mart) and Parquet, validate it, and publish it atomically\n"
+            "as releases/pypi_trends-<build_id>.sqlite behind the PYPI_TRENDS_DB symlink."
         ),
-        epilog=(
-            "Exit status: 0 published, nothing new (pipeline) or dry run ok; 1 export failed"
-            " (the current file is untouched); 2 usage error; 3 refused (the latest dbt run has"
-            " failed tests; --force); pipeline only: 4 the BigQuery dry-run estimate exceeds"
-            " PYPI_TRENDS_BQ_MAXIMUM_BYTES_BILLED (dbt not run), 5 dbt build failed (a model or"
-            " data test; nothing exported). The pipeline ends with one log line"
-            " event=pipeline_done|pipeline_failed (weeks built, rows, bytes billed, seconds,"
-            " published build id, exit code)."
-        ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="{export,pipeline}")
     for name, help_text in (
         ("export", "export the marts built by the latest dbt run and publish them (default)"),
         ("pipeline", "dbt build, then export and publish (the production refresh)"),
     ):
-        p = sub.add_parser(name, help=help_text, description=help_text, epilog=parser.epilog)
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=parser.epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         p.add_argument(
             "--source",
             choices=("duckdb", "bigquery"),

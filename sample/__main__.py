@@ -15,8 +15,8 @@ class _NoPandas(importlib.abc.MetaPathFinder):
 
     pyarrow imports pandas on its first conversion of a Python or numpy value
     (``pa.array``), only to check whether the value is a pandas object. The
-    generator never passes one, and that import alone took 0.2 s of the
-    single-threaded start of a run (plus 25 MB). When the import fails,
+    generator never passes one, and that import alone lengthens the
+    single-threaded start of a run and adds memory. When the import fails,
     pyarrow carries on without pandas support. This runs only as
     ``python -m sample``, which owns its process: code that imports
     ``sample.cli`` keeps pandas.
@@ -36,7 +36,6 @@ if __name__ == "__main__":
     # pyarrow's allocator (mimalloc) gives freed pages back to the system after
     # 10 ms; each day's arrays then fault in and zero fresh pages again (on this
     # VM, part of them as transparent huge pages). Kept, they serve the next days;
-    # read when pyarrow loads, so set before it is imported. Demo, two series of
-    # 4-5 interleaved runs: median wall 1.3-1.6% lower, no change in peak memory.
+    # read when pyarrow loads, so set before it is imported.
     os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
     sys.exit(main())

@@ -27,7 +27,7 @@ SDIST, WHEEL, METADATA = 0, 1, 2
 KINDS = 3
 #: Parquet column statistics only where readers prune with them: the staging model
 #: filters on ``timestamp``. Rows are in client order, so the min/max of any other
-#: column spans nearly its whole range in every row group (``project`` went from
+#: column spans nearly its whole range in every row group (``project`` from
 #: 'a...' to 'z...'), and the writer's statistics of a dictionary column cost a
 #: hash of every row's index.
 STATISTICS = ["timestamp"]
@@ -45,9 +45,8 @@ class Files:
         filename: file name per file code ``vrow * KINDS + kind`` (see
             :data:`KINDS`): each version's sdist, wheel (NULL when it has
             none) and wheel ``.metadata`` side by side, so that the few files a
-            day fetches of a package are neighbours in memory (a day's take of
-            them touched three distant places before, and ran 2x slower when
-            they were not in cache).
+            day fetches of a package are neighbours in memory: one take reads
+            one place, not three distant ones that may be out of cache).
         url: url path per file code, in the same order.
     """
 
@@ -71,7 +70,7 @@ def _encode(codes: npt.NDArray[np.int32], size: int) -> tuple[npt.NDArray[np.int
     """Dictionary-encode codes in ``[0, size)``: (distinct codes ascending, int32 indices).
 
     A mark in a per-thread table of ``size`` entries instead of a hash per row:
-    half the cost of ``dictionary_encode``, and the dictionary comes out sorted.
+    cheaper than ``dictionary_encode``, and the dictionary comes out sorted.
     """
     marks: npt.NDArray[np.bool_] | None = getattr(_scratch, "marks", None)
     if marks is None or len(marks) < size:

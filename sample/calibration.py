@@ -223,8 +223,8 @@ def _stable_order(
 ) -> npt.NDArray[np.intp]:
     """Return the indices that sort by ``major`` then ``minor``, ties in index order.
 
-    One stable sort of a combined key when it fits in 63 bits (twice as fast as
-    ``np.lexsort``), else ``np.lexsort``.
+    One stable sort of a combined key when it fits in 63 bits (one pass instead
+    of ``np.lexsort``'s two), else ``np.lexsort``.
     """
     if len(major):
         lo, span = int(minor.min()), int(minor.max()) - int(minor.min()) + 1

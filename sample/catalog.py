@@ -247,7 +247,7 @@ class _Points:
 class Trajectories:
     """Monthly popularity of real packages, filled in between real points.
 
-    Rules (see README "Sample data"): log-linear interpolation between months
+    Rules (see docs/sample.md): log-linear interpolation between months
     in the top 1,000; the 2026-04 snapshot anchors every package; before its
     first top-1,000 month a package follows PyPI's overall growth (or, for a
     fast riser such as uv, ramps up from a first upload a few months before);

@@ -23,17 +23,31 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+EXAMPLES = """\
+examples:
+  python -m sample generate --scale demo --out data/raw   # what `make sample` runs
+  python -m sample generate --scale tiny --out /tmp/raw   # a quick one (the tests' size)
+  python -m sample generate --start 2025-01-01 --end 2025-03-31 --events 1000000 \\
+      --packages 500 --seed 7 --out /tmp/raw
+
+Exit status: 0 written or already up to date; 2 usage error (nothing written)."""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sample",
         description="BigQuery-shaped sample of PyPI download logs (parquet).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser(
         "generate",
         help="write file_downloads/, distribution_metadata/ and _SUCCESS",
-        description="Generate the sample. Same options and seed give the same content; "
+        description="Generate the sample. Same options and seed give the same content;\n"
         "an output already generated with the same options is kept (use --force).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     gen.add_argument(
         "--scale",
@@ -42,16 +56,16 @@ def _parser() -> argparse.ArgumentParser:
         help="preset for weeks/events/packages (default: tiny)",
     )
     gen.add_argument("--start", type=_date, help="first day, YYYY-MM-DD (overrides --weeks)")
-    gen.add_argument("--end", type=_date, help="last day, YYYY-MM-DD (default 2026-11-18)")
+    gen.add_argument("--end", type=_date, help="last day, YYYY-MM-DD (default: 2026-11-18)")
     gen.add_argument("--weeks", type=int, help="number of weeks ending on --end")
     gen.add_argument("--events", type=int, help="approximate number of download rows")
     gen.add_argument("--packages", type=int, help="number of packages")
-    gen.add_argument("--seed", type=int, default=42, help="seed (default 42)")
+    gen.add_argument("--seed", type=int, default=42, help="seed (default: 42)")
     gen.add_argument(
-        "--out", type=Path, default=default_out(), help="output directory (default data/raw)"
+        "--out", type=Path, default=default_out(), help="output directory (default: data/raw)"
     )
     gen.add_argument("--force", action="store_true", help="regenerate even if up to date")
-    gen.add_argument("--threads", type=int, help="writer threads (default 2)")
+    gen.add_argument("--threads", type=int, help="writer threads (default: 2)")
     cal = sub.add_parser(
         "calibrate",
         help="derive sample/calibration.csv.gz from the shared real figures",

@@ -142,14 +142,14 @@ def expand(seed: int, day: DayCounts, lo: int, hi: int) -> Rows:
     slot[mirror] = USER_SLOTS + (h[mirror] & np.uint64(MIRROR_SLOTS - 1)).astype(np.int16)
     u_t = ((h >> np.uint64(11)) & np.uint64(0xFFFFF)).astype(np.float64) * 2.0**-20
     # The diurnal cycle: a monotone bend of the uniform draw (more downloads mid-day UTC).
-    # A float32 sine: 12x cheaper than float64, and its error (1e-7) is far below
-    # the 2^-20 resolution of the draw.
+    # A float32 sine: far cheaper than float64, and its error (about 1e-7) is far
+    # below the 2^-20 resolution of the draw.
     bend = np.sin((u_t * (2 * np.pi)).astype(np.float32)).astype(np.float64)
     frac = u_t + _DIURNAL / (2 * np.pi) * bend
     ts = (frac * _DAY_US).astype(np.int64) + day.day_us
     u_v = ((h >> np.uint64(31)) & np.uint64(0xFFFFF)).astype(np.float64) * 2.0**-20
     # Versions behind the newest: exponential with the package's mean.
-    # (1 - u_v is exact: log is 5x cheaper than log1p here.)
+    # (1 - u_v is exact, so log loses nothing against the dearer log1p.)
     back = np.floor(-np.log(1.0 - u_v) * np.take(day.mean_back[sl], rep)).astype(np.int64)
     vnewest = np.take(day.vnewest[sl], rep)
     vrow = np.maximum(vnewest - back, np.take(day.vbase[sl], rep)).astype(np.int32)

@@ -38,16 +38,15 @@ GENERATOR_VERSION = 10
 SUCCESS = "_SUCCESS"
 MIRROR_SHARE = 0.012
 #: The columns compressed, with zstd level 1 by default: the file names and urls,
-#: whose dictionary pages shrink 2-3x. ``project`` (twice) and ``file.version``
-#: shrink only 1.2-1.6x: compressing them cost 0.75 of the demo's 8.6 CPU-seconds
-#: of parquet writing, for 59 of its 659 MB.
+#: whose dictionary pages shrink a lot. ``project`` (twice) and ``file.version``
+#: shrink little, so compressing them would cost more CPU than their bytes save.
 COMPRESSED = ("url", "file.filename")
 #: Most rows of a day written as one row group: bounds memory per day.
 BATCH_ROWS = 1 << 20
 ROW_GROUP_ROWS = 1 << 20
 DEFAULT_WRITERS = 2
 #: How far ahead of the days being generated client profiles are drawn: two years
-#: (about 104 x 0.3 MB), all of the demo's weeks. They are drawn during the
+#: (a small table per week), all of the demo's weeks. They are drawn during the
 #: setup, while DuckDB (which releases the GIL) computes the versions and the
 #: other core is idle, instead of beside the writers later.
 DRAW_AHEAD_DAYS = 728
@@ -142,9 +141,9 @@ def _by_file_code(con: duckdb.DuckDBPyConnection, sdist: str, wheel: str) -> pa.
     """One string per file code (``vrow * KINDS + kind``): sdist, wheel, ``.metadata``.
 
     Built once, so that a day's dictionary is one ``take`` of its distinct codes
-    (a take per kind, the suffix and a concatenation per day cost twice as much).
+    (not a take per kind, the suffix and a concatenation every day).
     """
-    # No ORDER BY (a sort of these strings cost 70 MB of peak memory): versions was
+    # No ORDER BY (a sort of these strings would set the peak of memory): versions was
     # stored in vrow order, one thread with preserve_insertion_order scans it in
     # that order, and unnest keeps each row's list in order.
     names = con.execute(
@@ -152,7 +151,7 @@ def _by_file_code(con: duckdb.DuckDBPyConnection, sdist: str, wheel: str) -> pa.
     ).to_arrow_table()
     chunks = names.column("name").chunks
     if sum(chunk.nbytes for chunk in chunks) >= 2**31:
-        # Past 32-bit string offsets (far beyond the demo's 100 MB).
+        # Past 32-bit string offsets (only at scales far beyond the demo).
         chunks = [chunk.cast(pa.large_string()) for chunk in chunks]
     return pa.concat_arrays(chunks)
 
@@ -437,8 +436,8 @@ def _write_day(
     day = rates.day(day_idx)
     total = day.rows
     # Buffered: the parquet writer writes each page and page header apart and asks
-    # the file for its position each time, about 150 write and lseek system calls
-    # per file unbuffered (1 MB: a demo day's file takes one or two writes).
+    # the file for its position each time: a write and an lseek per page unbuffered,
+    # a few large writes per file through a 1 MB buffer.
     with pa.output_stream(str(path), compression=None, buffer_size=1 << 20) as sink:
         writer: pq.ParquetWriter | None = None
         try:

@@ -67,7 +67,7 @@ WITH uploads AS (
     ORDER BY p.pkg_id
 ), numbered AS (
     -- unnest in the select list streams each package's versions in vidx order, so
-    -- rows come out in vrow order: no sort of the wide rows below (it was the
+    -- rows come out in vrow order: no sort of the wide rows below (it would be the
     -- statement's peak of memory), no window over every version.
     SELECT *, (first_vrow + vidx)::INTEGER AS vrow, {UPLOAD_TIME} AS upload_time
     FROM (SELECT *, unnest(range(n_kept)) AS vidx FROM based)
@@ -138,7 +138,7 @@ COPY (
     )
     -- No sort: DuckDB runs on one thread, the order (package, version) is fixed anyway.
     -- Row groups of 32,768 rows, not DuckDB's 122,880: the writer buffers a row group
-    -- of these long strings (urls, digests) before it writes, which made this
-    -- statement the run's peak of memory (about 150 MB more).
+    -- of these long strings (urls, digests) before it writes, and a bigger group
+    -- would make this statement the run's peak of memory.
 ) TO '{path}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE 32768)
 """

@@ -9,24 +9,50 @@ from typing import Any
 
 from serve.settings import RateLimit, Settings, SettingsError
 
+EXAMPLES = """\
+examples:
+  python -m serve                                   # what `make serve` runs
+  python -m serve --db /srv/pypi_trends.sqlite --host 0.0.0.0 --workers 2
+  PYPI_TRENDS_ALLOWED_HOSTS='*' python -m serve --port 8080
+
+Exit status: 2 usage error; otherwise uvicorn's (0 after a clean shutdown).
+Every setting, with its PYPI_TRENDS_* variable: docs/api.md."""
+
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m serve",
-        description="Serve the PyPI Trends HTTP API. Options override environment variables.",
+        description="Serve the PyPI Trends HTTP API and pages with uvicorn.\n"
+        "Options override environment variables, which override the defaults.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--db", type=Path, help="published SQLite file (PYPI_TRENDS_DB)")
-    parser.add_argument("--host", help="bind address (PYPI_TRENDS_HOST, default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="bind port (PYPI_TRENDS_PORT, default 8000)")
-    parser.add_argument("--workers", type=int, help="uvicorn workers (PYPI_TRENDS_WORKERS)")
     parser.add_argument(
-        "--log-format", choices=["auto", "json", "console"], help="PYPI_TRENDS_LOG_FORMAT"
+        "--db",
+        type=Path,
+        help="published path, a symlink to the current release "
+        "(env PYPI_TRENDS_DB; default data/pypi_trends.sqlite)",
     )
-    parser.add_argument("--rate-limit", help="e.g. 600/minute (PYPI_TRENDS_RATE_LIMIT)")
+    parser.add_argument("--host", help="bind address (env PYPI_TRENDS_HOST; default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="bind port (env PYPI_TRENDS_PORT; default 8000)")
+    parser.add_argument(
+        "--workers", type=int, help="uvicorn worker processes (env PYPI_TRENDS_WORKERS; default 1)"
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=["auto", "json", "console"],
+        help="log lines; auto is JSON unless stderr is a terminal "
+        "(env PYPI_TRENDS_LOG_FORMAT; default auto)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        help="requests per client, N/second|minute|hour|day "
+        "(env PYPI_TRENDS_RATE_LIMIT; default 600/minute)",
+    )
     parser.add_argument(
         "--no-response-cache",
         action="store_true",
-        help="disable the in-process response cache (PYPI_TRENDS_RESPONSE_CACHE=0)",
+        help="turn off the in-process response cache (env PYPI_TRENDS_RESPONSE_CACHE=0)",
     )
     return parser.parse_args(argv)
 
@@ -52,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             changes["response_cache"] = False
         settings = settings.replace(**changes)
     except SettingsError as exc:
-        print(f"serve: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
 
     import uvicorn
@@ -62,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_format, settings.log_level)
     if not settings.db_path.exists():
         print(
-            f"serve: warning: {settings.db_path} does not exist yet; answering 503 until it does"
+            f"warning: {settings.db_path} does not exist yet; answering 503 until it does"
             " (run `make export`)",
             file=sys.stderr,
         )

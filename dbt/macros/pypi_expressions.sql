@@ -49,9 +49,9 @@
 {% macro default__iso_week_start(ts) -%}
   {#- Whole weeks since Monday 0001-01-01 from the UTC epoch microseconds:
       integer arithmetic, the same Monday as cast(date_trunc('week', ts) as
-      date) in UTC for any time after year 1, but about 20x cheaper on
+      date) in UTC for any time after year 1, but far cheaper on
       TIMESTAMP WITH TIME ZONE, whose date_trunc goes through ICU time zone
-      conversion per row (it was the costliest expression of the raw scan).
+      conversion per row (the costliest expression of the raw scan otherwise).
       62135596800000000 us separate 0001-01-01 from 1970-01-01; a week is
       604800000000 us. -#}
   date '0001-01-01' + cast(7 * ((epoch_us({{ ts }}) + 62135596800000000) // 604800000000) as integer)

@@ -8,12 +8,10 @@
   that DuckDB's zonemaps find without a full scan (the exporter sorts them in
   package ranges, exports/sources.py). Deletes spread over every row group (as in a
   table stored in hash order) make every later scan load per-row delete
-  information for the whole table (8 bytes a row, kept in memory while the
-  file is attached), which alone outgrew the exporter's 40 MB cap on the demo
-  warehouse. The rollup is not exported and is left unsorted: sorting its
-  11M demo rows cost more in a full refresh (rollup 20.1 s against 19.1 s)
-  than its pruning saved in an incremental run (run phase 2.05 s against
-  2.23 s), both within one run's noise.
+  information for the whole table (bytes per row, kept in memory while the
+  file is attached), which can outgrow the exporter's small memory cap. The
+  rollup is not exported and is left unsorted: sorting it in a full refresh
+  costs about what its pruning saves in an incremental run.
   Incremental runs insert their (few) rows in the same order after deleting
   the tail, so the week order survives them.
   `packages` and the core mart `package_downloads_weekly` are rebuilt each

@@ -24,7 +24,9 @@
 -- depends_on: {{ ref(mart) }}
 {%- endfor %}
 {%- set first_week, last_week = none, none %}
-{%- if execute %}
+{#- Before the first build (`dbt compile`, `dbt docs generate` on a fresh clone)
+    the rollup does not exist yet, and querying it would fail the command. #}
+{%- if execute and load_relation(ref('int_downloads_rolled_up_weekly')) is not none %}
   {%- set latest = latest_rollup_weeks() %}
   {%- if latest is not none %}
     {%- set first_week, last_week = latest %}
