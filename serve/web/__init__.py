@@ -13,6 +13,7 @@ from litestar import Router
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
 
+from serve.formats import humanize
 from serve.web import views
 from serve.web.assets import Assets
 from serve.web.routes import chart_json, pages_router
@@ -46,7 +47,7 @@ def web_pages(node_modules: Path | None = None) -> WebPages:
         env.globals.update(
             asset=assets.url,
             chart_json=chart_json,
-            humanize=views.humanize,
+            humanize=humanize,
             growth=views.growth,
         )
         env.trim_blocks = True
