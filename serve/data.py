@@ -22,9 +22,9 @@ import msgspec
 
 from contract import DATA_THROUGH_TABLE, PACKAGE_DOWNLOADS_WEEKLY, PACKAGES, Dimension
 from serve import models
-from serve.db import Reader
+from serve.db import Reader, Row
 from serve.formats import humanize
-from serve.params import Exclusion, WeekRange, is_valid_name, normalize_name
+from serve.params import Window, is_valid_name, normalize_name
 from serve.problems import ApiProblem
 
 #: The most rows one query may return.
@@ -145,7 +145,53 @@ async def search_packages(reader: Reader, query: str, limit: int) -> models.Pack
     return models.PackageSearch(query=prefix, packages=[models.PackageMatch(*r) for r in rows])
 
 
-# --- weekly series -----------------------------------------------------------------------------
+# --- weekly series and breakdowns --------------------------------------------------------------
+
+
+def _span(window: Window) -> dict[str, Any]:
+    """The ``start``, ``end`` and ``exclude`` members every series response carries."""
+    weeks = window.weeks
+    return {
+        "start": weeks.start.isoformat(),
+        "end": weeks.end.isoformat(),
+        "exclude": window.exclude.names,
+    }
+
+
+async def _weekly_rows(
+    reader: Reader, names: Sequence[str], window: Window, table: str, value: str = ""
+) -> tuple[dict[str, str], list[Row]]:
+    """``(package, display_name, week, [value,] downloads)`` rows of a weekly table.
+
+    One query: the ``packages`` rows LEFT JOINed to their weeks, so an unknown
+    package (no row at all) is told apart from one without downloads in range.
+
+    Returns:
+        The display names by package, and the rows that have a week.
+
+    Raises:
+        ApiProblem: 404 when a name is not in the file.
+    """
+    rows = await reader.fetch(
+        f"SELECT p.package_name, p.display_name, t.week_start, {value}{excluded_downloads('t')} "
+        f"FROM {PACKAGES.name} AS p LEFT JOIN {table} AS t "
+        "ON t.package_name = p.package_name AND t.week_start BETWEEN ? AND ? "
+        f"WHERE p.package_name IN ({_marks(names)}) LIMIT ?",
+        (
+            *window.exclude.flags,
+            window.weeks.start.isoformat(),
+            window.weeks.end.isoformat(),
+            *names,
+            MAX_ROWS + 1,
+        ),
+        max_rows=MAX_ROWS,
+        inline=True,
+    )
+    display = {r[0]: r[1] for r in rows}
+    unknown = [n for n in names if n not in display]
+    if unknown:
+        raise await unknown_packages(reader, unknown)
+    return display, [r for r in rows if r[2] is not None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,67 +203,46 @@ class WeeklyDownloads:
     counts: dict[str, list[int]]
 
 
-async def weekly_downloads(
-    reader: Reader, names: Sequence[str], weeks: WeekRange, exclude: Exclusion
-) -> WeeklyDownloads:
-    """Weekly downloads of ``names``, in the order given.
-
-    One query: the ``packages`` rows LEFT JOINed to their weeks, so an unknown
-    package (no row at all) is told apart from one without downloads in range.
-
-    Raises:
-        ApiProblem: 404 when a name is not in the file.
-    """
-    rows = await reader.fetch(
-        f"SELECT p.package_name, p.display_name, w.week_start, {excluded_downloads('w')} "
-        f"FROM {PACKAGES.name} AS p LEFT JOIN {PACKAGE_DOWNLOADS_WEEKLY.name} AS w "
-        "ON w.package_name = p.package_name AND w.week_start BETWEEN ? AND ? "
-        f"WHERE p.package_name IN ({_marks(names)}) LIMIT ?",
-        (*exclude.flags, weeks.start.isoformat(), weeks.end.isoformat(), *names, MAX_ROWS + 1),
-        max_rows=MAX_ROWS,
-        inline=True,
-    )
-    display = {r[0]: r[1] for r in rows}
-    unknown = [n for n in names if n not in display]
-    if unknown:
-        raise await unknown_packages(reader, unknown)
-    axis = weeks.weeks
+async def weekly_downloads(reader: Reader, names: Sequence[str], window: Window) -> WeeklyDownloads:
+    """Weekly downloads of ``names``, in the order given, zero-filled over the window."""
+    display, rows = await _weekly_rows(reader, names, window, PACKAGE_DOWNLOADS_WEEKLY.name)
+    axis = window.weeks.weeks
     index = {w: i for i, w in enumerate(axis)}
     counts = {n: [0] * len(axis) for n in names}
     for name, _, week, count in rows:
-        if week is not None:
-            counts[name][index[week]] = count
+        counts[name][index[week]] = count
     return WeeklyDownloads(axis, display, counts)
 
 
 async def download_series(
-    reader: Reader, name: str, weeks: WeekRange, exclude: Exclusion, cumulative: bool
+    reader: Reader, name: str, window: Window, cumulative: bool
 ) -> models.DownloadSeries:
-    """A package's weekly downloads, zero-filled over ``weeks``."""
-    found = await weekly_downloads(reader, (name,), weeks, exclude)
+    """A package's weekly downloads, zero-filled over the window."""
+    found = await weekly_downloads(reader, (name,), window)
     counts = found.counts[name]
     if cumulative:
         counts = list(accumulate(counts))
     return models.DownloadSeries(
         package=name,
         display_name=found.display_names[name],
-        start=weeks.start.isoformat(),
-        end=weeks.end.isoformat(),
-        exclude=exclude.names,
         cumulative=cumulative,
         weeks=[models.WeekDownloads(w, c) for w, c in zip(found.weeks, counts, strict=True)],
+        **_span(window),
     )
 
 
-async def pypi_weeks(
-    reader: Reader, weeks: WeekRange, exclude: Exclusion
-) -> list[models.OverallWeek]:
-    """All-PyPI weekly totals over ``weeks`` (only weeks the file has)."""
+async def pypi_weeks(reader: Reader, window: Window) -> list[models.OverallWeek]:
+    """All-PyPI weekly totals over the window (only weeks the file has)."""
     t = DATA_THROUGH_TABLE.name
     rows = await reader.fetch(
         f"SELECT {columns(models.OverallWeek, downloads=excluded_downloads(t))} FROM {t} "
         "WHERE week_start BETWEEN ? AND ? ORDER BY week_start LIMIT ?",
-        (*exclude.flags, weeks.start.isoformat(), weeks.end.isoformat(), MAX_ROWS + 1),
+        (
+            *window.exclude.flags,
+            window.weeks.start.isoformat(),
+            window.weeks.end.isoformat(),
+            MAX_ROWS + 1,
+        ),
         max_rows=MAX_ROWS,
         inline=True,
     )
@@ -229,17 +254,14 @@ def _shares(counts: list[int], totals: list[int]) -> list[float]:
 
 
 async def compare(
-    reader: Reader, names: Sequence[str], weeks: WeekRange, exclude: Exclusion, share: bool
+    reader: Reader, names: Sequence[str], window: Window, share: bool
 ) -> models.Comparison:
     """Several packages on one aligned week axis, with all-PyPI totals."""
-    found = await weekly_downloads(reader, names, weeks, exclude)
-    pypi = {w.week: w.downloads for w in await pypi_weeks(reader, weeks, exclude)}
+    found = await weekly_downloads(reader, names, window)
+    pypi = {w.week: w.downloads for w in await pypi_weeks(reader, window)}
     pypi_counts = [pypi.get(w, 0) for w in found.weeks]
     combined = [sum(col) for col in zip(*found.counts.values(), strict=True)] if found.weeks else []
     return models.Comparison(
-        start=weeks.start.isoformat(),
-        end=weeks.end.isoformat(),
-        exclude=exclude.names,
         weeks=found.weeks,
         pypi_downloads=pypi_counts,
         packages=[
@@ -252,20 +274,13 @@ async def compare(
             )
             for name, counts in found.counts.items()
         ],
+        **_span(window),
     )
 
 
-async def overall(reader: Reader, weeks: WeekRange, exclude: Exclusion) -> models.OverallSeries:
+async def overall(reader: Reader, window: Window) -> models.OverallSeries:
     """All-PyPI weekly totals."""
-    return models.OverallSeries(
-        start=weeks.start.isoformat(),
-        end=weeks.end.isoformat(),
-        exclude=exclude.names,
-        weeks=await pypi_weeks(reader, weeks, exclude),
-    )
-
-
-# --- breakdowns --------------------------------------------------------------------------------
+    return models.OverallSeries(weeks=await pypi_weeks(reader, window), **_span(window))
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,41 +293,20 @@ class BreakdownRows:
 
 
 async def breakdown_rows(
-    reader: Reader, names: Sequence[str], dimension: Dimension, weeks: WeekRange, exclude: Exclusion
+    reader: Reader, names: Sequence[str], dimension: Dimension, window: Window
 ) -> BreakdownRows:
-    """Weekly downloads of ``names`` split by ``dimension`` (one query for all packages).
-
-    Raises:
-        ApiProblem: 404 when a name is not in the file.
-    """
-    rows = await reader.fetch(
-        f"SELECT p.package_name, p.display_name, d.week_start, d.{dimension.column}, "
-        f"{excluded_downloads('d')} "
-        f"FROM {PACKAGES.name} AS p LEFT JOIN {dimension.table.name} AS d "
-        "ON d.package_name = p.package_name AND d.week_start BETWEEN ? AND ? "
-        f"WHERE p.package_name IN ({_marks(names)}) LIMIT ?",
-        (*exclude.flags, weeks.start.isoformat(), weeks.end.isoformat(), *names, MAX_ROWS + 1),
-        max_rows=MAX_ROWS,
-        inline=True,
-    )
-    display = {r[0]: r[1] for r in rows}
-    unknown = [n for n in names if n not in display]
-    if unknown:
-        raise await unknown_packages(reader, unknown)
-    data = [(r[0], r[2], r[3], r[4]) for r in rows if r[2] is not None]
+    """Weekly downloads of ``names`` split by ``dimension`` (one query for all packages)."""
+    value = f"t.{dimension.column}, "
+    display, rows = await _weekly_rows(reader, names, window, dimension.table.name, value)
+    data = [(r[0], r[2], r[3], r[4]) for r in rows]
     return BreakdownRows(dimension.slug, data, display)
 
 
 async def dimension_series(
-    reader: Reader,
-    name: str,
-    dimension: Dimension,
-    weeks: WeekRange,
-    exclude: Exclusion,
-    share: bool,
+    reader: Reader, name: str, dimension: Dimension, window: Window, share: bool
 ) -> models.DimensionSeries:
     """A package's weekly downloads split by ``dimension`` (long format)."""
-    found = await breakdown_rows(reader, (name,), dimension, weeks, exclude)
+    found = await breakdown_rows(reader, (name,), dimension, window)
     data = [r for r in found.rows if r[3] > 0]
     week_totals: dict[str, int] = {}
     value_totals: dict[str, int] = {}
@@ -324,15 +318,13 @@ async def dimension_series(
         package=name,
         display_name=found.display_names[name],
         dimension=dimension.slug,
-        start=weeks.start.isoformat(),
-        end=weeks.end.isoformat(),
-        exclude=exclude.names,
         share=share,
         values=sorted(value_totals, key=lambda v: (-value_totals[v], v)),
         points=[
             models.DimensionPoint(week, value, count, count / week_totals[week] if share else None)
             for _, week, value, count in data
         ],
+        **_span(window),
     )
 
 

@@ -173,6 +173,14 @@ def week_range(
     return WeekRange(start=max(lo, first), end=hi)
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """What a series shows: which weeks, and which downloads."""
+
+    weeks: WeekRange
+    exclude: Exclusion = Exclusion()
+
+
 def range_weeks(range_key: str, *, data_through: str, first_week: str | None) -> WeekRange:
     """The weeks a page's range key covers, ending at the last complete week.
 

@@ -6,15 +6,21 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, Router, get
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import PathParameter, QueryParameter
 
 from contract import DIMENSIONS
 from serve import data, models
 from serve.db import Reader
 from serve.formats import Format, TableOperation, respond
-from serve.params import WeekRange, normalize_name, parse_dimension, parse_exclude, parse_packages
-from serve.params import week_range as _week_range
+from serve.params import (
+    Window,
+    normalize_name,
+    parse_dimension,
+    parse_exclude,
+    parse_packages,
+    week_range,
+)
 from serve.problems import COMMON_RESPONSES, PACKAGE_RESPONSES
 
 BadgePeriod = Literal["last-week", "last-4-weeks", "total"]
@@ -51,10 +57,17 @@ Name = Annotated[
 _CACHED = {"cache": True}
 
 
-def week_range(reader: Reader, start: date | None, end: date | None) -> WeekRange:
-    """``start``/``end`` resolved against the served build."""
+def provide_window(
+    reader: Reader, start: Start = None, end: End = None, exclude: Exclude = None
+) -> Window:
+    """The ``window`` dependency: ``start``/``end`` against the served build, and ``exclude``.
+
+    One dependency for the three parameters every series route takes, after
+    ``reader`` (Litestar resolves a lone dependency per level without a task group).
+    """
     build = reader.build
-    return _week_range(start, end, data_through=build.data_through, first_week=build.first_week)
+    weeks = week_range(start, end, data_through=build.data_through, first_week=build.first_week)
+    return Window(weeks, parse_exclude(exclude or ()))
 
 
 @get(
@@ -94,18 +107,14 @@ async def get_downloads(
     request: Request[Any, Any, Any],
     reader: NamedDependency[Reader],
     name: Name,
-    start: Start = None,
-    end: End = None,
-    exclude: Exclude = None,
+    window: NamedDependency[Window],
     cumulative: Annotated[
         bool, QueryParameter(description="Running total instead of per week.")
     ] = False,
     format_: FormatParam = None,
 ) -> Response[models.DownloadSeries]:
     """Weekly downloads between start and end, zero-filled, optionally cumulative."""
-    weeks = week_range(reader, start, end)
-    excl = parse_exclude(exclude or ())
-    series = await data.download_series(reader, normalize_name(name), weeks, excl, cumulative)
+    series = await data.download_series(reader, normalize_name(name), window, cumulative)
     return respond(request, format_, series)
 
 
@@ -139,17 +148,13 @@ async def get_dimension(
         str,
         PathParameter(description="Which breakdown.", schema_extra={"enum": list(DIMENSIONS)}),
     ],
-    start: Start = None,
-    end: End = None,
-    exclude: Exclude = None,
+    window: NamedDependency[Window],
     share: Share = False,
     format_: FormatParam = None,
 ) -> Response[models.DimensionSeries]:
     """Long format: one point per (week, value); values beyond the top 20 are 'other'."""
     dim = parse_dimension(dimension)
-    weeks = week_range(reader, start, end)
-    excl = parse_exclude(exclude or ())
-    series = await data.dimension_series(reader, normalize_name(name), dim, weeks, excl, share)
+    series = await data.dimension_series(reader, normalize_name(name), dim, window, share)
     return respond(request, format_, series)
 
 
@@ -167,9 +172,7 @@ async def get_compare(
         list[str],
         QueryParameter(description="Package names (1 to 10), repeated or comma-separated."),
     ],
-    start: Start = None,
-    end: End = None,
-    exclude: Exclude = None,
+    window: NamedDependency[Window],
     share: Annotated[
         bool,
         QueryParameter(description="Add share of the combined total and of all PyPI per week."),
@@ -178,8 +181,7 @@ async def get_compare(
 ) -> Response[models.Comparison]:
     """Weekly series on one aligned week axis, with all-PyPI totals for the same weeks."""
     names = parse_packages(packages, required=True)
-    weeks = week_range(reader, start, end)
-    result = await data.compare(reader, names, weeks, parse_exclude(exclude or ()), share)
+    result = await data.compare(reader, names, window, share)
     return respond(request, format_, result)
 
 
@@ -214,15 +216,11 @@ async def get_trending(
 async def get_overall(
     request: Request[Any, Any, Any],
     reader: NamedDependency[Reader],
-    start: Start = None,
-    end: End = None,
-    exclude: Exclude = None,
+    window: NamedDependency[Window],
     format_: FormatParam = None,
 ) -> Response[models.OverallSeries]:
     """Total weekly downloads and distinct packages downloaded."""
-    weeks = week_range(reader, start, end)
-    result = await data.overall(reader, weeks, parse_exclude(exclude or ()))
-    return respond(request, format_, result)
+    return respond(request, format_, await data.overall(reader, window))
 
 
 @get("/meta", opt=_CACHED, responses=COMMON_RESPONSES, summary="The build being served")
@@ -244,5 +242,6 @@ api_router = Router(
         get_overall,
         get_meta,
     ],
+    dependencies={"window": Provide(provide_window, sync_to_thread=False)},
     tags=["api"],
 )

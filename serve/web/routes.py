@@ -27,7 +27,7 @@ from serve.db import Reader
 from serve.formats import NO_VALUE, humanize, render_csv
 from serve.params import (
     MAX_COMPARE,
-    WeekRange,
+    Window,
     is_valid_name,
     normalize_name,
     parse_exclude,
@@ -205,17 +205,17 @@ def _share_context(
     }
 
 
-def _weeks(reader: Reader, opts: ViewOptions) -> WeekRange:
+def _window(reader: Reader, opts: ViewOptions) -> Window:
     build = reader.build
-    return range_weeks(opts.range, data_through=build.data_through, first_week=build.first_week)
+    weeks = range_weeks(opts.range, data_through=build.data_through, first_week=build.first_week)
+    return Window(weeks, parse_exclude(opts.exclude))
 
 
 async def _main_chart(
     reader: Reader, state: CompareState, rows: dict[str, models.Package]
 ) -> views.Chart:
     opts = state.options
-    exclusion = parse_exclude(opts.exclude)
-    cmp = await data.compare(reader, state.packages, _weeks(reader, opts), exclusion, share=False)
+    cmp = await data.compare(reader, state.packages, _window(reader, opts), share=False)
     return views.main_chart(cmp, rows, opts, reader.build.data_through)
 
 
@@ -318,11 +318,10 @@ class _Breakdown:
 
 async def _breakdown(reader: Reader, state: CompareState, labels: dict[str, str]) -> _Breakdown:
     opts = state.options
-    weeks = _weeks(reader, opts)
+    window = _window(reader, opts)
+    weeks = window.weeks
     dimension = DIMENSIONS[opts.dim]
-    rows = await data.breakdown_rows(
-        reader, state.packages, dimension, weeks, parse_exclude(opts.exclude)
-    )
+    rows = await data.breakdown_rows(reader, state.packages, dimension, window)
     of = state.breakdown_package or state.packages[0]
     dim_label = dimension.label
     choices = views.value_options(rows)
@@ -458,11 +457,11 @@ async def package_page(
     rows = {normalized: row}
     labels = {normalized: row.display_name}
     main_chart = await _main_chart(reader, state, rows)
-    weeks = _weeks(reader, opts)
-    exclusion = parse_exclude(opts.exclude)
+    window = _window(reader, opts)
+    weeks = window.weeks
     breakdowns = []
     for dim in DIMENSIONS.values():
-        rows_dim = await data.breakdown_rows(reader, (normalized,), dim, weeks, exclusion)
+        rows_dim = await data.breakdown_rows(reader, (normalized,), dim, window)
         breakdowns.append(
             {
                 "key": dim.slug,
