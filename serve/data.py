@@ -85,16 +85,22 @@ async def package_rows(reader: Reader, names: Sequence[str]) -> dict[str, models
     return {r[0]: models.Package(*r) for r in rows}
 
 
-async def get_package(reader: Reader, name: str) -> models.Package:
-    """One package's row.
+async def known_packages(reader: Reader, names: Sequence[str]) -> dict[str, models.Package]:
+    """The ``packages`` rows of ``names``, all of which must exist.
 
     Raises:
-        ApiProblem: 404 with close matches when there is none.
+        ApiProblem: 404 with close matches when one is not in the file.
     """
-    found = await package_rows(reader, (name,))
-    if name not in found:
-        raise await unknown_packages(reader, [name])
-    return found[name]
+    found = await package_rows(reader, names)
+    unknown = [n for n in names if n not in found]
+    if unknown:
+        raise await unknown_packages(reader, unknown)
+    return found
+
+
+async def get_package(reader: Reader, name: str) -> models.Package:
+    """One package's row (404 with close matches when there is none)."""
+    return (await known_packages(reader, (name,)))[name]
 
 
 async def close_matches(reader: Reader, name: str, n: int = 5) -> list[str]:

@@ -13,9 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from contract import DIMENSIONS, Dimension
 from serve.problems import InvalidParameter
+
+if TYPE_CHECKING:
+    from serve.db import BuildInfo
 
 _SEPARATORS = re.compile(r"[-_.]+")
 _VALID_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
@@ -146,10 +150,8 @@ def _week_axis(start: date, end: date) -> tuple[str, ...]:
     return tuple(out)
 
 
-def week_range(
-    start: date | None, end: date | None, *, data_through: str, first_week: str | None
-) -> WeekRange:
-    """Resolve ``start``/``end`` into week starts within the data.
+def week_range(start: date | None, end: date | None, build: BuildInfo) -> WeekRange:
+    """Resolve ``start``/``end`` into week starts within the build's data.
 
     Any date is accepted and snapped to the Monday of its ISO week. Without
     ``end`` the range ends at the last complete week; without ``start`` it
@@ -161,8 +163,8 @@ def week_range(
     """
     if start is not None and end is not None and start > end:
         raise InvalidParameter("start", "start must not be after end")
-    last = date.fromisoformat(data_through)
-    first = date.fromisoformat(first_week) if first_week else last
+    last = date.fromisoformat(build.data_through)
+    first = date.fromisoformat(build.first_week) if build.first_week else last
     hi = min(monday(end), last) if end is not None else last
     if start is not None:
         lo = monday(start)
@@ -181,17 +183,17 @@ class Window:
     exclude: Exclusion = Exclusion()
 
 
-def range_weeks(range_key: str, *, data_through: str, first_week: str | None) -> WeekRange:
-    """The weeks a page's range key covers, ending at the last complete week.
+def range_weeks(range_key: str, build: BuildInfo) -> WeekRange:
+    """The weeks a page's range key covers, ending at the build's last complete week.
 
     Raises:
         KeyError: for a key that is not in ``RANGES`` (the pages parse it first).
     """
     weeks = RANGES[range_key]
-    last = date.fromisoformat(data_through)
+    last = date.fromisoformat(build.data_through)
     start = (
-        date.fromisoformat(first_week or data_through)
+        date.fromisoformat(build.first_week or build.data_through)
         if weeks is None
         else last - timedelta(weeks=weeks - 1)
     )
-    return week_range(start, None, data_through=data_through, first_week=first_week)
+    return week_range(start, None, build)

@@ -87,11 +87,6 @@ class InvalidParameter(ApiProblem):
         self.message = message
 
 
-def bad_request(parameter: str, message: str) -> InvalidParameter:
-    """A 400 for one invalid parameter."""
-    return InvalidParameter(parameter, message)
-
-
 @dataclass(frozen=True, slots=True)
 class Classified:
     """What any error means to the client, whatever form it is rendered in."""

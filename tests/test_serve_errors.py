@@ -7,6 +7,7 @@ file from the real exporter; expected numbers come from plain ``sqlite3``.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import sqlite3
@@ -227,3 +228,20 @@ async def test_storage_errors_during_a_request_are_503(
         assert page.headers["content-type"].startswith("text/html")
         # What does not touch the broken table still answers.
         assert (await c.get(f"/api/packages/{top}")).status_code == 200
+
+
+async def test_errors_give_the_connection_back(published_db: Path, top: str) -> None:
+    # One pooled connection: a request that failed must not keep it.
+    settings = _settings(published_db).replace(db_pool_size=1, response_cache=False)
+    app = create_app(settings, access_log=AccessLog(io.StringIO()))
+    async with AsyncTestClient(app) as c:
+        for url in (
+            f"/api/packages/{top}/downloads?start=yesterday",
+            f"/api/packages/{top}/downloads?exclude=bots",
+            "/api/packages/no-such-package-zz",
+            f"/compare/{top}?range=7y",
+            "/packages/zzz-nope-zz",
+        ):
+            assert (await c.get(url)).status_code in (400, 404), url
+        ok = await asyncio.wait_for(c.get(f"/api/packages/{top}/downloads"), timeout=20)
+        assert ok.status_code == 200

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, Router, get
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter
 
 from contract import DIMENSIONS
@@ -57,17 +57,15 @@ Name = Annotated[
 _CACHED = {"cache": True}
 
 
-def provide_window(
-    reader: Reader, start: Start = None, end: End = None, exclude: Exclude = None
+def series_window(
+    reader: Reader, start: date | None, end: date | None, exclude: list[str] | None
 ) -> Window:
-    """The ``window`` dependency: ``start``/``end`` against the served build, and ``exclude``.
+    """``start``/``end`` resolved against the served build, and ``exclude``.
 
-    One dependency for the three parameters every series route takes, after
-    ``reader`` (Litestar resolves a lone dependency per level without a task group).
+    Not a Litestar dependency on purpose: an error raised while resolving a
+    dependency would skip the cleanup of ``reader`` and leak its connection.
     """
-    build = reader.build
-    weeks = week_range(start, end, data_through=build.data_through, first_week=build.first_week)
-    return Window(weeks, parse_exclude(exclude or ()))
+    return Window(week_range(start, end, reader.build), parse_exclude(exclude or ()))
 
 
 @get(
@@ -107,14 +105,18 @@ async def get_downloads(
     request: Request[Any, Any, Any],
     reader: NamedDependency[Reader],
     name: Name,
-    window: NamedDependency[Window],
+    start: Start = None,
+    end: End = None,
+    exclude: Exclude = None,
     cumulative: Annotated[
         bool, QueryParameter(description="Running total instead of per week.")
     ] = False,
     format_: FormatParam = None,
 ) -> Response[models.DownloadSeries]:
     """Weekly downloads between start and end, zero-filled, optionally cumulative."""
-    series = await data.download_series(reader, normalize_name(name), window, cumulative)
+    series = await data.download_series(
+        reader, normalize_name(name), series_window(reader, start, end, exclude), cumulative
+    )
     return respond(request, format_, series)
 
 
@@ -148,13 +150,17 @@ async def get_dimension(
         str,
         PathParameter(description="Which breakdown.", schema_extra={"enum": list(DIMENSIONS)}),
     ],
-    window: NamedDependency[Window],
+    start: Start = None,
+    end: End = None,
+    exclude: Exclude = None,
     share: Share = False,
     format_: FormatParam = None,
 ) -> Response[models.DimensionSeries]:
     """Long format: one point per (week, value); values beyond the top 20 are 'other'."""
     dim = parse_dimension(dimension)
-    series = await data.dimension_series(reader, normalize_name(name), dim, window, share)
+    series = await data.dimension_series(
+        reader, normalize_name(name), dim, series_window(reader, start, end, exclude), share
+    )
     return respond(request, format_, series)
 
 
@@ -172,7 +178,9 @@ async def get_compare(
         list[str],
         QueryParameter(description="Package names (1 to 10), repeated or comma-separated."),
     ],
-    window: NamedDependency[Window],
+    start: Start = None,
+    end: End = None,
+    exclude: Exclude = None,
     share: Annotated[
         bool,
         QueryParameter(description="Add share of the combined total and of all PyPI per week."),
@@ -181,7 +189,7 @@ async def get_compare(
 ) -> Response[models.Comparison]:
     """Weekly series on one aligned week axis, with all-PyPI totals for the same weeks."""
     names = parse_packages(packages, required=True)
-    result = await data.compare(reader, names, window, share)
+    result = await data.compare(reader, names, series_window(reader, start, end, exclude), share)
     return respond(request, format_, result)
 
 
@@ -216,11 +224,15 @@ async def get_trending(
 async def get_overall(
     request: Request[Any, Any, Any],
     reader: NamedDependency[Reader],
-    window: NamedDependency[Window],
+    start: Start = None,
+    end: End = None,
+    exclude: Exclude = None,
     format_: FormatParam = None,
 ) -> Response[models.OverallSeries]:
     """Total weekly downloads and distinct packages downloaded."""
-    return respond(request, format_, await data.overall(reader, window))
+    return respond(
+        request, format_, await data.overall(reader, series_window(reader, start, end, exclude))
+    )
 
 
 @get("/meta", opt=_CACHED, responses=COMMON_RESPONSES, summary="The build being served")
@@ -242,6 +254,5 @@ api_router = Router(
         get_overall,
         get_meta,
     ],
-    dependencies={"window": Provide(provide_window, sync_to_thread=False)},
     tags=["api"],
 )

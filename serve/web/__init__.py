@@ -27,20 +27,15 @@ class WebPages:
 
     router: Router
     template_config: TemplateConfig[JinjaTemplateEngine]
-    assets: Assets
 
 
-def web_pages(node_modules: Path | None = None) -> WebPages:
-    """Build the page router and its templates.
-
-    Args:
-        node_modules: Where ``npm ci`` installed the front-end packages
-            (default: ``node_modules`` at the repository root).
+def web_pages() -> WebPages:
+    """Build the page router and its templates (static files from ``node_modules``).
 
     Returns:
-        The router, template configuration and static files.
+        The router and the template configuration.
     """
-    assets = Assets(node_modules)
+    assets = Assets()
 
     def configure(engine: JinjaTemplateEngine) -> None:
         env = engine.engine
@@ -59,4 +54,4 @@ def web_pages(node_modules: Path | None = None) -> WebPages:
     config = TemplateConfig(
         directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=configure
     )
-    return WebPages(router=pages_router(assets), template_config=config, assets=assets)
+    return WebPages(router=pages_router(assets), template_config=config)

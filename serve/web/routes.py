@@ -151,12 +151,8 @@ def _canonical_options(state: CompareState) -> CompareState:
     state = state.normalized()
     opts = state.options
     if opts.of is not None and state.packages and opts.of == state.packages[0]:
-        state = CompareState(state.packages, ViewOptions(**{**_opts_dict(opts), "of": None}))
+        state = CompareState(state.packages, replace(opts, of=None))
     return state
-
-
-def _opts_dict(opts: ViewOptions) -> dict[str, Any]:
-    return {name: getattr(opts, name) for name in ViewOptions.__slots__}
 
 
 def _without(state: CompareState, name: str) -> str:
@@ -206,9 +202,7 @@ def _share_context(
 
 
 def _window(reader: Reader, opts: ViewOptions) -> Window:
-    build = reader.build
-    weeks = range_weeks(opts.range, data_through=build.data_through, first_week=build.first_week)
-    return Window(weeks, parse_exclude(opts.exclude))
+    return Window(range_weeks(opts.range, reader.build), parse_exclude(opts.exclude))
 
 
 async def _main_chart(
@@ -599,7 +593,7 @@ async def compare_data(
     if which not in DATA_CHARTS:
         raise InvalidParameter("chart", f"use one of {', '.join(DATA_CHARTS)}")
     state = _state_from(request, names)
-    rows = await _known_rows(reader, state.packages)
+    rows = await data.known_packages(reader, state.packages)
     stem = "-vs-".join(state.packages)[:150]
     if which == "main":
         chart = await _main_chart(reader, state, rows)
@@ -650,7 +644,7 @@ async def _embed(
     state = _state_from(request, names)
     if not names:
         raise InvalidParameter("packages", "give one to ten package names")
-    rows = await _known_rows(reader, state.packages)
+    rows = await data.known_packages(reader, state.packages)
     chart = await _main_chart(reader, state, rows)
     labels = {n: r.display_name for n, r in rows.items()}
     return Template(
@@ -685,14 +679,6 @@ async def embed_query(
     return await _embed(request, reader, _query_names(request))
 
 
-async def _known_rows(reader: Reader, names: tuple[str, ...]) -> dict[str, models.Package]:
-    rows = await data.package_rows(reader, names)
-    unknown = [n for n in names if n not in rows]
-    if unknown:
-        raise await data.unknown_packages(reader, unknown)
-    return rows
-
-
 def error_page(request: Request[Any, Any, Any], problem: Classified) -> Template:
     """The site's error page (or its ``<main>`` for htmx), with search and links onward."""
     return Template(
@@ -706,10 +692,7 @@ def error_page(request: Request[Any, Any, Any], problem: Classified) -> Template
             "message": problem.detail,
             "suggestions": problem.suggestions or [],
             "request_id": request.scope.get("state", {}).get("request_id"),
-            "chips": [],
-            "add_hidden": [],
-            "full": False,
-            "feedback": None,
+            **_picker_context(CompareState(()), {}, None),
             "data_through": NO_VALUE,
             "build_id": NO_VALUE,
         },
