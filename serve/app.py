@@ -33,7 +33,8 @@ from serve.web.routes import error_page
 
 API_DESCRIPTION = """Weekly PyPI download trends from the published SQLite file.
 
-Every error is `application/problem+json` (RFC 9457) with `type`, `title`,
+Every error is `application/problem+json` (RFC 9457; a client that asks for
+`text/html` first gets the site's error page instead) with `type`, `title`,
 `status`, `detail`, `instance`, `request_id`, and `suggestions` (unknown
 package) or `errors` (invalid parameters). Responses carry `ETag`
 (build id + canonical query), `Cache-Control`, `X-Request-ID` and

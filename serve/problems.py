@@ -212,10 +212,10 @@ def wants_html(request: Request[Any, Any, Any]) -> bool:
         if name == b"accept":
             accept = value
             break
-    if b"text/html" in accept:
-        return True
-    if b"json" in accept:
-        return False
+    html, json = accept.find(b"text/html"), accept.find(b"json")
+    if html >= 0 or json >= 0:
+        # Whichever the client names first (browsers name HTML first, API clients JSON).
+        return json < 0 or 0 <= html < json
     handler = request.scope.get("route_handler")
     return handler is not None and bool(handler.opt.get("page", False))
 
@@ -238,6 +238,8 @@ def exception_handler(
     def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         path = request.scope.get("path", "")
         problem = classify(exc, path)
+        # The same URL answers in two forms: shared caches must keep them apart.
+        problem.headers.setdefault("vary", "Accept")
         if html is not None and wants_html(request):
             return html(request, problem)
         body = problem_body(
