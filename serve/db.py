@@ -358,7 +358,12 @@ class Database:
         Raises:
             UnreadableSchema: if the published file's ``schema_version`` is unknown.
         """
-        await self.check_for_new_build(refuse_unreadable=True)
+        try:
+            await self.check_for_new_build(refuse_unreadable=True)
+        except UnreadableSchema as exc:
+            # One plain line before the server's traceback: what to fix.
+            log.critical("refusing to start: %s", exc)
+            raise
         self._watcher = asyncio.create_task(self._watch(), name="serve.db.watch")
 
     async def close(self) -> None:

@@ -23,7 +23,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
-from serve.db import DatabaseUnavailable, QueryTimeout, TooManyRows
+from serve.db import DatabaseUnavailable, QueryTimeout, TooManyRows, UnreadableSchema
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:pypi-trends:problem:"
@@ -155,6 +155,12 @@ def classify(exc: Exception, path: str = "") -> Classified:
         )
     if isinstance(exc, TooManyRows):
         return Classified(400, "result-too-large", "the result is too large; narrow the range")
+    if isinstance(exc, UnreadableSchema):
+        return Classified(
+            503,
+            "unreadable-schema",
+            "the published file's schema_version is not one this server reads",
+        )
     if isinstance(exc, DatabaseUnavailable):
         return Classified(503, "database-unavailable", "the data file is not available")
     if isinstance(exc, sqlite3.Error):

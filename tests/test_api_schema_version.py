@@ -69,7 +69,8 @@ def test_start_up_refuses_an_unknown_schema_version(published_db: Path, tmp_path
     )
     assert done.returncode != 0
     readable = ", ".join(sorted(str(v) for v in READABLE_SCHEMA_VERSIONS))
-    assert f"schema_version {UNKNOWN} is not one this server reads ({readable})" in done.stderr
+    message = f"schema_version {UNKNOWN} is not one this server reads ({readable})"
+    assert f"refusing to start: {db}: {message}" in done.stderr
 
 
 async def test_a_later_unknown_schema_version_is_refused_and_the_old_build_served(
@@ -95,6 +96,10 @@ async def test_a_later_unknown_schema_version_is_refused_and_the_old_build_serve
         await asyncio.sleep(0.5)  # ten reload intervals
         r = await c.get("/api/meta")
         assert r.status_code == 200 and r.json()["build_id"] == "build-a"
+        # Readiness looks at what is published now, and says why it is not ready.
+        ready = await c.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["type"] == "urn:pypi-trends:problem:unreadable-schema"
         refusals = [rec for rec in caplog.records if UNKNOWN in getattr(rec, "error", "")]
         assert len(refusals) == 1, "the refused file is reported once, not retried"
         assert refusals[0].serving == "build-a"  # type: ignore[attr-defined]
