@@ -165,7 +165,13 @@ def _span(window: Window) -> dict[str, Any]:
 
 
 async def _weekly_rows(
-    reader: Reader, names: Sequence[str], window: Window, table: str, value: str = ""
+    reader: Reader,
+    names: Sequence[str],
+    window: Window,
+    table: str,
+    value: str = "",
+    *,
+    inline: bool = True,
 ) -> tuple[dict[str, str], list[Row]]:
     """``(package, display_name, week, [value,] downloads)`` rows of a weekly table.
 
@@ -191,7 +197,7 @@ async def _weekly_rows(
             MAX_ROWS + 1,
         ),
         max_rows=MAX_ROWS,
-        inline=True,
+        inline=inline,
     )
     display = {r[0]: r[1] for r in rows}
     unknown = [n for n in names if n not in display]
@@ -303,7 +309,9 @@ async def breakdown_rows(
 ) -> BreakdownRows:
     """Weekly downloads of ``names`` split by ``dimension`` (one query for all packages)."""
     value = f"t.{dimension.column}, "
-    display, rows = await _weekly_rows(reader, names, window, dimension.table.name, value)
+    # Several packages' breakdowns can outgrow the event loop's budget: use the thread.
+    table = dimension.table.name
+    display, rows = await _weekly_rows(reader, names, window, table, value, inline=len(names) == 1)
     data = [(r[0], r[2], r[3], r[4]) for r in rows]
     return BreakdownRows(dimension.slug, data, display)
 
