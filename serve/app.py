@@ -8,7 +8,7 @@ that wraps Litestar's router (request id, limits, cache, headers, logs).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
@@ -16,24 +16,25 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, Server
-from litestar.template import TemplateConfig
-from litestar.types import ControllerRouterHandler
 
 from serve.caching import ResponseCache
 from serve.db import BuildInfo, Database
+from serve.dependencies import dependencies
 from serve.edge import Edge
 from serve.logs import AccessLog, make_access_log
 from serve.metrics import Metrics
-from serve.problems import EXCEPTION_HANDLERS
+from serve.problems import exception_handler
 from serve.ratelimit import RateLimiter
 from serve.routes.api import api_router
 from serve.routes.ops import ops_router
 from serve.settings import Settings
 from serve.web import web_pages
+from serve.web.routes import error_page
 
 API_DESCRIPTION = """Weekly PyPI download trends from the published SQLite file.
 
-Every error is `application/problem+json` (RFC 9457) with `type`, `title`,
+Every error is `application/problem+json` (RFC 9457; a client that asks for
+`text/html` first gets the site's error page instead) with `type`, `title`,
 `status`, `detail`, `instance`, `request_id`, and `suggestions` (unknown
 package) or `errors` (invalid parameters). Responses carry `ETag`
 (build id + canonical query), `Cache-Control`, `X-Request-ID` and
@@ -41,22 +42,11 @@ package) or `errors` (invalid parameters). Responses carry `ETag`
 `Accept: text/csv`)."""
 
 
-def create_app(
-    settings: Settings,
-    *,
-    extra_route_handlers: Sequence[ControllerRouterHandler] = (),
-    template_config: TemplateConfig | None = None,  # type: ignore[type-arg]
-    access_log: AccessLog | None = None,
-) -> Litestar:
+def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Litestar:
     """Build the ASGI application.
 
     Args:
         settings: Everything configurable (see ``Settings``).
-        extra_route_handlers: More routers, e.g. the HTML pages; they get the
-            ``reader`` dependency by declaring ``dependencies={"reader":
-            Provide(provide_reader)}`` and are cached by the edge when their
-            handlers set ``opt={"cache": True}``.
-        template_config: Templates for those pages.
         access_log: Where request lines go (default: stderr in ``settings.log_format``).
 
     Returns:
@@ -100,10 +90,12 @@ def create_app(
     # The HTML pages (serve/web): same database, same edge (cache, limits, headers).
     pages = web_pages()
     app = Litestar(
-        route_handlers=[api_router, ops_router, pages.router, *extra_route_handlers],
+        route_handlers=[api_router, ops_router, pages.router],
         lifespan=[lifespan],
-        state=State({"db": db, "metrics": metrics, "cache": cache, "settings": settings}),
-        exception_handlers=EXCEPTION_HANDLERS,
+        dependencies=dependencies(db),
+        state=State({"metrics": metrics}),
+        # One classifier for every error: problem+json, or the error page for browsers.
+        exception_handlers={Exception: exception_handler(error_page)},
         openapi_config=OpenAPIConfig(
             title="PyPI Trends API",
             version="1",
@@ -113,7 +105,7 @@ def create_app(
             servers=[Server(url="/")],
             components=Components(),
         ),
-        template_config=template_config or pages.template_config,
+        template_config=pages.template_config,
         request_max_body_size=settings.max_body_bytes,
         # Logging is configured by serve.logs (JSON or console), not by Litestar.
         logging_config=None,

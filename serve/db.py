@@ -25,6 +25,8 @@ from typing import Any, cast
 
 import aiosqlite
 
+from contract import DATA_THROUGH_TABLE, META_TABLE, READABLE_SCHEMA_VERSIONS, TABLES_TABLE, Meta
+
 log = logging.getLogger("serve.db")
 
 Row = tuple[Any, ...]
@@ -37,6 +39,10 @@ _MMAP_BYTES = 256 * 1024 * 1024
 
 class DatabaseUnavailable(Exception):
     """The published file cannot be opened or read."""
+
+
+class UnreadableSchema(DatabaseUnavailable):
+    """The file's ``schema_version`` is not one this server reads."""
 
 
 class QueryTimeout(Exception):
@@ -263,26 +269,37 @@ async def read_build_info(conn: aiosqlite.Connection, path: str) -> BuildInfo:
     """
     try:
         meta: dict[str, Any] = dict(
-            cast("list[Row]", await conn.execute_fetchall("SELECT key, value FROM _meta"))
-        )
-        tables = await conn.execute_fetchall(
-            "SELECT table_name, coalesce(row_count, 0) FROM _tables ORDER BY table_name"
-        )
-        first = cast(
-            "list[Row]",
-            await conn.execute_fetchall("SELECT min(week_start) FROM pypi_downloads_weekly"),
+            cast("list[Row]", await conn.execute_fetchall(f"SELECT key, value FROM {META_TABLE}"))
         )
     except sqlite3.Error as exc:
         raise DatabaseUnavailable(f"{path}: {exc}") from exc
-    missing = {"build_id", "data_through"} - meta.keys()
+    # Checked before anything else is read: another layout may name its tables otherwise.
+    version = str(meta.get(Meta.SCHEMA_VERSION, ""))
+    readable = sorted(str(v) for v in READABLE_SCHEMA_VERSIONS)
+    if version not in readable:
+        raise UnreadableSchema(
+            f"{path}: schema_version {version or '(none)'!s} is not one this server reads "
+            f"({', '.join(readable)}); serve it with a matching version of pypi-trends"
+        )
+    try:
+        tables = await conn.execute_fetchall(
+            f"SELECT table_name, coalesce(row_count, 0) FROM {TABLES_TABLE} ORDER BY table_name"
+        )
+        first = cast(
+            "list[Row]",
+            await conn.execute_fetchall(f"SELECT min(week_start) FROM {DATA_THROUGH_TABLE.name}"),
+        )
+    except sqlite3.Error as exc:
+        raise DatabaseUnavailable(f"{path}: {exc}") from exc
+    missing = {Meta.BUILD_ID, Meta.DATA_THROUGH} - meta.keys()
     if missing:
-        raise DatabaseUnavailable(f"{path}: _meta lacks {', '.join(sorted(missing))}")
+        raise DatabaseUnavailable(f"{path}: {META_TABLE} lacks {', '.join(sorted(missing))}")
     return BuildInfo(
-        build_id=str(meta["build_id"]),
-        data_through=str(meta["data_through"]),
-        exported_at=str(meta.get("exported_at", "")),
-        source_target=str(meta.get("source_target", "")),
-        schema_version=str(meta.get("schema_version", "")),
+        build_id=str(meta[Meta.BUILD_ID]),
+        data_through=str(meta[Meta.DATA_THROUGH]),
+        exported_at=str(meta.get(Meta.EXPORTED_AT, "")),
+        source_target=str(meta.get(Meta.SOURCE_TARGET, "")),
+        schema_version=version,
         first_week=first[0][0] if first else None,
         path=path,
         row_counts=tuple((str(name), int(count)) for name, count in tables),
@@ -309,6 +326,8 @@ class Database:
         self._current: Generation | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._swap_lock = asyncio.Lock()
+        # The stat key of a file refused for its schema_version (not retried).
+        self._refused: tuple[int, ...] | None = None
         # Called with (new build, previous build id or None) after each switch.
         self.on_swap: list[Callable[[BuildInfo, str | None], None]] = []
 
@@ -333,9 +352,18 @@ class Database:
 
         A missing or unreadable file is logged, not raised: the server starts,
         answers 503 until a build appears, and picks it up within
-        ``reload_interval`` seconds.
+        ``reload_interval`` seconds. A file of a layout this server does not
+        read is refused outright, so a deploy of the wrong version fails loudly.
+
+        Raises:
+            UnreadableSchema: if the published file's ``schema_version`` is unknown.
         """
-        await self.check_for_new_build()
+        try:
+            await self.check_for_new_build(refuse_unreadable=True)
+        except UnreadableSchema as exc:
+            # One plain line before the server's traceback: what to fix.
+            log.critical("refusing to start: %s", exc)
+            raise
         self._watcher = asyncio.create_task(self._watch(), name="serve.db.watch")
 
     async def close(self) -> None:
@@ -365,11 +393,21 @@ class Database:
         """Give a borrowed connection back to the generation it came from."""
         reader.generation.release(reader)
 
-    async def check_for_new_build(self) -> bool:
+    async def check_for_new_build(self, *, refuse_unreadable: bool = False) -> bool:
         """Switch to a new file if the published path now points elsewhere.
+
+        A file that cannot be opened (or has an unknown ``schema_version``) is
+        logged and the current build keeps being served; the same file is not
+        tried again.
+
+        Args:
+            refuse_unreadable: Raise instead for an unknown ``schema_version``.
 
         Returns:
             True if a new build was opened.
+
+        Raises:
+            UnreadableSchema: with ``refuse_unreadable``, for an unknown ``schema_version``.
         """
         async with self._swap_lock:
             old = self._current
@@ -378,12 +416,19 @@ class Database:
             except OSError as exc:
                 log.warning("published file not readable", extra={"error": str(exc)})
                 return False
-            if old is not None and key == old.stat_key:
+            if (old is not None and key == old.stat_key) or key == self._refused:
                 return False
             try:
                 new = await self._open_generation()
             except (DatabaseUnavailable, OSError, sqlite3.Error) as exc:
-                log.error("new build could not be opened", extra={"error": str(exc)})
+                if refuse_unreadable and isinstance(exc, UnreadableSchema):
+                    raise
+                if isinstance(exc, UnreadableSchema):
+                    self._refused = key
+                log.error(
+                    "new build could not be opened; keeping the current one",
+                    extra={"error": str(exc), "serving": old.build.build_id if old else None},
+                )
                 return False
             self._current = new
             log.info(

@@ -84,6 +84,20 @@ def table_of(data: object) -> tuple[list[str], list[Sequence[Any]]]:
     raise TypeError(f"{type(data).__name__} is not a table")
 
 
+#: Shown where a number is undefined (an en dash).
+NO_VALUE = "\u2013"
+
+
+def humanize(count: int | None) -> str:
+    """A count as ``1.2M`` / ``15k`` / ``950`` (badges and pages)."""
+    if count is None:
+        return NO_VALUE
+    for factor, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if abs(count) >= factor:
+            return f"{count / factor:.1f}".rstrip("0").rstrip(".") + suffix
+    return str(count)
+
+
 def respond(request: Request[Any, Any, Any], fmt: Format | None, data: T) -> Response[T]:
     """JSON by default; CSV when asked for and ``data`` is a table."""
     if wants_csv(request, fmt):

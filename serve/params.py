@@ -1,13 +1,25 @@
-"""Parsing and normalising request parameters shared by the API routes."""
+"""Request parameters, parsed one way for the API and the pages.
+
+Package lists, exclusions, week ranges and dimensions: every list accepts
+repeated parameters and comma-separated values alike (``?exclude=mirror&exclude=ci``
+is ``?exclude=mirror,ci``), and every bad value is an :class:`InvalidParameter`
+naming the parameter.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from serve.problems import bad_request
+from contract import DIMENSIONS, Dimension
+from serve.problems import InvalidParameter
+
+if TYPE_CHECKING:
+    from serve.db import BuildInfo
 
 _SEPARATORS = re.compile(r"[-_.]+")
 _VALID_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
@@ -16,14 +28,15 @@ MAX_COMPARE = 10
 DEFAULT_WEEKS = 52
 ONE_WEEK = timedelta(weeks=1)
 
-# dimension in the URL -> (table, value column); the only table names ever put in SQL.
-DIMENSIONS: dict[str, tuple[str, str]] = {
-    "python_versions": ("package_python_versions_weekly", "python_version"),
-    "installers": ("package_installers_weekly", "installer"),
-    "systems": ("package_systems_weekly", "system"),
-    "countries": ("package_countries_weekly", "country_code"),
-    "versions": ("package_versions_weekly", "version"),
-    "file_types": ("package_file_types_weekly", "file_type"),
+#: The pages' range keys -> number of weeks (None: every week of the data).
+RANGES: dict[str, int | None] = {
+    "1m": 4,
+    "3m": 13,
+    "6m": 26,
+    "1y": 52,
+    "2y": 104,
+    "5y": 260,
+    "all": None,
 }
 
 
@@ -35,6 +48,31 @@ def normalize_name(name: str) -> str:
 def is_valid_name(normalized: str) -> bool:
     """Whether a normalised name could be a PyPI project name at all."""
     return len(normalized) <= 200 and _VALID_NAME.match(normalized) is not None
+
+
+def split_values(values: Iterable[str]) -> list[str]:
+    """Repeated parameters and comma-separated values as one flat list (blanks dropped)."""
+    return [p.strip() for value in values for p in value.split(",") if p.strip()]
+
+
+def parse_packages(values: Iterable[str], *, required: bool = False) -> tuple[str, ...]:
+    """Distinct normalised package names, in the order given.
+
+    Raises:
+        InvalidParameter: for an impossible name, more than ``MAX_COMPARE``
+            names, or none when ``required``.
+    """
+    names: dict[str, None] = {}
+    for part in split_values(values):
+        name = normalize_name(part)
+        if not is_valid_name(name):
+            raise InvalidParameter("packages", f"{part[:100]!r} is not a valid package name")
+        names[name] = None
+        if len(names) > MAX_COMPARE:
+            raise InvalidParameter("packages", f"at most {MAX_COMPARE} packages can be compared")
+    if required and not names:
+        raise InvalidParameter("packages", "give one to ten package names separated by commas")
+    return tuple(names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,27 +94,31 @@ class Exclusion:
         return (int(self.ci), int(self.mirror), int(self.metadata))
 
 
-# downloads minus the excluded categories, with the three flags as parameters.
-EXCLUDED_DOWNLOADS_SQL = (
-    "downloads - ? * downloads_ci - ? * downloads_mirror - ? * downloads_metadata"
-)
-
-
-def parse_exclude(value: str | None) -> Exclusion:
-    """Parse ``exclude=mirror,ci,metadata``.
+def parse_exclude(values: Iterable[str]) -> Exclusion:
+    """Parse ``exclude`` (repeated, comma-separated, or both).
 
     Raises:
-        ApiProblem: 400 for an unknown category.
+        InvalidParameter: for an unknown category.
     """
-    if not value:
-        return Exclusion()
-    parts = {p.strip().lower() for p in value.split(",") if p.strip()}
+    parts = {p.lower() for p in split_values(values)}
     unknown = sorted(parts - set(EXCLUDABLE))
     if unknown:
-        raise bad_request(
+        raise InvalidParameter(
             "exclude", f"unknown value(s) {', '.join(unknown)[:200]}; use {', '.join(EXCLUDABLE)}"
         )
     return Exclusion(ci="ci" in parts, mirror="mirror" in parts, metadata="metadata" in parts)
+
+
+def parse_dimension(slug: str, parameter: str = "dimension") -> Dimension:
+    """The breakdown named ``slug``.
+
+    Raises:
+        InvalidParameter: for an unknown one.
+    """
+    found = DIMENSIONS.get(slug)
+    if found is None:
+        raise InvalidParameter(parameter, f"unknown dimension; use one of {', '.join(DIMENSIONS)}")
+    return found
 
 
 def monday(day: date) -> date:
@@ -108,10 +150,8 @@ def _week_axis(start: date, end: date) -> tuple[str, ...]:
     return tuple(out)
 
 
-def week_range(
-    start: date | None, end: date | None, *, data_through: str, first_week: str | None
-) -> WeekRange:
-    """Resolve ``start``/``end`` into week starts within the data.
+def week_range(start: date | None, end: date | None, build: BuildInfo) -> WeekRange:
+    """Resolve ``start``/``end`` into week starts within the build's data.
 
     Any date is accepted and snapped to the Monday of its ISO week. Without
     ``end`` the range ends at the last complete week; without ``start`` it
@@ -119,12 +159,12 @@ def week_range(
     may be empty (``start > end``).
 
     Raises:
-        ApiProblem: 400 when ``start`` is after ``end``.
+        InvalidParameter: when ``start`` is after ``end``.
     """
     if start is not None and end is not None and start > end:
-        raise bad_request("start", "start must not be after end")
-    last = date.fromisoformat(data_through)
-    first = date.fromisoformat(first_week) if first_week else last
+        raise InvalidParameter("start", "start must not be after end")
+    last = date.fromisoformat(build.data_through)
+    first = date.fromisoformat(build.first_week) if build.first_week else last
     hi = min(monday(end), last) if end is not None else last
     if start is not None:
         lo = monday(start)
@@ -135,19 +175,25 @@ def week_range(
     return WeekRange(start=max(lo, first), end=hi)
 
 
-def parse_package_list(value: str) -> list[str]:
-    """Parse ``packages=a,b,c`` into distinct normalised names (order kept).
+@dataclass(frozen=True, slots=True)
+class Window:
+    """What a series shows: which weeks, and which downloads."""
+
+    weeks: WeekRange
+    exclude: Exclusion = Exclusion()
+
+
+def range_weeks(range_key: str, build: BuildInfo) -> WeekRange:
+    """The weeks a page's range key covers, ending at the build's last complete week.
 
     Raises:
-        ApiProblem: 400 when empty or more than ten.
+        KeyError: for a key that is not in ``RANGES`` (the pages parse it first).
     """
-    names: list[str] = []
-    for part in value.split(","):
-        name = normalize_name(part.strip())
-        if name and name not in names:
-            names.append(name)
-            if len(names) > MAX_COMPARE:
-                raise bad_request("packages", f"at most {MAX_COMPARE} packages")
-    if not names:
-        raise bad_request("packages", "give one to ten package names separated by commas")
-    return names
+    weeks = RANGES[range_key]
+    last = date.fromisoformat(build.data_through)
+    start = (
+        date.fromisoformat(build.first_week or build.data_through)
+        if weeks is None
+        else last - timedelta(weeks=weeks - 1)
+    )
+    return week_range(start, None, build)

@@ -1,13 +1,20 @@
-"""The one error shape: RFC 9457 ``application/problem+json``.
+"""Every error, classified once and rendered in one of two forms.
 
-Every error, whether raised by a handler (:class:`ApiProblem`), by Litestar
-(validation, 404 for unknown paths, 405) or by the edge (429, 414, bad Host),
-is rendered by :func:`problem_body` into the same :class:`Problem` struct.
+:func:`classify` turns any exception (raised by a handler, by Litestar for an
+unknown path or a bad parameter, or by the storage) into one
+:class:`Classified` answer; :func:`exception_handler` renders it as RFC 9457
+``application/problem+json`` for API clients, or through the site's HTML
+error page for browsers (``Accept: text/html``, or any page route unless JSON
+was asked for). ``problem_body`` is also used by the edge for the answers it
+gives before routing.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
@@ -16,7 +23,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
-from serve.db import DatabaseUnavailable, QueryTimeout, TooManyRows
+from serve.db import DatabaseUnavailable, QueryTimeout, TooManyRows, UnreadableSchema
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:pypi-trends:problem:"
@@ -45,7 +52,7 @@ class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 class ApiProblem(Exception):
-    """Raise from a handler to answer with a problem response."""
+    """Raise from a handler to answer with a problem (JSON or HTML page)."""
 
     def __init__(
         self,
@@ -66,14 +73,101 @@ class ApiProblem(Exception):
         self.headers = headers or {}
 
 
-def bad_request(parameter: str, message: str) -> ApiProblem:
-    """A 400 for one invalid parameter."""
-    return ApiProblem(
-        400,
-        "invalid-parameter",
-        f"{parameter}: {message}",
-        errors=[ProblemError(message=message, parameter=parameter)],
-    )
+class InvalidParameter(ApiProblem):
+    """A 400 for one request parameter the server cannot use."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(
+            400,
+            "invalid-parameter",
+            f"{parameter}: {message}",
+            errors=[ProblemError(message=message, parameter=parameter)],
+        )
+        self.parameter = parameter
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Classified:
+    """What any error means to the client, whatever form it is rendered in."""
+
+    status: int
+    slug: str
+    detail: str
+    suggestions: list[str] | None = None
+    errors: list[ProblemError] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        """The status's reason phrase."""
+        return _title(self.status)
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+_HTTP_SLUGS = {
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "request-too-large",
+    414: "uri-too-long",
+    429: "rate-limited",
+}
+
+
+def classify(exc: Exception, path: str = "") -> Classified:
+    """The one answer for an exception (unexpected ones are logged here).
+
+    Args:
+        exc: What was raised while handling the request.
+        path: The request path, for the log line of an unexpected error.
+
+    Returns:
+        Status, problem kind, detail and extension members.
+    """
+    if isinstance(exc, ApiProblem):
+        return Classified(
+            exc.status, exc.slug, exc.detail, exc.suggestions, exc.errors, exc.headers
+        )
+    if isinstance(exc, ValidationException):
+        errors = [
+            ProblemError(message=str(item.get("message", "invalid")), parameter=item.get("key"))
+            for item in (exc.extra if isinstance(exc.extra, list) else [])
+            if isinstance(item, dict)
+        ]
+        detail = "; ".join(
+            f"{e.parameter}: {e.message}" if e.parameter else e.message for e in errors
+        )
+        return Classified(
+            400, "invalid-parameter", detail or str(exc.detail), errors=errors or None
+        )
+    if isinstance(exc, HTTPException):
+        slug = _HTTP_SLUGS.get(exc.status_code, "http-error")
+        return Classified(exc.status_code, slug, str(exc.detail), headers=dict(exc.headers or {}))
+    if isinstance(exc, QueryTimeout):
+        return Classified(
+            503, "query-timeout", "the query took too long; narrow the range or retry"
+        )
+    if isinstance(exc, TooManyRows):
+        return Classified(400, "result-too-large", "the result is too large; narrow the range")
+    if isinstance(exc, UnreadableSchema):
+        return Classified(
+            503,
+            "unreadable-schema",
+            "the published file's schema_version is not one this server reads",
+        )
+    if isinstance(exc, DatabaseUnavailable):
+        return Classified(503, "database-unavailable", "the data file is not available")
+    if isinstance(exc, sqlite3.Error):
+        log.warning("storage error", extra={"path": path, "error": str(exc)})
+        return Classified(503, "storage-error", "the data file could not be read; retry shortly")
+    log.error("unhandled error", exc_info=exc, extra={"path": path})
+    return Classified(500, "internal-error", "an unexpected error occurred")
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -103,14 +197,10 @@ def problem_body(
     Returns:
         The encoded body.
     """
-    try:
-        title = HTTPStatus(status).phrase
-    except ValueError:
-        title = "Error"
     return _ENCODER.encode(
         Problem(
             type=TYPE_PREFIX + slug,
-            title=title,
+            title=_title(status),
             status=status,
             detail=detail,
             instance=instance,
@@ -121,87 +211,60 @@ def problem_body(
     )
 
 
-def _response(
-    request: Request[Any, Any, Any], status: int, slug: str, detail: str, **kw: Any
-) -> Response[bytes]:
-    headers = kw.pop("headers", None) or {}
-    body = problem_body(
-        status,
-        slug,
-        detail,
-        instance=request.scope.get("path", ""),
-        request_id=request.scope.get("state", {}).get("request_id"),
-        **kw,
-    )
-    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+def wants_html(request: Request[Any, Any, Any]) -> bool:
+    """Whether to answer with the HTML page: HTML accepted, or a page route and no JSON asked."""
+    accept = b""
+    for name, value in request.scope["headers"]:
+        if name == b"accept":
+            accept = value
+            break
+    html, json = accept.find(b"text/html"), accept.find(b"json")
+    if html >= 0 or json >= 0:
+        # Whichever the client names first (browsers name HTML first, API clients JSON).
+        return json < 0 or 0 <= html < json
+    handler = request.scope.get("route_handler")
+    return handler is not None and bool(handler.opt.get("page", False))
 
 
-def handle_api_problem(request: Request[Any, Any, Any], exc: ApiProblem) -> Response[bytes]:
-    """Render an :class:`ApiProblem`."""
-    return _response(
-        request,
-        exc.status,
-        exc.slug,
-        exc.detail,
-        suggestions=exc.suggestions,
-        errors=exc.errors,
-        headers=exc.headers,
-    )
+HtmlRenderer = Callable[[Request[Any, Any, Any], Classified], Response[Any]]
 
 
-def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
-    """Render Litestar's parameter validation errors as one 400 problem."""
-    errors: list[ProblemError] = []
-    if isinstance(exc.extra, list):
-        for item in exc.extra:
-            if isinstance(item, dict):
-                errors.append(
-                    ProblemError(
-                        message=str(item.get("message", "invalid")), parameter=item.get("key")
-                    )
-                )
-    detail = "; ".join(f"{e.parameter}: {e.message}" if e.parameter else e.message for e in errors)
-    return _response(
-        request, 400, "invalid-parameter", detail or str(exc.detail), errors=errors or None
-    )
+def exception_handler(
+    html: HtmlRenderer | None,
+) -> Callable[[Request[Any, Any, Any], Exception], Response[Any]]:
+    """The app's one exception handler.
 
+    Args:
+        html: Renders the site's error page (None: problem+json only).
 
-def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
-    """Render Litestar's own HTTP errors (unknown path, wrong method, body too large)."""
-    slugs = {404: "not-found", 405: "method-not-allowed", 413: "request-too-large"}
-    slug = slugs.get(exc.status_code, "http-error")
-    headers = dict(exc.headers or {})
-    return _response(request, exc.status_code, slug, str(exc.detail), headers=headers)
+    Returns:
+        A Litestar exception handler for ``Exception``.
+    """
 
-
-def handle_db(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    """Render database limits: timeouts and oversized results."""
-    if isinstance(exc, QueryTimeout):
-        return _response(
-            request, 503, "query-timeout", "the query took too long; narrow start/end or retry"
+    def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        path = request.scope.get("path", "")
+        problem = classify(exc, path)
+        # The same URL answers in two forms: shared caches must keep them apart.
+        problem.headers.setdefault("vary", "Accept")
+        if html is not None and wants_html(request):
+            return html(request, problem)
+        body = problem_body(
+            problem.status,
+            problem.slug,
+            problem.detail,
+            instance=path,
+            request_id=request.scope.get("state", {}).get("request_id"),
+            suggestions=problem.suggestions,
+            errors=problem.errors,
         )
-    if isinstance(exc, TooManyRows):
-        return _response(
-            request, 400, "result-too-large", "the result is too large; narrow start/end"
+        return Response(
+            body,
+            status_code=problem.status,
+            media_type=PROBLEM_MEDIA_TYPE,
+            headers=problem.headers,
         )
-    return _response(request, 503, "database-unavailable", "the data file is not available")
 
-
-def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    """Log an unexpected error and answer 500 without leaking internals."""
-    log.error("unhandled error", exc_info=exc, extra={"path": request.scope.get("path")})
-    return _response(request, 500, "internal-error", "an unexpected error occurred")
-
-
-EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
-    ApiProblem: handle_api_problem,
-    ValidationException: handle_validation,
-    HTTPException: handle_http,
-    QueryTimeout: handle_db,
-    TooManyRows: handle_db,
-    DatabaseUnavailable: handle_db,
-    Exception: handle_unexpected,
-}
+    return handle
 
 
 def _spec(description: str) -> ResponseSpec:
@@ -213,7 +276,7 @@ def _spec(description: str) -> ResponseSpec:
     )
 
 
-# Documented on every route: what the edge and the error handlers can answer.
+# Documented on every route: what the edge and the error handler can answer.
 COMMON_RESPONSES: dict[int, ResponseSpec] = {
     400: _spec("Invalid parameter or Host header (problem+json, `errors` lists each parameter)"),
     414: _spec("Path or query string too long"),
@@ -225,15 +288,3 @@ PACKAGE_RESPONSES: dict[int, ResponseSpec] = {
     **COMMON_RESPONSES,
     404: _spec("Unknown package; `suggestions` lists close matches"),
 }
-
-__all__ = [
-    "COMMON_RESPONSES",
-    "EXCEPTION_HANDLERS",
-    "PACKAGE_RESPONSES",
-    "PROBLEM_MEDIA_TYPE",
-    "ApiProblem",
-    "Problem",
-    "ProblemError",
-    "bad_request",
-    "problem_body",
-]

@@ -18,6 +18,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+import contract
 from serve.app import create_app
 from serve.logs import AccessLog
 from serve.settings import RateLimit, Settings
@@ -25,14 +26,8 @@ from serve.settings import RateLimit, Settings
 pytestmark = pytest.mark.anyio
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "request_id"}
-DIMENSIONS = {
-    "python_versions": ("package_python_versions_weekly", "python_version"),
-    "installers": ("package_installers_weekly", "installer"),
-    "systems": ("package_systems_weekly", "system"),
-    "countries": ("package_countries_weekly", "country_code"),
-    "versions": ("package_versions_weekly", "version"),
-    "file_types": ("package_file_types_weekly", "file_type"),
-}
+# The contract (checked against the dbt manifest by test_contract) names the marts.
+DIMENSIONS = {slug: (d.table.name, d.column) for slug, d in contract.DIMENSIONS.items()}
 
 
 @pytest.fixture

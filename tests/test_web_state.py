@@ -8,14 +8,15 @@ from __future__ import annotations
 import pytest
 
 from serve import models
+from serve.data import BreakdownRows
+from serve.formats import NO_VALUE, humanize
+from serve.params import parse_packages
+from serve.problems import InvalidParameter
 from serve.web import views
-from serve.web.data import BreakdownRows, PackageRow
 from serve.web.state import (
     CompareState,
-    StateError,
     ViewOptions,
     compare_path,
-    parse_names,
     parse_options,
     split_slug,
 )
@@ -28,16 +29,19 @@ def test_slug_is_normalised_then_split_on_vs() -> None:
     assert split_slug("-vs-") == []
 
 
-def test_names_are_sorted_deduplicated_and_bounded() -> None:
-    assert parse_names(["urllib3", "Requests", "requests", "boto3"]) == (
-        "boto3",
-        "requests",
+def test_names_are_normalised_deduplicated_and_bounded() -> None:
+    # Repeated and comma-separated alike; the order given is kept (the pages sort).
+    assert parse_packages(["urllib3", "Requests,requests", "boto3"]) == (
         "urllib3",
+        "requests",
+        "boto3",
     )
-    with pytest.raises(StateError, match="at most 10"):
-        parse_names([f"p{i}" for i in range(11)])
-    with pytest.raises(StateError, match="not a valid package name"):
-        parse_names(["bad name!"])
+    with pytest.raises(InvalidParameter, match="at most 10"):
+        parse_packages([f"p{i}" for i in range(11)])
+    with pytest.raises(InvalidParameter, match="not a valid package name"):
+        parse_packages(["bad name!"])
+    with pytest.raises(InvalidParameter, match="give one to ten"):
+        parse_packages([""], required=True)
 
 
 def test_canonical_path_form_and_query_form_for_vs_names() -> None:
@@ -77,7 +81,7 @@ def test_options_round_trip_and_defaults_stay_out_of_urls() -> None:
     ],
 )
 def test_bad_options_name_the_parameter(params: dict[str, list[str]], parameter: str) -> None:
-    with pytest.raises(StateError) as info:
+    with pytest.raises(InvalidParameter) as info:
         parse_options(params)
     assert info.value.parameter == parameter
 
@@ -108,8 +112,23 @@ def _cmp(weeks: list[str], pypi: list[int], **downloads: list[int]) -> models.Co
     )
 
 
-def _row(name: str, first_release: str | None) -> PackageRow:
-    return PackageRow(name, name.upper(), None, "1.0", first_release, None, 0, 0, 0, None, 1)
+def _row(name: str, first_release: str | None) -> models.Package:
+    return models.Package(
+        package=name,
+        display_name=name.upper(),
+        summary=None,
+        latest_version="1.0",
+        first_release_date=first_release,
+        first_download_week=None,
+        last_download_week=None,
+        downloads_total=0,
+        downloads_last_week=0,
+        downloads_last_4_weeks=0,
+        downloads_prev_4_weeks=0,
+        growth_4_weeks=None,
+        rank=1,
+        data_through="2026-01-26",
+    )
 
 
 WEEKS = ["2026-01-05", "2026-01-12", "2026-01-19", "2026-01-26"]
@@ -189,7 +208,7 @@ def test_value_share_across_packages() -> None:
 
 
 def test_humanize_and_growth() -> None:
-    assert views.humanize(1_250_000) == "1.2M"
-    assert views.humanize(999) == "999"
+    assert humanize(1_250_000) == "1.2M"
+    assert humanize(999) == "999"
     assert views.growth(0.125) == "+12.5 %"
-    assert views.growth(None) == views.NO_VALUE
+    assert views.growth(None) == NO_VALUE

@@ -6,19 +6,23 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, Router, get
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter
 
-from serve import models, queries
+from contract import DIMENSIONS
+from serve import data, models
 from serve.db import Reader
-from serve.dependencies import provide_reader
 from serve.formats import Format, TableOperation, respond
-from serve.params import parse_exclude, parse_package_list, week_range
+from serve.params import (
+    Window,
+    normalize_name,
+    parse_dimension,
+    parse_exclude,
+    parse_packages,
+    week_range,
+)
 from serve.problems import COMMON_RESPONSES, PACKAGE_RESPONSES
 
-Dimension = Literal[
-    "python_versions", "installers", "systems", "countries", "versions", "file_types"
-]
 BadgePeriod = Literal["last-week", "last-4-weeks", "total"]
 
 # Shared parameter declarations (documented once in OpenAPI).
@@ -35,10 +39,10 @@ End = Annotated[
     ),
 ]
 Exclude = Annotated[
-    str | None,
+    list[str] | None,
     QueryParameter(
-        description="Comma-separated categories to subtract: `mirror`, `ci`, `metadata`.",
-        pattern=r"^((ci|mirror|metadata)(,(ci|mirror|metadata))*)?$",
+        description="Categories to subtract: `mirror`, `ci`, `metadata`; repeated "
+        "(`exclude=ci&exclude=mirror`) or comma-separated (`exclude=ci,mirror`).",
     ),
 ]
 Share = Annotated[bool, QueryParameter(description="Add each value's fraction of its week.")]
@@ -51,6 +55,17 @@ Name = Annotated[
 ]
 
 _CACHED = {"cache": True}
+
+
+def series_window(
+    reader: Reader, start: date | None, end: date | None, exclude: list[str] | None
+) -> Window:
+    """``start``/``end`` resolved against the served build, and ``exclude``.
+
+    Not a Litestar dependency on purpose: an error raised while resolving a
+    dependency would skip the cleanup of ``reader`` and leak its connection.
+    """
+    return Window(week_range(start, end, reader.build), parse_exclude(exclude or ()))
 
 
 @get(
@@ -70,13 +85,13 @@ async def search_packages(
     format_: FormatParam = None,
 ) -> Response[models.PackageSearch]:
     """Packages whose normalised name starts with ``q``, most downloaded (last 4 weeks) first."""
-    return respond(request, format_, await queries.search_packages(reader, q, limit))
+    return respond(request, format_, await data.search_packages(reader, q, limit))
 
 
 @get("/packages/{name:str}", opt=_CACHED, responses=PACKAGE_RESPONSES, summary="One package")
 async def get_package(reader: NamedDependency[Reader], name: Name) -> models.Package:
     """The package's row (totals, last week, growth, rank) and the data-through week."""
-    return await queries.get_package(reader, name)
+    return await data.get_package(reader, normalize_name(name))
 
 
 @get(
@@ -99,9 +114,9 @@ async def get_downloads(
     format_: FormatParam = None,
 ) -> Response[models.DownloadSeries]:
     """Weekly downloads between start and end, zero-filled, optionally cumulative."""
-    build = reader.build
-    weeks = week_range(start, end, data_through=build.data_through, first_week=build.first_week)
-    series = await queries.download_series(reader, name, weeks, parse_exclude(exclude), cumulative)
+    series = await data.download_series(
+        reader, normalize_name(name), series_window(reader, start, end, exclude), cumulative
+    )
     return respond(request, format_, series)
 
 
@@ -117,7 +132,7 @@ async def get_badge(
     period: Annotated[BadgePeriod, QueryParameter(description="Which total.")] = "last-week",
 ) -> models.Badge:
     """shields.io endpoint JSON: downloads last week, in the last 4 weeks, or in total."""
-    return await queries.badge(reader, name, period)
+    return await data.badge(reader, normalize_name(name), period)
 
 
 @get(
@@ -131,7 +146,10 @@ async def get_dimension(
     request: Request[Any, Any, Any],
     reader: NamedDependency[Reader],
     name: Name,
-    dimension: Annotated[Dimension, PathParameter(description="Which breakdown.")],
+    dimension: Annotated[
+        str,
+        PathParameter(description="Which breakdown.", schema_extra={"enum": list(DIMENSIONS)}),
+    ],
     start: Start = None,
     end: End = None,
     exclude: Exclude = None,
@@ -139,10 +157,9 @@ async def get_dimension(
     format_: FormatParam = None,
 ) -> Response[models.DimensionSeries]:
     """Long format: one point per (week, value); values beyond the top 20 are 'other'."""
-    build = reader.build
-    weeks = week_range(start, end, data_through=build.data_through, first_week=build.first_week)
-    series = await queries.dimension_series(
-        reader, name, dimension, weeks, parse_exclude(exclude), share
+    dim = parse_dimension(dimension)
+    series = await data.dimension_series(
+        reader, normalize_name(name), dim, series_window(reader, start, end, exclude), share
     )
     return respond(request, format_, series)
 
@@ -158,7 +175,8 @@ async def get_compare(
     request: Request[Any, Any, Any],
     reader: NamedDependency[Reader],
     packages: Annotated[
-        str, QueryParameter(description="Comma-separated package names (1 to 10).", max_length=2000)
+        list[str],
+        QueryParameter(description="Package names (1 to 10), repeated or comma-separated."),
     ],
     start: Start = None,
     end: End = None,
@@ -170,10 +188,8 @@ async def get_compare(
     format_: FormatParam = None,
 ) -> Response[models.Comparison]:
     """Weekly series on one aligned week axis, with all-PyPI totals for the same weeks."""
-    names = parse_package_list(packages)
-    build = reader.build
-    weeks = week_range(start, end, data_through=build.data_through, first_week=build.first_week)
-    result = await queries.compare(reader, names, weeks, parse_exclude(exclude), share)
+    names = parse_packages(packages, required=True)
+    result = await data.compare(reader, names, series_window(reader, start, end, exclude), share)
     return respond(request, format_, result)
 
 
@@ -195,7 +211,7 @@ async def get_trending(
     format_: FormatParam = None,
 ) -> Response[models.Trending]:
     """Packages ranked by growth of the last ``weeks`` weeks over the ``weeks`` before."""
-    return respond(request, format_, await queries.trending(reader, weeks, limit, min_downloads))
+    return respond(request, format_, await data.trending(reader, weeks, limit, min_downloads))
 
 
 @get(
@@ -214,15 +230,15 @@ async def get_overall(
     format_: FormatParam = None,
 ) -> Response[models.OverallSeries]:
     """Total weekly downloads and distinct packages downloaded."""
-    build = reader.build
-    weeks = week_range(start, end, data_through=build.data_through, first_week=build.first_week)
-    return respond(request, format_, await queries.overall(reader, weeks, parse_exclude(exclude)))
+    return respond(
+        request, format_, await data.overall(reader, series_window(reader, start, end, exclude))
+    )
 
 
 @get("/meta", opt=_CACHED, responses=COMMON_RESPONSES, summary="The build being served")
 async def get_meta(reader: NamedDependency[Reader]) -> models.Meta:
     """Build id, data-through week, export time and row counts."""
-    return queries.meta(reader)
+    return data.meta(reader)
 
 
 api_router = Router(
@@ -238,6 +254,5 @@ api_router = Router(
         get_overall,
         get_meta,
     ],
-    dependencies={"reader": Provide(provide_reader)},
     tags=["api"],
 )

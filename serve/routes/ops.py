@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from litestar import Response, Router, get
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 
 from serve import models
 from serve.db import Database
@@ -20,9 +21,8 @@ async def healthz() -> models.Health:
 
 
 @get("/readyz", responses=COMMON_RESPONSES, summary="Readiness")
-async def readyz(state: State) -> models.Health:
+async def readyz(db: NamedDependency[Database]) -> models.Health:
     """Opens the currently published file and reads its metadata; 503 if that fails."""
-    db: Database = state.db
     build = await db.probe()
     return models.Health(
         status="ready",

@@ -13,6 +13,7 @@ from litestar import Router
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
 
+from serve.formats import humanize
 from serve.web import views
 from serve.web.assets import Assets
 from serve.web.routes import chart_json, pages_router
@@ -26,27 +27,22 @@ class WebPages:
 
     router: Router
     template_config: TemplateConfig[JinjaTemplateEngine]
-    assets: Assets
 
 
-def web_pages(node_modules: Path | None = None) -> WebPages:
-    """Build the page router and its templates.
-
-    Args:
-        node_modules: Where ``npm ci`` installed the front-end packages
-            (default: ``node_modules`` at the repository root).
+def web_pages() -> WebPages:
+    """Build the page router and its templates (static files from ``node_modules``).
 
     Returns:
-        The router, template configuration and static files.
+        The router and the template configuration.
     """
-    assets = Assets(node_modules)
+    assets = Assets()
 
     def configure(engine: JinjaTemplateEngine) -> None:
         env = engine.engine
         env.globals.update(
             asset=assets.url,
             chart_json=chart_json,
-            humanize=views.humanize,
+            humanize=humanize,
             growth=views.growth,
         )
         env.trim_blocks = True
@@ -58,4 +54,4 @@ def web_pages(node_modules: Path | None = None) -> WebPages:
     config = TemplateConfig(
         directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=configure
     )
-    return WebPages(router=pages_router(assets), template_config=config, assets=assets)
+    return WebPages(router=pages_router(assets), template_config=config)

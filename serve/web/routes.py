@@ -9,7 +9,6 @@ canonical URL), everything else the full document; the edge's cache key and
 from __future__ import annotations
 
 import json
-import logging
 import re
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
@@ -17,36 +16,38 @@ from urllib.parse import quote, urlencode
 
 import msgspec
 from litestar import MediaType, Request, Response, Router, get
-from litestar.di import NamedDependency, Provide
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_301_MOVED_PERMANENTLY, HTTP_303_SEE_OTHER
 
-from serve import queries
-from serve.db import DatabaseUnavailable, QueryTimeout, Reader, TooManyRows
-from serve.dependencies import provide_reader
-from serve.formats import render_csv
-from serve.params import EXCLUDABLE, MAX_COMPARE, Exclusion, is_valid_name, normalize_name
-from serve.problems import ApiProblem
-from serve.web import data, views
+from contract import DIMENSIONS
+from serve import data, models
+from serve.db import Reader
+from serve.formats import NO_VALUE, humanize, render_csv
+from serve.params import (
+    MAX_COMPARE,
+    Window,
+    is_valid_name,
+    normalize_name,
+    parse_exclude,
+    parse_packages,
+    range_weeks,
+)
+from serve.problems import Classified, InvalidParameter
+from serve.web import views
 from serve.web.assets import Assets, static_handler
 from serve.web.state import (
     DATA_CHARTS,
-    DIMENSION_LABELS,
     EXCLUDE_LABELS,
     RANGE_LABELS,
     SHOWS,
     CompareState,
-    StateError,
     ViewOptions,
     compare_path,
-    parse_names,
     parse_options,
     split_slug,
 )
-
-log = logging.getLogger("serve.web")
 
 _CACHED = {"cache": True}
 RedirectStatus = Literal[301, 302, 303, 307, 308]
@@ -150,12 +151,8 @@ def _canonical_options(state: CompareState) -> CompareState:
     state = state.normalized()
     opts = state.options
     if opts.of is not None and state.packages and opts.of == state.packages[0]:
-        state = CompareState(state.packages, ViewOptions(**{**_opts_dict(opts), "of": None}))
+        state = CompareState(state.packages, replace(opts, of=None))
     return state
-
-
-def _opts_dict(opts: ViewOptions) -> dict[str, Any]:
-    return {name: getattr(opts, name) for name in ViewOptions.__slots__}
 
 
 def _without(state: CompareState, name: str) -> str:
@@ -174,9 +171,7 @@ def _picker_context(
 
 
 async def _suggest(reader: Reader, name: str, state: CompareState) -> tuple[Link, ...]:
-    if not is_valid_name(name):
-        return ()
-    close = await queries.close_matches(reader, name, n=3)
+    close = await data.close_matches(reader, name, n=3)
     return tuple(Link(c, state.with_packages([*state.packages, c]).url()) for c in close)
 
 
@@ -206,19 +201,16 @@ def _share_context(
     }
 
 
+def _window(reader: Reader, opts: ViewOptions) -> Window:
+    return Window(range_weeks(opts.range, reader.build), parse_exclude(opts.exclude))
+
+
 async def _main_chart(
-    reader: Reader, state: CompareState, rows: dict[str, data.PackageRow]
+    reader: Reader, state: CompareState, rows: dict[str, models.Package]
 ) -> views.Chart:
-    build = reader.build
     opts = state.options
-    weeks = views.window(opts.range, build.data_through, build.first_week)
-    exclusion = _exclusion(opts)
-    cmp = await queries.compare(reader, list(state.packages), weeks, exclusion, share=False)
-    return views.main_chart(cmp, rows, opts, build.data_through)
-
-
-def _exclusion(opts: ViewOptions) -> Exclusion:
-    return Exclusion(**{e: e in opts.exclude for e in EXCLUDABLE})
+    cmp = await data.compare(reader, state.packages, _window(reader, opts), share=False)
+    return views.main_chart(cmp, rows, opts, reader.build.data_through)
 
 
 def _controls_context(state: CompareState) -> dict[str, Any]:
@@ -227,7 +219,7 @@ def _controls_context(state: CompareState) -> dict[str, Any]:
         "ranges": list(RANGE_LABELS.items()),
         "shows": list(SHOWS.items()),
         "excludes": list(EXCLUDE_LABELS.items()),
-        "dimensions": list(DIMENSION_LABELS.items()),
+        "dimensions": [(d.slug, d.label) for d in DIMENSIONS.values()],
         "multi": len(state.packages) > 1,
         "excluded_text": ", ".join(EXCLUDE_LABELS[e] for e in state.options.exclude),
     }
@@ -320,11 +312,12 @@ class _Breakdown:
 
 async def _breakdown(reader: Reader, state: CompareState, labels: dict[str, str]) -> _Breakdown:
     opts = state.options
-    build = reader.build
-    weeks = views.window(opts.range, build.data_through, build.first_week)
-    rows = await data.breakdown_rows(reader, state.packages, opts.dim, weeks, _exclusion(opts))
+    window = _window(reader, opts)
+    weeks = window.weeks
+    dimension = DIMENSIONS[opts.dim]
+    rows = await data.breakdown_rows(reader, state.packages, dimension, window)
     of = state.breakdown_package or state.packages[0]
-    dim_label = DIMENSION_LABELS[opts.dim]
+    dim_label = dimension.label
     choices = views.value_options(rows)
     default_value = _default_value(choices)
     value = opts.value if opts.value in choices else default_value
@@ -363,8 +356,8 @@ async def render_home(
 ) -> Template:
     """The start page: search, most downloaded, rising."""
     state = CompareState(())
-    popular = await data.popular(reader, 12)
-    risers = await queries.trending(reader, 4, 5, 100)
+    popular = (await data.search_packages(reader, "", 12)).packages
+    risers = await data.trending(reader, 4, 5, 100)
     example = [p.package for p in popular[:3]]
     ctx = {
         **_build_context(reader),
@@ -377,6 +370,15 @@ async def render_home(
         "example_label": " vs ".join(p.display_name for p in popular[:3]),
     }
     return page(request, "home.html.j2", ctx, status=status, push_url="/")
+
+
+def _names(values: Any) -> tuple[str, ...]:
+    """A page's package set: parsed as the API parses it, then sorted (the canonical order)."""
+    return tuple(sorted(parse_packages(values)))
+
+
+def _query_names(request: Request[Any, Any, Any]) -> tuple[str, ...]:
+    return _names(request.query_params.getall("packages", []))
 
 
 def _state_from(request: Request[Any, Any, Any], names: tuple[str, ...]) -> CompareState:
@@ -399,8 +401,7 @@ async def compare_query(
     request: Request[Any, Any, Any], reader: NamedDependency[Reader]
 ) -> Template | Redirect:
     """``/compare?packages=a,b``: redirect to the path form unless a name contains ``-vs-``."""
-    raw = request.query_params.getall("packages", [])
-    names = parse_names(part for value in raw for part in value.split(","))
+    names = _query_names(request)
     state = _state_from(request, names)
     canonical = state.url()
     if not names or "?packages=" not in canonical or _query_differs(request, canonical):
@@ -418,7 +419,7 @@ async def compare_page(
     request: Request[Any, Any, Any], reader: NamedDependency[Reader], slug: Slug
 ) -> Template | Redirect:
     """``/compare/<a>-vs-<b>``: names normalised and sorted; other spellings redirect."""
-    names = parse_names(split_slug(slug))
+    names = _names(split_slug(slug))
     state = _state_from(request, names)
     canonical_path = compare_path(state.packages)
     if request.url.path != canonical_path:
@@ -443,32 +444,24 @@ async def package_page(
         query = request.url.query
         return _redirect(f"/packages/{quote(normalized)}" + (f"?{query}" if query else ""))
     if not is_valid_name(normalized):
-        raise StateError("name", "not a valid package name")
+        raise InvalidParameter("name", "not a valid package name")
     opts = parse_options(request.query_params.dict())
     state = CompareState((normalized,), opts)
-    rows = await data.package_rows(reader, state.packages)
-    if normalized not in rows:
-        suggestions = await _suggest(reader, normalized, CompareState((), opts))
-        raise ApiProblem(
-            404,
-            "unknown-package",
-            f"No package named {normalized!r}.",
-            suggestions=[s.name for s in suggestions],
-        )
-    row = rows[normalized]
+    row = await data.get_package(reader, normalized)
+    rows = {normalized: row}
     labels = {normalized: row.display_name}
-    build = reader.build
     main_chart = await _main_chart(reader, state, rows)
-    weeks = views.window(opts.range, build.data_through, build.first_week)
+    window = _window(reader, opts)
+    weeks = window.weeks
     breakdowns = []
-    for dim, label in DIMENSION_LABELS.items():
-        rows_dim = await data.breakdown_rows(reader, (normalized,), dim, weeks, _exclusion(opts))
+    for dim in DIMENSIONS.values():
+        rows_dim = await data.breakdown_rows(reader, (normalized,), dim, window)
         breakdowns.append(
             {
-                "key": dim,
-                "caption": f"{label}: share of weekly downloads",
-                "chart": views.stacked_chart(rows_dim, normalized, weeks.weeks, label),
-                "csv_url": CompareState((normalized,), replace(opts, dim=dim)).data_url(
+                "key": dim.slug,
+                "caption": f"{dim.label}: share of weekly downloads",
+                "chart": views.stacked_chart(rows_dim, normalized, weeks.weeks, dim.label),
+                "csv_url": CompareState((normalized,), replace(opts, dim=dim.slug)).data_url(
                     "csv", "breakdown"
                 ),
             }
@@ -499,9 +492,9 @@ async def trending_page(
 ) -> Template:
     """The biggest risers over a window of weeks."""
     if weeks not in TRENDING_WINDOWS:
-        raise StateError("weeks", f"use one of {', '.join(map(str, TRENDING_WINDOWS))}")
+        raise InvalidParameter("weeks", f"use one of {', '.join(map(str, TRENDING_WINDOWS))}")
     min_downloads = 100
-    result = await queries.trending(reader, weeks, 50, min_downloads)
+    result = await data.trending(reader, weeks, 50, min_downloads)
     top = [p.package for p in result.packages[:5]]
     ctx = {
         **_build_context(reader),
@@ -523,18 +516,17 @@ async def search_fragment(
 ) -> Template:
     """Search-as-you-type suggestions: links that add a package to the current set."""
     query = (request.query_params.get("add") or "").strip()[:200]
-    raw = request.query_params.getall("packages", [])
-    names = parse_names(part for value in raw for part in value.split(","))
+    names = _query_names(request)
     state = _state_from(request, names)
     matches = []
     if normalize_name(query):
-        found = await queries.search_packages(reader, query, SEARCH_LIMIT)
+        found = await data.search_packages(reader, query, SEARCH_LIMIT)
         for m in found.packages:
             matches.append(
                 {
                     "label": m.display_name,
                     "summary": (m.summary or "")[:120],
-                    "downloads": views.humanize(m.downloads_last_week),
+                    "downloads": humanize(m.downloads_last_week),
                     "added": m.package in state.packages,
                     "url": state.with_packages([*state.packages, m.package]).url(),
                 }
@@ -550,8 +542,7 @@ async def add_package(
     request: Request[Any, Any, Any], reader: NamedDependency[Reader]
 ) -> Template | Redirect | Response[bytes]:
     """The add form: go to the new comparison, or say inline why not."""
-    raw = request.query_params.getall("packages", [])
-    names = parse_names(part for value in raw for part in value.split(","))
+    names = _query_names(request)
     state = _state_from(request, names)
     typed = (request.query_params.get("add") or "").strip()
     name = normalize_name(typed)
@@ -595,18 +586,14 @@ async def compare_data(
     the ``of`` package by ``dim``) or ``values`` (one ``value`` of ``dim`` across
     the packages); the same options as the page give the same numbers.
     """
-    raw = request.query_params.getall("packages", [])
-    names = parse_names(part for value in raw for part in value.split(","))
+    names = _query_names(request)
     if not names:
-        raise StateError("packages", "give one to ten package names separated by commas")
+        raise InvalidParameter("packages", "give one to ten package names separated by commas")
     which = request.query_params.get("chart", "main")
     if which not in DATA_CHARTS:
-        raise StateError("chart", f"use one of {', '.join(DATA_CHARTS)}")
+        raise InvalidParameter("chart", f"use one of {', '.join(DATA_CHARTS)}")
     state = _state_from(request, names)
-    rows = await data.package_rows(reader, state.packages)
-    unknown = [n for n in state.packages if n not in rows]
-    if unknown:
-        raise await queries.missing_package(reader, unknown[0])
+    rows = await data.known_packages(reader, state.packages)
     stem = "-vs-".join(state.packages)[:150]
     if which == "main":
         chart = await _main_chart(reader, state, rows)
@@ -617,7 +604,7 @@ async def compare_data(
             chart = split.stacked
             stem = f"{split.of}-by-{state.options.dim}"
         elif split.value_chart is None:
-            raise StateError("chart", "the values chart needs two or more packages")
+            raise InvalidParameter("chart", "the values chart needs two or more packages")
         else:
             chart = split.value_chart
             stem = f"{stem}-{state.options.dim}-{split.value}"[:200]
@@ -656,11 +643,8 @@ async def _embed(
 ) -> Template | Redirect:
     state = _state_from(request, names)
     if not names:
-        raise StateError("packages", "give one to ten package names")
-    rows = await data.package_rows(reader, state.packages)
-    unknown = [n for n in state.packages if n not in rows]
-    if unknown:
-        raise await queries.missing_package(reader, unknown[0])
+        raise InvalidParameter("packages", "give one to ten package names")
+    rows = await data.known_packages(reader, state.packages)
     chart = await _main_chart(reader, state, rows)
     labels = {n: r.display_name for n, r in rows.items()}
     return Template(
@@ -679,7 +663,7 @@ async def embed_page(
     request: Request[Any, Any, Any], reader: NamedDependency[Reader], slug: Slug
 ) -> Template | Redirect:
     """The main chart alone, for an ``<iframe>``, with a link back."""
-    names = parse_names(split_slug(slug))
+    names = _names(split_slug(slug))
     path = "/embed" + compare_path(names)
     if request.url.path != path and "?" not in path:
         query = request.url.query
@@ -692,61 +676,29 @@ async def embed_query(
     request: Request[Any, Any, Any], reader: NamedDependency[Reader]
 ) -> Template | Redirect:
     """The embed of a set given as ``?packages=`` (names containing ``-vs-``)."""
-    raw = request.query_params.getall("packages", [])
-    return await _embed(request, reader, parse_names(p for v in raw for p in v.split(",")))
+    return await _embed(request, reader, _query_names(request))
 
 
-_TITLES = {400: "Bad request", 404: "Not found", 503: "Unavailable", 500: "Error"}
-
-
-def _error_page(request: Request[Any, Any, Any], status: int, message: str) -> Template:
+def error_page(request: Request[Any, Any, Any], problem: Classified) -> Template:
+    """The site's error page (or its ``<main>`` for htmx), with search and links onward."""
     return Template(
         template_name="error.html.j2",
         context={
             "fragment": is_htmx(request),
             "htmx_config": HTMX_CONFIG,
-            "title": _TITLES.get(status, "Error"),
-            "heading": _TITLES.get(status, "Error"),
-            "status": status,
-            "message": message,
-            "data_through": views.NO_VALUE,
-            "build_id": views.NO_VALUE,
+            "title": problem.title,
+            "heading": problem.title,
+            "status": problem.status,
+            "message": problem.detail,
+            "suggestions": problem.suggestions or [],
+            "request_id": request.scope.get("state", {}).get("request_id"),
+            **_picker_context(CompareState(()), {}, None),
+            "data_through": NO_VALUE,
+            "build_id": NO_VALUE,
         },
-        status_code=status,
+        status_code=problem.status,
+        headers=problem.headers,
     )
-
-
-def handle_page_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """Errors on pages are pages too (the API keeps problem+json)."""
-    if isinstance(exc, StateError):
-        return _error_page(request, 400, f"The address is not valid: {exc}.")
-    if isinstance(exc, ApiProblem):
-        message = exc.detail
-        if exc.suggestions:
-            message += " Did you mean " + ", ".join(exc.suggestions) + "?"
-        return _error_page(request, exc.status, message)
-    if isinstance(exc, ValidationException):
-        return _error_page(request, 400, "The address has an invalid parameter.")
-    if isinstance(exc, NotFoundException):
-        return _error_page(request, 404, "There is no page here.")
-    if isinstance(exc, HTTPException):
-        return _error_page(request, exc.status_code, str(exc.detail))
-    if isinstance(exc, DatabaseUnavailable | QueryTimeout | TooManyRows):
-        return _error_page(request, 503, "The data is not available right now; retry shortly.")
-    log.error("unhandled page error", exc_info=exc, extra={"path": request.scope.get("path")})
-    return _error_page(request, 500, "Something went wrong on our side.")
-
-
-PAGE_EXCEPTIONS: dict[type[Exception] | int, Any] = {
-    StateError: handle_page_error,
-    ApiProblem: handle_page_error,
-    ValidationException: handle_page_error,
-    HTTPException: handle_page_error,
-    DatabaseUnavailable: handle_page_error,
-    QueryTimeout: handle_page_error,
-    TooManyRows: handle_page_error,
-    Exception: handle_page_error,
-}
 
 
 def pages_router(assets: Assets) -> Router:
@@ -766,7 +718,7 @@ def pages_router(assets: Assets) -> Router:
             embed_query,
             static_handler(assets),  # type: ignore[list-item]
         ],
-        dependencies={"reader": Provide(provide_reader)},
-        exception_handlers=PAGE_EXCEPTIONS,
+        # Errors on these routes are pages too, unless the client asked for JSON.
+        opt={"page": True},
         include_in_schema=False,
     )

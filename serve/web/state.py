@@ -16,20 +16,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote, urlencode
 
-from serve.params import EXCLUDABLE, MAX_COMPARE, is_valid_name, normalize_name
+from contract import DIMENSIONS
+from serve.params import RANGES, normalize_name, parse_dimension, parse_exclude
+from serve.problems import InvalidParameter
 
 SEPARATOR = "-vs-"
 
-#: Range key -> number of weeks (None: every week of the data).
-RANGES: dict[str, int | None] = {
-    "1m": 4,
-    "3m": 13,
-    "6m": 26,
-    "1y": 52,
-    "2y": 104,
-    "5y": 260,
-    "all": None,
-}
 RANGE_LABELS = {
     "1m": "1 month",
     "3m": "3 months",
@@ -49,28 +41,11 @@ SHOWS = {
 }
 DEFAULT_SHOW = "downloads"
 
-#: Breakdown dimensions offered on the pages (URL value -> label).
-DIMENSION_LABELS = {
-    "installers": "Installers",
-    "python_versions": "Python versions",
-    "systems": "Systems",
-    "countries": "Countries",
-    "versions": "Package versions",
-}
-DEFAULT_DIMENSION = "installers"
+DEFAULT_DIMENSION = next(iter(DIMENSIONS))
 
 #: The charts of the compare page that ``/compare-data.{csv,json}?chart=`` serves.
 DATA_CHARTS = ("main", "breakdown", "values")
 EXCLUDE_LABELS = {"mirror": "mirrors", "ci": "CI", "metadata": "metadata fetches"}
-
-
-class StateError(ValueError):
-    """A URL the page cannot show; ``parameter`` says which part is wrong."""
-
-    def __init__(self, parameter: str, message: str) -> None:
-        super().__init__(f"{parameter}: {message}")
-        self.parameter = parameter
-        self.message = message
 
 
 def split_slug(slug: str) -> list[str]:
@@ -79,25 +54,6 @@ def split_slug(slug: str) -> list[str]:
     The whole segment is normalised first, so ``Foo_VS_Bar`` means ``foo`` and ``bar``.
     """
     return [p for p in normalize_name(slug).split(SEPARATOR) if p]
-
-
-def parse_names(raw: Iterable[str]) -> tuple[str, ...]:
-    """Normalise, validate, de-duplicate and sort package names.
-
-    Raises:
-        StateError: for an impossible name or more than ``MAX_COMPARE`` names.
-    """
-    names: set[str] = set()
-    for part in raw:
-        name = normalize_name(part.strip())
-        if not name:
-            continue
-        if not is_valid_name(name):
-            raise StateError("packages", f"{part[:100]!r} is not a valid package name")
-        names.add(name)
-    if len(names) > MAX_COMPARE:
-        raise StateError("packages", f"at most {MAX_COMPARE} packages can be compared")
-    return tuple(sorted(names))
 
 
 def compare_path(names: Sequence[str]) -> str:
@@ -163,7 +119,7 @@ def _flag(params: Mapping[str, list[str]], name: str) -> bool:
         return True
     if value in ("0", "false", "off", "no", ""):
         return False
-    raise StateError(name, "use 1 or 0")
+    raise InvalidParameter(name, "use 1 or 0")
 
 
 def _one(params: Mapping[str, list[str]], name: str) -> str | None:
@@ -178,33 +134,25 @@ def parse_options(params: Mapping[str, list[str]]) -> ViewOptions:
     (what the API takes).
 
     Raises:
-        StateError: for an unknown value.
+        InvalidParameter: for an unknown value.
     """
     rng: str = _one(params, "range") or DEFAULT_RANGE
     if rng not in RANGES:
-        raise StateError("range", f"use one of {', '.join(RANGES)}")
+        raise InvalidParameter("range", f"use one of {', '.join(RANGES)}")
     show = _one(params, "show") or DEFAULT_SHOW
     if show not in SHOWS:
-        raise StateError("show", f"use one of {', '.join(SHOWS)}")
-    excluded: set[str] = set()
-    for given in params.get("exclude", []):
-        excluded.update(p.strip().lower() for p in given.split(",") if p.strip())
-    unknown = excluded - set(EXCLUDABLE)
-    if unknown:
-        raise StateError("exclude", f"use {', '.join(EXCLUDABLE)}")
-    dim = _one(params, "dim") or DEFAULT_DIMENSION
-    if dim not in DIMENSION_LABELS:
-        raise StateError("dim", f"use one of {', '.join(DIMENSION_LABELS)}")
+        raise InvalidParameter("show", f"use one of {', '.join(SHOWS)}")
+    dim = parse_dimension(_one(params, "dim") or DEFAULT_DIMENSION, "dim").slug
     of = _one(params, "of")
     value = _one(params, "value")
     if value is not None and len(value) > 200:
-        raise StateError("value", "too long")
+        raise InvalidParameter("value", "too long")
     return ViewOptions(
         range=rng,
         show=show,
         cumulative=_flag(params, "cumulative"),
         align=_flag(params, "align"),
-        exclude=tuple(e for e in EXCLUDABLE if e in excluded),
+        exclude=tuple(parse_exclude(params.get("exclude", [])).names),
         dim=dim,
         of=normalize_name(of) if of else None,
         value=value,

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from serve import models
-from serve.params import WeekRange, monday, week_range
-from serve.web.data import BreakdownRows, PackageRow
-from serve.web.state import RANGES, ViewOptions
+from serve.data import BreakdownRows
+from serve.formats import NO_VALUE
+from serve.params import monday
+from serve.web.state import ViewOptions
 
 EPOCH = date(1970, 1, 1)
 #: Values beyond this many per stacked breakdown are folded into "other".
@@ -24,8 +25,6 @@ STACK_TOP = 7
 OTHER_VALUES = ("other",)
 
 Number = float | int | None
-#: Shown where a number is undefined (an en dash).
-NO_VALUE = "\u2013"
 
 
 def week_seconds(week: str) -> int:
@@ -33,19 +32,7 @@ def week_seconds(week: str) -> int:
     return (date.fromisoformat(week) - EPOCH).days * 86400
 
 
-def window(range_key: str, data_through: str, first_week: str | None) -> WeekRange:
-    """The calendar weeks a range key covers, ending at the last complete week."""
-    weeks = RANGES[range_key]
-    last = date.fromisoformat(data_through)
-    start = (
-        date.fromisoformat(first_week or data_through)
-        if weeks is None
-        else last - timedelta(weeks=weeks - 1)
-    )
-    return week_range(start, None, data_through=data_through, first_week=first_week)
-
-
-def release_week(row: PackageRow | None, fallback: str) -> date:
+def release_week(row: models.Package | None, fallback: str) -> date:
     """The Monday of a package's first release (else its first downloaded week)."""
     day = (row.first_release_date or row.first_download_week) if row else None
     return monday(date.fromisoformat(day or fallback))
@@ -165,7 +152,7 @@ def _y_label(opts: ViewOptions) -> str:
 
 def main_chart(
     cmp: models.Comparison,
-    rows: dict[str, PackageRow],
+    rows: dict[str, models.Package],
     opts: ViewOptions,
     data_through: str,
 ) -> Chart:
@@ -310,16 +297,6 @@ def value_share_chart(
         percent=True,
         y_label=f"% of downloads with {value}",
     )
-
-
-def humanize(count: int | None) -> str:
-    """A count as ``1.2M`` / ``15k`` / ``950``."""
-    if count is None:
-        return NO_VALUE
-    for factor, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
-        if abs(count) >= factor:
-            return f"{count / factor:.1f}".rstrip("0").rstrip(".") + suffix
-    return str(count)
 
 
 def growth(value: float | None) -> str:

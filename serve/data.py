@@ -1,0 +1,427 @@
+"""Every query the API and the pages run, each written once.
+
+Every function takes a borrowed :class:`~serve.db.Reader`. Table and column
+names come only from :mod:`contract`, values only through ``?`` placeholders,
+and every statement carries a ``LIMIT`` so the row bound also holds inside
+SQLite. A struct's ``SELECT`` list is built from its own fields
+(:func:`columns`), so rows map to structs by name. Lookups by primary key pass
+``inline=True`` (see ``Reader``); scans (search, suggestions, trending) run on
+the connection's thread.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from itertools import accumulate
+from typing import Any
+
+import msgspec
+
+from contract import DATA_THROUGH_TABLE, PACKAGE_DOWNLOADS_WEEKLY, PACKAGES, Dimension
+from serve import models
+from serve.db import Reader, Row
+from serve.formats import humanize
+from serve.params import Window, is_valid_name, normalize_name
+from serve.problems import ApiProblem
+
+#: The most rows one query may return.
+MAX_ROWS = 200_000
+_TOP = "\U0010ffff"
+
+#: Response field -> the file's column, where the API names it differently.
+_COLUMN_OF = {"package": "package_name", "week": "week_start"}
+
+
+def columns(struct: type[msgspec.Struct], alias: str = "", **exprs: str) -> str:
+    """The ``SELECT`` list that yields ``struct``'s fields, in order, by name.
+
+    Args:
+        struct: The struct each row becomes (``struct(*row)``).
+        alias: Table alias to qualify plain column names with.
+        **exprs: SQL for fields that are not a column of the same name.
+
+    Returns:
+        ``expr AS field, ...``.
+    """
+    prefix = f"{alias}." if alias else ""
+    out = []
+    for name in struct.__struct_fields__:
+        expr = exprs.get(name) or prefix + _COLUMN_OF.get(name, name)
+        out.append(expr if expr == prefix + name else f"{expr} AS {name}")
+    return ", ".join(out)
+
+
+def excluded_downloads(alias: str) -> str:
+    """Downloads minus the excluded categories; takes ``Exclusion.flags`` as its 3 parameters."""
+    a = alias
+    return (
+        f"{a}.downloads - ? * {a}.downloads_ci - ? * {a}.downloads_mirror "
+        f"- ? * {a}.downloads_metadata"
+    )
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+# --- packages ----------------------------------------------------------------------------------
+
+_PACKAGE_SQL = f"SELECT {columns(models.Package, data_through='?')} FROM {PACKAGES.name} "
+
+
+async def package_rows(reader: Reader, names: Sequence[str]) -> dict[str, models.Package]:
+    """The ``packages`` rows of ``names`` that exist, by name."""
+    if not names:
+        return {}
+    rows = await reader.fetch(
+        _PACKAGE_SQL + f"WHERE package_name IN ({_marks(names)}) LIMIT ?",
+        (reader.build.data_through, *names, len(names) + 1),
+        max_rows=len(names),
+        inline=True,
+    )
+    return {r[0]: models.Package(*r) for r in rows}
+
+
+async def known_packages(reader: Reader, names: Sequence[str]) -> dict[str, models.Package]:
+    """The ``packages`` rows of ``names``, all of which must exist.
+
+    Raises:
+        ApiProblem: 404 with close matches when one is not in the file.
+    """
+    found = await package_rows(reader, names)
+    unknown = [n for n in names if n not in found]
+    if unknown:
+        raise await unknown_packages(reader, unknown)
+    return found
+
+
+async def get_package(reader: Reader, name: str) -> models.Package:
+    """One package's row (404 with close matches when there is none)."""
+    return (await known_packages(reader, (name,)))[name]
+
+
+async def close_matches(reader: Reader, name: str, n: int = 5) -> list[str]:
+    """Names similar to ``name``, most downloaded candidates first.
+
+    Candidates share the first two characters (an index range scan), so the
+    cost is bounded whatever the input.
+    """
+    if not is_valid_name(name):
+        return []
+    head = name[:2]
+    rows = await reader.fetch(
+        f"SELECT package_name FROM {PACKAGES.name} WHERE package_name >= ? AND package_name < ? "
+        "ORDER BY downloads_last_4_weeks DESC LIMIT 5000",
+        (head, head + _TOP),
+        max_rows=5000,
+    )
+    return difflib.get_close_matches(name, [r[0] for r in rows], n=n, cutoff=0.6)
+
+
+async def unknown_packages(reader: Reader, unknown: Sequence[str]) -> ApiProblem:
+    """The 404 for names that are not in the file, with close matches of the first."""
+    shown = ", ".join(repr(u[:100]) for u in unknown)
+    return ApiProblem(
+        404,
+        "unknown-package",
+        f"no package named {shown}",
+        suggestions=await close_matches(reader, unknown[0]),
+    )
+
+
+async def search_packages(reader: Reader, query: str, limit: int) -> models.PackageSearch:
+    """Packages whose normalised name starts with the normalised ``query``.
+
+    An empty query lists the most downloaded packages of the last week.
+    """
+    prefix = normalize_name(query.strip())
+    select = f"SELECT {columns(models.PackageMatch)} FROM {PACKAGES.name} "
+    if prefix:
+        rows = await reader.fetch(
+            select + "WHERE package_name >= ? AND package_name < ? "
+            "ORDER BY downloads_last_4_weeks DESC, package_name LIMIT ?",
+            (prefix, prefix + _TOP, limit),
+            max_rows=limit,
+        )
+    else:
+        rows = await reader.fetch(select + "ORDER BY rank LIMIT ?", (limit,), max_rows=limit)
+    return models.PackageSearch(query=prefix, packages=[models.PackageMatch(*r) for r in rows])
+
+
+# --- weekly series and breakdowns --------------------------------------------------------------
+
+
+def _span(window: Window) -> dict[str, Any]:
+    """The ``start``, ``end`` and ``exclude`` members every series response carries."""
+    weeks = window.weeks
+    return {
+        "start": weeks.start.isoformat(),
+        "end": weeks.end.isoformat(),
+        "exclude": window.exclude.names,
+    }
+
+
+async def _weekly_rows(
+    reader: Reader,
+    names: Sequence[str],
+    window: Window,
+    table: str,
+    value: str = "",
+    *,
+    inline: bool = True,
+) -> tuple[dict[str, str], list[Row]]:
+    """``(package, display_name, week, [value,] downloads)`` rows of a weekly table.
+
+    One query: the ``packages`` rows LEFT JOINed to their weeks, so an unknown
+    package (no row at all) is told apart from one without downloads in range.
+
+    Returns:
+        The display names by package, and the rows that have a week.
+
+    Raises:
+        ApiProblem: 404 when a name is not in the file.
+    """
+    rows = await reader.fetch(
+        f"SELECT p.package_name, p.display_name, t.week_start, {value}{excluded_downloads('t')} "
+        f"FROM {PACKAGES.name} AS p LEFT JOIN {table} AS t "
+        "ON t.package_name = p.package_name AND t.week_start BETWEEN ? AND ? "
+        f"WHERE p.package_name IN ({_marks(names)}) LIMIT ?",
+        (
+            *window.exclude.flags,
+            window.weeks.start.isoformat(),
+            window.weeks.end.isoformat(),
+            *names,
+            MAX_ROWS + 1,
+        ),
+        max_rows=MAX_ROWS,
+        inline=inline,
+    )
+    display = {r[0]: r[1] for r in rows}
+    unknown = [n for n in names if n not in display]
+    if unknown:
+        raise await unknown_packages(reader, unknown)
+    return display, [r for r in rows if r[2] is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyDownloads:
+    """Packages' weekly downloads on one week axis (zero-filled), and their display names."""
+
+    weeks: list[str]
+    display_names: dict[str, str]
+    counts: dict[str, list[int]]
+
+
+async def weekly_downloads(reader: Reader, names: Sequence[str], window: Window) -> WeeklyDownloads:
+    """Weekly downloads of ``names``, in the order given, zero-filled over the window."""
+    display, rows = await _weekly_rows(reader, names, window, PACKAGE_DOWNLOADS_WEEKLY.name)
+    axis = window.weeks.weeks
+    index = {w: i for i, w in enumerate(axis)}
+    counts = {n: [0] * len(axis) for n in names}
+    for name, _, week, count in rows:
+        counts[name][index[week]] = count
+    return WeeklyDownloads(axis, display, counts)
+
+
+async def download_series(
+    reader: Reader, name: str, window: Window, cumulative: bool
+) -> models.DownloadSeries:
+    """A package's weekly downloads, zero-filled over the window."""
+    found = await weekly_downloads(reader, (name,), window)
+    counts = found.counts[name]
+    if cumulative:
+        counts = list(accumulate(counts))
+    return models.DownloadSeries(
+        package=name,
+        display_name=found.display_names[name],
+        cumulative=cumulative,
+        weeks=[models.WeekDownloads(w, c) for w, c in zip(found.weeks, counts, strict=True)],
+        **_span(window),
+    )
+
+
+async def pypi_weeks(reader: Reader, window: Window) -> list[models.OverallWeek]:
+    """All-PyPI weekly totals over the window (only weeks the file has)."""
+    t = DATA_THROUGH_TABLE.name
+    rows = await reader.fetch(
+        f"SELECT {columns(models.OverallWeek, downloads=excluded_downloads(t))} FROM {t} "
+        "WHERE week_start BETWEEN ? AND ? ORDER BY week_start LIMIT ?",
+        (
+            *window.exclude.flags,
+            window.weeks.start.isoformat(),
+            window.weeks.end.isoformat(),
+            MAX_ROWS + 1,
+        ),
+        max_rows=MAX_ROWS,
+        inline=True,
+    )
+    return [models.OverallWeek(*r) for r in rows]
+
+
+def _shares(counts: list[int], totals: list[int]) -> list[float]:
+    return [c / t if t else 0.0 for c, t in zip(counts, totals, strict=True)]
+
+
+async def compare(
+    reader: Reader, names: Sequence[str], window: Window, share: bool
+) -> models.Comparison:
+    """Several packages on one aligned week axis, with all-PyPI totals."""
+    found = await weekly_downloads(reader, names, window)
+    pypi = {w.week: w.downloads for w in await pypi_weeks(reader, window)}
+    pypi_counts = [pypi.get(w, 0) for w in found.weeks]
+    combined = [sum(col) for col in zip(*found.counts.values(), strict=True)] if found.weeks else []
+    return models.Comparison(
+        weeks=found.weeks,
+        pypi_downloads=pypi_counts,
+        packages=[
+            models.ComparedPackage(
+                package=name,
+                display_name=found.display_names[name],
+                downloads=counts,
+                share_of_combined=_shares(counts, combined) if share else None,
+                share_of_pypi=_shares(counts, pypi_counts) if share else None,
+            )
+            for name, counts in found.counts.items()
+        ],
+        **_span(window),
+    )
+
+
+async def overall(reader: Reader, window: Window) -> models.OverallSeries:
+    """All-PyPI weekly totals."""
+    return models.OverallSeries(weeks=await pypi_weeks(reader, window), **_span(window))
+
+
+@dataclass(frozen=True, slots=True)
+class BreakdownRows:
+    """(package, week, value, downloads) rows of one dimension for several packages."""
+
+    dimension: str
+    rows: list[tuple[str, str, str, int]]
+    display_names: dict[str, str] = field(default_factory=dict)
+
+
+async def breakdown_rows(
+    reader: Reader, names: Sequence[str], dimension: Dimension, window: Window
+) -> BreakdownRows:
+    """Weekly downloads of ``names`` split by ``dimension`` (one query for all packages)."""
+    value = f"t.{dimension.column}, "
+    # Several packages' breakdowns can outgrow the event loop's budget: use the thread.
+    table = dimension.table.name
+    display, rows = await _weekly_rows(reader, names, window, table, value, inline=len(names) == 1)
+    data = [(r[0], r[2], r[3], r[4]) for r in rows]
+    return BreakdownRows(dimension.slug, data, display)
+
+
+async def dimension_series(
+    reader: Reader, name: str, dimension: Dimension, window: Window, share: bool
+) -> models.DimensionSeries:
+    """A package's weekly downloads split by ``dimension`` (long format)."""
+    found = await breakdown_rows(reader, (name,), dimension, window)
+    data = [r for r in found.rows if r[3] > 0]
+    week_totals: dict[str, int] = {}
+    value_totals: dict[str, int] = {}
+    for _, week, value, count in data:
+        week_totals[week] = week_totals.get(week, 0) + count
+        value_totals[value] = value_totals.get(value, 0) + count
+    data.sort(key=lambda r: (r[1], -r[3], r[2]))
+    return models.DimensionSeries(
+        package=name,
+        display_name=found.display_names[name],
+        dimension=dimension.slug,
+        share=share,
+        values=sorted(value_totals, key=lambda v: (-value_totals[v], v)),
+        points=[
+            models.DimensionPoint(week, value, count, count / week_totals[week] if share else None)
+            for _, week, value, count in data
+        ],
+        **_span(window),
+    )
+
+
+# --- rankings and the build --------------------------------------------------------------------
+
+
+async def trending(reader: Reader, weeks: int, limit: int, min_downloads: int) -> models.Trending:
+    """The biggest risers: growth of the last ``weeks`` weeks over the ``weeks`` before.
+
+    ``weeks=4`` reads the precomputed ``packages`` columns; other windows sum
+    the weekly table for packages that had downloads in the last 8 weeks.
+    """
+    data_through = reader.build.data_through
+    if weeks == 4:
+        select = columns(
+            models.TrendingPackage,
+            downloads_last="downloads_last_4_weeks",
+            downloads_prev="downloads_prev_4_weeks",
+            growth="growth_4_weeks",
+        )
+        rows = await reader.fetch(
+            f"SELECT {select} FROM {PACKAGES.name} "
+            "WHERE downloads_prev_4_weeks >= ? AND growth_4_weeks IS NOT NULL "
+            "ORDER BY growth_4_weeks DESC, package_name LIMIT ?",
+            (max(min_downloads, 1), limit),
+            max_rows=limit,
+        )
+    else:
+        last = date.fromisoformat(data_through)
+        cut = (last - timedelta(weeks=weeks)).isoformat()
+        since = (last - timedelta(weeks=2 * weeks)).isoformat()
+        select = columns(
+            models.TrendingPackage,
+            "p",
+            downloads_last="w.last",
+            downloads_prev="w.prev",
+            growth="(w.last - w.prev) * 1.0 / w.prev",
+        )
+        rows = await reader.fetch(
+            "WITH w AS (SELECT d.package_name, "
+            "sum(CASE WHEN d.week_start > ? THEN d.downloads ELSE 0 END) AS last, "
+            "sum(CASE WHEN d.week_start <= ? THEN d.downloads ELSE 0 END) AS prev "
+            f"FROM {PACKAGES.name} AS p JOIN {PACKAGE_DOWNLOADS_WEEKLY.name} AS d "
+            "ON d.package_name = p.package_name AND d.week_start > ? AND d.week_start <= ? "
+            "WHERE p.downloads_last_4_weeks + p.downloads_prev_4_weeks > 0 "
+            "GROUP BY d.package_name) "
+            f"SELECT {select} FROM w JOIN {PACKAGES.name} AS p "
+            "ON p.package_name = w.package_name "
+            "WHERE w.prev >= ? ORDER BY growth DESC, p.package_name LIMIT ?",
+            (cut, cut, since, data_through, max(min_downloads, 1), limit),
+            max_rows=limit,
+        )
+    return models.Trending(
+        weeks=weeks,
+        data_through=data_through,
+        min_downloads=min_downloads,
+        packages=[models.TrendingPackage(*r) for r in rows],
+    )
+
+
+async def badge(reader: Reader, name: str, period: str) -> models.Badge:
+    """A shields.io endpoint badge for one package."""
+    pkg = await get_package(reader, name)
+    if period == "last-week":
+        message = f"{humanize(pkg.downloads_last_week)}/week"
+    elif period == "last-4-weeks":
+        message = f"{humanize(pkg.downloads_last_4_weeks)}/4 weeks"
+    else:
+        message = f"{humanize(pkg.downloads_total)} total"
+    return models.Badge(
+        schema_version=1, label="downloads", message=message, color="blue", cache_seconds=3600
+    )
+
+
+def meta(reader: Reader) -> models.Meta:
+    """The served build's metadata (no query: read when the file was opened)."""
+    b = reader.build
+    return models.Meta(
+        build_id=b.build_id,
+        data_through=b.data_through,
+        exported_at=b.exported_at,
+        source_target=b.source_target,
+        schema_version=b.schema_version,
+        first_week=b.first_week,
+        tables=[models.TableCount(table=t, rows=n) for t, n in b.row_counts],
+    )
