@@ -255,6 +255,8 @@ def emulator_build(
     _load(bq, downloads, _raw_days(tiny_raw_dir, lambda d: d <= FIRST_LOAD_THROUGH), "timestamp")
 
     first = root / "first"
+    # `dbt run` does not load seeds (production's `dbt build` does).
+    _dbt(["seed"], emulator, first, log_dir, "dbt-seed")
     _dbt(["run"], emulator, first, log_dir, "dbt-run-first")
     weeks_first = _week_invocations(bq)
 
