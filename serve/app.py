@@ -8,24 +8,35 @@ that wraps Litestar's router (request id, limits, cache, headers, logs).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Router
+from litestar.config.compression import CompressionConfig
+from litestar.config.cors import CORSConfig
+from litestar.config.response_cache import ResponseCacheConfig
 from litestar.datastructures import State
+from litestar.enums import ScopeType
+from litestar.handlers import HTTPRouteHandler
+from litestar.middleware import DefineMiddleware
+from litestar.middleware._internal.cors import CORSMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, Server
+from litestar.routes import HTTPRoute
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
 from litestar.template import TemplateConfig
-from litestar.types import ControllerRouterHandler
+from litestar.types import ASGIApp, ControllerRouterHandler, Receive, Scope, Send
 
-from serve.caching import ResponseCache
+from serve.caching import BoundedMemoryStore, key_builder
 from serve.db import BuildInfo, Database
-from serve.edge import Edge
+from serve.edge import Conditional, HostGuard, RequestContext, SizeLimit, header_finisher
 from serve.logs import AccessLog, make_access_log
 from serve.metrics import Metrics
 from serve.problems import EXCEPTION_HANDLERS
-from serve.ratelimit import RateLimiter
+from serve.ratelimit import rate_limit_config
 from serve.routes.api import api_router
 from serve.routes.ops import ops_router
 from serve.settings import Settings
@@ -76,15 +87,12 @@ def create_app(
         reload_interval=settings.reload_interval_seconds,
         observe_query=metrics.observe_query,
     )
-    cache = (
-        ResponseCache(settings.cache_max_entries, settings.cache_max_bytes)
-        if settings.response_cache
-        else None
-    )
+    cache = BoundedMemoryStore(settings.cache_max_entries, settings.cache_max_bytes)
+    stores: dict[str, Store] = {"response_cache": cache, "rate_limit": _rate_limit_store(settings)}
 
     def on_new_build(build: BuildInfo, previous: str | None) -> None:
-        if cache is not None:
-            cache.clear()
+        # Keys carry the build id, so old entries could never be read again: free them.
+        cache.clear()
         metrics.set_build(build.build_id, build.data_through, swapped=previous is not None)
 
     db.on_swap.append(on_new_build)
@@ -97,10 +105,39 @@ def create_app(
         finally:
             await db.close()
 
-    # The HTML pages (serve/web): same database, same edge (cache, limits, headers).
+    def build_id() -> str | None:
+        return db.build_id
+
+    cache_key = key_builder(build_id)
     pages = web_pages()
+    routers: list[ControllerRouterHandler] = [
+        api_router,
+        ops_router,
+        pages.router,
+        *extra_route_handlers,
+    ]
+    # Handlers mark themselves cacheable with opt={"cache": True}; Litestar's response
+    # cache reads the handler's `cache` attribute, set here from the settings.
+    for handler in _http_handlers(routers):
+        if handler.opt.get("cache", False):
+            handler.cache = settings.cache_max_age_seconds if settings.response_cache else False
+    cors = CORSConfig(
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_headers=["Accept", "If-None-Match", "HX-Request"],
+        expose_headers=[
+            "ETag",
+            "X-Request-ID",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+            "RateLimit-Policy",
+            "Retry-After",
+        ],
+        max_age=86400,
+    )
     app = Litestar(
-        route_handlers=[api_router, ops_router, pages.router, *extra_route_handlers],
+        route_handlers=routers,
         lifespan=[lifespan],
         state=State({"db": db, "metrics": metrics, "cache": cache, "settings": settings}),
         exception_handlers=EXCEPTION_HANDLERS,
@@ -115,18 +152,71 @@ def create_app(
         ),
         template_config=template_config or pages.template_config,
         request_max_body_size=settings.max_body_bytes,
+        stores=stores,
+        response_cache_config=ResponseCacheConfig(
+            key_builder=cache_key, store="response_cache", default_expiration=None
+        ),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=512),
+        middleware=[
+            rate_limit_config(settings.rate_limit, settings.trusted_proxy_header).middleware,
+            DefineMiddleware(
+                Conditional,
+                key=cache_key,
+                build_id=build_id,
+                max_age=settings.cache_max_age_seconds,
+            ),
+        ],
+        before_send=[header_finisher(cors_vary="*" not in settings.cors_origins)],
         # Logging is configured by serve.logs (JSON or console), not by Litestar.
         logging_config=None,
     )
-    # The edge wraps Litestar's router (not a route-level middleware) so it also
-    # sees unknown paths and can answer cache hits before routing.
-    app.asgi_handler = Edge(
-        app.asgi_handler,
-        settings=settings,
-        db=db,
-        cache=cache,
-        limiter=RateLimiter(settings.rate_limit),
-        metrics=metrics,
-        access_log=access_log or make_access_log(settings.log_format),
+    # Outermost first: request id + log/metrics, Host, URI length, then CORS for /api
+    # (Litestar's CORSConfig applies to every path; the API is what browsers read
+    # cross-origin) around Litestar's router.
+    app.asgi_handler = RequestContext(
+        HostGuard(
+            SizeLimit(
+                _ApiCors(app.asgi_handler, cors),
+                settings.max_path_length,
+                settings.max_query_length,
+                settings.max_body_bytes,
+            ),
+            settings.allowed_hosts,
+        ),
+        metrics,
+        access_log or make_access_log(settings.log_format),
     )
     return app
+
+
+class _ApiCors:
+    """Litestar's CORS middleware (from ``CORSConfig``) on ``/api/`` paths only."""
+
+    def __init__(self, app: ASGIApp, config: CORSConfig) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(app, config)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and scope["path"].startswith("/api/"):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def _rate_limit_store(settings: Settings) -> Store:
+    """Valkey/Redis when configured (shared by workers), else process memory (one worker)."""
+    if settings.redis_url:
+        from litestar.stores.redis import RedisStore
+
+        return RedisStore.with_client(url=settings.redis_url, namespace="pypi_trends")
+    return MemoryStore()
+
+
+def _http_handlers(layers: Iterable[Any]) -> Iterable[HTTPRouteHandler]:
+    for layer in layers:
+        if isinstance(layer, HTTPRouteHandler):
+            yield layer
+        elif isinstance(layer, Router):
+            for route in layer.routes:
+                if isinstance(route, HTTPRoute):
+                    yield from route.route_handlers
