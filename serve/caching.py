@@ -1,14 +1,15 @@
 """Response cache pieces for Litestar's ``ResponseCacheConfig``, and the build-id ETag.
 
 Everything a cacheable response depends on is in the key: the build id (a new
-build never serves old bytes), the path, the query string with its parameters
-sorted, whether CSV was asked for through ``Accept``, the content coding
-(compressed bytes are what the cache stores) and the exact value of
-``HX-Request`` (pages render a fragment only when it is ``true``; keying on
-mere presence let ``HX-Request: no`` store a full page under the key a real
-htmx request then read). The ETag is a hash of the same key, so a matching
-``If-None-Match`` is answered before any work is done (Litestar has no
-conditional-request support to do that).
+build never serves old bytes), the scheme and Host (pages write absolute links
+into their embed and badge snippets; Host is allow-listed first), the path, the
+query string with its parameters sorted, whether CSV was asked for through
+``Accept``, the content coding (compressed bytes are what the cache stores) and
+the exact value of ``HX-Request`` (pages render a fragment only when it is
+``true``; keying on mere presence let ``HX-Request: no`` store a full page
+under the key a real htmx request then read). The ETag is a hash of the same
+key, so a matching ``If-None-Match`` is answered before any work is done
+(Litestar has no conditional-request support to do that).
 """
 
 from __future__ import annotations
@@ -56,7 +57,12 @@ def key_builder(build_id: Callable[[], str | None]) -> Callable[[Request[Any, An
             csv = "c" if "text/csv" in headers.get("accept", "") else "j"
             coding = "gz" if "gzip" in headers.get("accept-encoding", "") else "id"
             query = canonical_query(request.scope["query_string"]).decode("latin-1")
-            key = f"{build_id() or ''}|{request.scope['path']}|{query}|{csv}|{coding}|{hx_part}"
+            # Pages write absolute links (embed and badge snippets) from scheme and Host.
+            origin = f"{request.scope['scheme']}://{headers.get('host', '')}"
+            key = (
+                f"{build_id() or ''}|{origin}|{request.scope['path']}|{query}"
+                f"|{csv}|{coding}|{hx_part}"
+            )
             state["cache_key"] = key
         return key
 

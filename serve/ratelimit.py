@@ -18,10 +18,10 @@ stores one number per client (its "theoretical arrival time"):
   atomic, on the server's clock, so all workers of all processes share one
   budget; a key expires exactly when its client is fully forgiven;
 * with any other store (one worker) the table lives in process memory, bounded
-  by ``max_clients``: only entries already fully forgiven are dropped to make
-  room, and when every entry is still owed, new identities share one overflow
-  bucket instead of evicting anyone, so rotating identities never unblocks a
-  blocked client.
+  by ``max_clients`` (plus the overflow bucket): only entries already fully
+  forgiven are dropped to make room, and when every entry is still owed, new
+  identities share one overflow bucket instead of evicting anyone, so
+  rotating identities never unblocks a blocked client.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Response security headers and CORS for the API.
+"""Response security headers (CORS is Litestar's ``CORSConfig``, wired in ``serve.app``).
 
 The API only returns data, so its policy forbids everything a browser could
 do with it; pages (added later under ``/``) get a policy that allows their own
@@ -51,36 +51,3 @@ def security_headers(path: str) -> Headers:
     if path.startswith("/schema"):
         return SCHEMA_HEADERS
     return PAGE_HEADERS
-
-
-def cors_headers(origins: tuple[str, ...], origin: bytes | None) -> Headers:
-    """``Access-Control-*`` headers for an ``/api`` response, if the origin is allowed."""
-    if origin is None:
-        return []
-    if "*" in origins:
-        allow = b"*"
-    elif origin.decode("latin-1") in origins:
-        allow = origin
-    else:
-        return []
-    return [
-        (b"access-control-allow-origin", allow),
-        (
-            b"access-control-expose-headers",
-            b"ETag, X-Request-ID, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "
-            b"RateLimit-Policy, Retry-After",
-        ),
-    ]
-
-
-def preflight_headers(origins: tuple[str, ...], origin: bytes | None) -> Headers:
-    """Headers answering a CORS preflight (``OPTIONS``) for ``/api``."""
-    base = cors_headers(origins, origin)
-    if not base:
-        return []
-    return [
-        *base,
-        (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
-        (b"access-control-allow-headers", b"Accept, If-None-Match, HX-Request"),
-        (b"access-control-max-age", b"86400"),
-    ]
