@@ -22,7 +22,6 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.middleware._internal.cors import CORSMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, Server
 from litestar.routes import HTTPRoute
 from litestar.stores.base import Store
@@ -35,6 +34,7 @@ from serve.db import BuildInfo, Database
 from serve.edge import Conditional, HostGuard, RequestContext, SizeLimit, header_finisher
 from serve.logs import AccessLog, make_access_log
 from serve.metrics import Metrics
+from serve.openapi_ui import LocalSwaggerUI
 from serve.problems import EXCEPTION_HANDLERS
 from serve.ratelimit import rate_limit_config
 from serve.routes.api import api_router
@@ -124,7 +124,8 @@ def create_app(
     cors = CORSConfig(
         allow_origins=list(settings.cors_origins),
         allow_methods=["GET", "HEAD", "OPTIONS"],
-        allow_headers=["Accept", "If-None-Match", "HX-Request"],
+        # Lower case: Litestar compares the preflight's requested names, lowered, with these.
+        allow_headers=["accept", "if-none-match", "hx-request"],
         expose_headers=[
             "ETag",
             "X-Request-ID",
@@ -146,7 +147,7 @@ def create_app(
             version="1",
             description=API_DESCRIPTION,
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[LocalSwaggerUI(pages.assets)],
             servers=[Server(url="/")],
             components=Components(),
         ),

@@ -38,8 +38,6 @@ EMBED_HEADERS: Headers = [
         b"object-src 'none'; base-uri 'self'",
     ),
 ]
-# The OpenAPI UI loads its renderer's assets from elsewhere, so it gets the page policy minus CSP.
-SCHEMA_HEADERS: Headers = list(_COMMON)
 
 
 def security_headers(path: str) -> Headers:
@@ -48,6 +46,4 @@ def security_headers(path: str) -> Headers:
         return API_HEADERS
     if path.startswith("/embed/"):
         return EMBED_HEADERS
-    if path.startswith("/schema"):
-        return SCHEMA_HEADERS
     return PAGE_HEADERS
