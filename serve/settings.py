@@ -122,6 +122,14 @@ def _choice(*choices: str) -> Parser:
     return parse
 
 
+def _shown(value: object) -> str:
+    if isinstance(value, tuple):
+        return ",".join(value)
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "unset" if value is None else str(value)
+
+
 def setting(
     default: Any,
     env: str,
@@ -294,8 +302,8 @@ class Settings:
             parser.add_argument(
                 option,
                 dest=f.name,
-                metavar=f.name.split("_")[0].upper(),
-                help=f"{f.metadata['help']} ({f.metadata['env']}, default {f.default})",
+                metavar=f.name.upper(),
+                help=f"{f.metadata['help']} ({f.metadata['env']}, default {_shown(f.default)})",
             )
 
     def with_arguments(self, args: argparse.Namespace) -> Settings:
