@@ -1,9 +1,11 @@
 """``create_app(settings)``: the one place that wires the service together.
 
-Read top to bottom: the shared objects (database, cache, limiter, metrics),
-the lifespan that opens and closes the database, the routes (API, operations,
-and pages when present), OpenAPI, error handlers, and finally the edge layer
-that wraps Litestar's router (request id, limits, cache, headers, logs).
+Read top to bottom: the shared objects (database, stores, metrics), the
+lifespan that opens and closes the database, the routes (API, operations,
+pages), then Litestar's own features configured for them (response cache,
+compression, rate limit, CORS, OpenAPI with a local UI, error handlers), and
+finally the few pieces of ``serve.edge`` around Litestar's router (request id
+and logs, Host check, size limits).
 """
 
 from __future__ import annotations
@@ -29,9 +31,16 @@ from litestar.stores.memory import MemoryStore
 from litestar.template import TemplateConfig
 from litestar.types import ASGIApp, ControllerRouterHandler, Receive, Scope, Send
 
-from serve.caching import BoundedMemoryStore, key_builder
+from serve.caching import BoundedMemoryStore, key_builder, scope_key
 from serve.db import BuildInfo, Database
-from serve.edge import Conditional, HostGuard, RequestContext, SizeLimit, header_finisher
+from serve.edge import (
+    CachedHits,
+    Conditional,
+    HostGuard,
+    RequestContext,
+    SizeLimit,
+    header_finisher,
+)
 from serve.logs import AccessLog, make_access_log
 from serve.metrics import Metrics
 from serve.openapi_ui import LocalSwaggerUI
@@ -108,7 +117,9 @@ def create_app(
     def build_id() -> str | None:
         return db.build_id
 
-    cache_key = key_builder(build_id)
+    cache_key = scope_key(build_id)
+    # Route templates of cached paths (for the metrics of hits answered before routing).
+    cached_routes: dict[str, str] = {}
     pages = web_pages()
     routers: list[ControllerRouterHandler] = [
         api_router,
@@ -155,29 +166,38 @@ def create_app(
         request_max_body_size=settings.max_body_bytes,
         stores=stores,
         response_cache_config=ResponseCacheConfig(
-            key_builder=cache_key, store="response_cache", default_expiration=None
+            key_builder=key_builder(cache_key), store="response_cache", default_expiration=None
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=512),
         middleware=[
-            rate_limit_config(settings.rate_limit, settings.trusted_proxy_header).middleware,
             DefineMiddleware(
                 Conditional,
                 key=cache_key,
                 build_id=build_id,
                 max_age=settings.cache_max_age_seconds,
+                routes=cached_routes,
             ),
         ],
         before_send=[header_finisher(cors_vary="*" not in settings.cors_origins)],
         # Logging is configured by serve.logs (JSON or console), not by Litestar.
         logging_config=None,
     )
-    # Outermost first: request id + log/metrics, Host, URI length, then CORS for /api
-    # (Litestar's CORSConfig applies to every path; the API is what browsers read
-    # cross-origin) around Litestar's router.
+    # Outermost first: request id + log/metrics, Host, sizes, CORS for /api (Litestar's
+    # CORSConfig applies to every path; the API is what browsers read cross-origin),
+    # the rate limit, and cache hits, all in front of Litestar's router.
+    limit = rate_limit_config(settings.rate_limit, settings.trusted_proxy_header)
+    hits = CachedHits(
+        app.asgi_handler,
+        store=cache,
+        key=cache_key,
+        build_id=build_id,
+        max_age=settings.cache_max_age_seconds,
+        routes=cached_routes,
+    )
     app.asgi_handler = RequestContext(
         HostGuard(
             SizeLimit(
-                _ApiCors(app.asgi_handler, cors),
+                _ApiCors(limit.middleware_class(hits, limit), cors),
                 settings.max_path_length,
                 settings.max_query_length,
                 settings.max_body_bytes,

@@ -23,6 +23,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.stores.base import Store
+from litestar.types import Scope
 
 # Longest HX-Request value kept verbatim in the key (real ones are "true").
 _HX_MAX = 32
@@ -39,32 +40,49 @@ def canonical_query(query_string: bytes) -> bytes:
     return b"&".join(sorted(query_string.split(b"&")))
 
 
-def key_builder(build_id: Callable[[], str | None]) -> Callable[[Request[Any, Any, Any]], str]:
-    """The cache key builder over the current build id (also the ETag's input).
+def scope_key(build_id: Callable[[], str | None]) -> Callable[[Scope], str]:
+    """The cache key of a request's scope over the current build id (also the ETag's input).
 
-    The key is computed once per request and kept in its scope state: Litestar
-    calls the builder when it looks up and again when it stores, and a build
-    swap in between must not file the old build's bytes under the new id.
+    The key is computed once per request and kept in its scope state: it is
+    used before routing (cache hits), when Litestar looks up and again when it
+    stores, and a build swap in between must not file the old build's bytes
+    under the new id.
     """
 
-    def build(request: Request[Any, Any, Any]) -> str:
-        state = request.scope["state"]
+    def build(scope: Scope) -> str:
+        state = scope["state"]
         key: str | None = state.get("cache_key")
         if key is None:
-            headers = request.headers
-            hx = headers.get("hx-request")
-            hx_part = "-" if hx is None else hx[:_HX_MAX].replace("|", "%7C")
-            csv = "c" if "text/csv" in headers.get("accept", "") else "j"
-            coding = "gz" if "gzip" in headers.get("accept-encoding", "") else "id"
-            query = canonical_query(request.scope["query_string"]).decode("latin-1")
+            hx = accept = coding = host = None
+            for name, value in scope["headers"]:
+                if name == b"hx-request" and hx is None:
+                    hx = value[:_HX_MAX].decode("latin-1").replace("|", "%7C")
+                elif name == b"accept" and accept is None:
+                    accept = value
+                elif name == b"accept-encoding" and coding is None:
+                    coding = value
+                elif name == b"host" and host is None:
+                    host = value.decode("latin-1")
+            csv = "c" if accept is not None and b"text/csv" in accept else "j"
+            gz = "gz" if coding is not None and b"gzip" in coding else "id"
+            query = canonical_query(scope["query_string"]).decode("latin-1")
             # Pages write absolute links (embed and badge snippets) from scheme and Host.
-            origin = f"{request.scope['scheme']}://{headers.get('host', '')}"
+            origin = f"{scope['scheme']}://{host or ''}"
             key = (
-                f"{build_id() or ''}|{origin}|{request.scope['path']}|{query}"
-                f"|{csv}|{coding}|{hx_part}"
+                f"{build_id() or ''}|{origin}|{scope['path']}|{query}|{csv}|{gz}|"
+                f"{'-' if hx is None else hx}"
             )
             state["cache_key"] = key
         return key
+
+    return build
+
+
+def key_builder(key: Callable[[Scope], str]) -> Callable[[Request[Any, Any, Any]], str]:
+    """``scope_key`` as Litestar's ``ResponseCacheConfig.key_builder`` wants it."""
+
+    def build(request: Request[Any, Any, Any]) -> str:
+        return key(request.scope)
 
     return build
 
@@ -101,7 +119,13 @@ class BoundedMemoryStore(Store):
         self._entries: OrderedDict[str, tuple[bytes, float | None]] = OrderedDict()
         self._bytes = 0
 
-    def __len__(self) -> int:
+    @property
+    def entries(self) -> int:
+        """How many responses are held.
+
+        Not ``__len__``: Litestar's store registry replaces a store that tests
+        false, as an empty sized one would.
+        """
         return len(self._entries)
 
     async def set(
@@ -123,6 +147,10 @@ class BoundedMemoryStore(Store):
 
     async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
         """The value for ``key`` unless missing or expired (marks it recently used)."""
+        return self.peek(key)
+
+    def peek(self, key: str) -> bytes | None:
+        """``get`` without awaiting: the value for ``key`` unless missing or expired."""
         entry = self._entries.get(key)
         if entry is None:
             return None

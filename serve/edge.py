@@ -29,13 +29,13 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from litestar import Request
+import msgspec
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
-from serve.caching import etag_for, etag_matches
+from serve.caching import BoundedMemoryStore, etag_for, etag_matches
 from serve.logs import AccessLog
 from serve.metrics import Metrics
 from serve.problems import PROBLEM_MEDIA_TYPE, problem_body
@@ -49,9 +49,18 @@ _HOST = re.compile(
 )
 _DROP_ON_304 = frozenset((b"content-length", b"content-type", b"content-encoding"))
 _CACHED_VARY = ("Accept", "Accept-Encoding", "HX-Request")
+_MAX_ROUTES = 65536
+_MSGPACK = msgspec.msgpack.Decoder()
 
 
-async def _reject(scope: Scope, send: Send, status: int, slug: str, detail: str) -> None:
+async def send_problem(
+    scope: Scope,
+    send: Send,
+    status: int,
+    slug: str,
+    detail: str,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     """Answer with a problem+json body (used before routing, where no handler exists)."""
     body = problem_body(
         status,
@@ -63,6 +72,7 @@ async def _reject(scope: Scope, send: Send, status: int, slug: str, detail: str)
     headers = [
         (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
         (b"content-length", str(len(body)).encode()),
+        *(extra or ()),
     ]
     start = {"type": "http.response.start", "status": status, "headers": headers}
     await send(cast("Message", start))
@@ -125,8 +135,8 @@ class RequestContext:
             seconds = time.perf_counter() - started
             route = scope.get("path_template") or "unmatched"
             handler = scope.get("route_handler")
-            cache = ""
-            if handler is not None and getattr(handler, "cache", False):
+            cache = scope["state"].get("cache", "")
+            if not cache and handler is not None and getattr(handler, "cache", False):
                 cache = "hit" if ScopeState.from_scope(scope).is_cached is True else "miss"
             self.metrics.observe(route, method, status, seconds, cache)
             self.access_log.write(
@@ -161,7 +171,7 @@ class HostGuard:
         if len(hosts) == 1 and _HOST.match(hosts[0]) and self._allowed(hosts[0]):
             await self.app(scope, receive, send)
             return
-        await _reject(scope, send, 400, "invalid-host", "Host header not allowed")
+        await send_problem(scope, send, 400, "invalid-host", "Host header not allowed")
 
     def _allowed(self, host: bytes) -> bool:
         if self.allowed is None:
@@ -190,13 +200,73 @@ class SizeLimit:
             await self.app(scope, receive, send)
             return
         if len(scope["path"]) > self.max_path or len(scope["query_string"]) > self.max_query:
-            await _reject(scope, send, 414, "uri-too-long", "path or query string too long")
+            await send_problem(scope, send, 414, "uri-too-long", "path or query string too long")
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and (not value.isdigit() or int(value) > self.max_body):
-                await _reject(scope, send, 413, "request-too-large", "request body too large")
+                await send_problem(scope, send, 413, "request-too-large", "request body too large")
                 return
         await self.app(scope, receive, send)
+
+
+class CachedHits:
+    """Answer requests whose response Litestar's response cache holds, before routing.
+
+    Litestar looks its cache up after routing, behind its exception and route
+    middleware; bench/bench_api.py's in-process CPU per request on cached 52-week
+    series measured that path at more than twice the cost of answering here, too
+    slow for the goal of 10x datasette's requests per second. This unit only reads
+    what Litestar's ``ResponseCacheMiddleware`` stores (its messages, msgpack-
+    encoded) under the same key, and ``Conditional`` tags misses; a hit gets the
+    same ETag and ``Cache-Control`` here, or a 304 when ``If-None-Match`` matches.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        store: BoundedMemoryStore,
+        key: Callable[[Scope], str],
+        build_id: Callable[[], str | None],
+        max_age: int,
+        routes: dict[str, str],
+    ) -> None:
+        self.app = app
+        self.store = store
+        self.key = key
+        self.build_id = build_id
+        self.cache_control = (b"cache-control", f"public, max-age={max_age}".encode())
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI call."""
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "GET" or self.build_id() is None:
+            await self.app(scope, receive, send)
+            return
+        key = self.key(scope)
+        raw = self.store.peek(key)
+        if raw is None:
+            await self.app(scope, receive, send)
+            return
+        scope["state"]["cache"] = "hit"
+        scope["path_template"] = self.routes.get(scope["path"], "cached")
+        etag = etag_for(key)
+        validators = [(b"etag", etag), self.cache_control]
+        inm = None
+        for name, value in scope["headers"]:
+            if name == b"if-none-match":
+                inm = value
+        if inm is not None and etag_matches(inm, etag):
+            start = {"type": "http.response.start", "status": 304, "headers": validators}
+            await send(cast("Message", start))
+            await send(cast("Message", {"type": "http.response.body", "body": b""}))
+            return
+        messages = _MSGPACK.decode(raw)
+        for message in messages:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    (bytes(k), bytes(v)) for k, v in message.get("headers", ())
+                ] + validators
+            await send(message)
 
 
 class Conditional:
@@ -210,14 +280,16 @@ class Conditional:
     def __init__(
         self,
         app: ASGIApp,
-        key: Callable[[Request[Any, Any, Any]], str],
+        key: Callable[[Scope], str],
         build_id: Callable[[], str | None],
         max_age: int,
+        routes: dict[str, str],
     ) -> None:
         self.app = app
         self.key = key
         self.build_id = build_id
         self.cache_control = (b"cache-control", f"public, max-age={max_age}".encode())
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
@@ -231,7 +303,11 @@ class Conditional:
         ):
             await self.app(scope, receive, send)
             return
-        etag = etag_for(self.key(Request(scope)))
+        etag = etag_for(self.key(scope))
+        # Route templates of cached paths, for the metrics of hits served before routing.
+        if len(self.routes) > _MAX_ROUTES:
+            self.routes.clear()
+        self.routes[scope["path"]] = scope.get("path_template") or scope["path"]
         inm = None
         for name, value in scope["headers"]:
             if name == b"if-none-match":

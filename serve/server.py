@@ -3,11 +3,11 @@
 uvicorn's own options cover the keep-alive timeout, proxy headers
 (``forwarded_allow_ips``), ``limit_concurrency`` and graceful shutdown. Its
 httptools protocol has no cap on the size of a request's headers (h11's
-``h11_max_incomplete_event_size`` exists, but h11 serves about a third of
-httptools' requests per second) and no deadline for the first request on a new
-connection: one 100 MB header held a worker's event loop and its memory, and
-idle connections that never sent a byte stayed open until file descriptors ran
-out. ``GuardedHttpTools`` adds exactly those two checks and nothing else.
+``h11_max_incomplete_event_size`` exists, but h11 serves far fewer requests
+per second) and no deadline for the first request on a new connection: a
+huge header holds a worker's event loop and memory, and idle connections that
+never send a byte stay open until file descriptors run out.
+``GuardedHttpTools`` adds exactly those two checks and nothing else.
 """
 
 from __future__ import annotations
