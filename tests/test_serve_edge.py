@@ -136,6 +136,19 @@ async def test_compressed_and_identity_bodies_are_cached_apart(
         assert "accept-encoding" in gz.headers["vary"].lower()
 
 
+async def test_the_response_cache_is_bounded_and_serves_hits(published_db: Path, top: str) -> None:
+    app = create_app(settings_for(published_db, cache_max_entries=5), access_log=AccessLog(None))
+    store = app.stores.get("response_cache")
+    async with AsyncTestClient(app) as c:
+        for weeks in range(1, 21):
+            assert (await c.get(f"/api/packages/{top}/downloads?weeks={weeks}")).status_code == 200
+        assert 1 <= store.entries <= 5  # type: ignore[attr-defined]
+        again = await c.get(f"/api/packages/{top}/downloads?weeks=20")
+        assert again.status_code == 200
+        metrics = (await c.get("/metrics")).text
+        assert 'pypi_trends_response_cache_total{result="hit"} 1.0' in metrics
+
+
 # --- Host ----------------------------------------------------------------------------------
 
 
