@@ -26,6 +26,7 @@ stores one number per client (its "theoretical arrival time"):
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from litestar.enums import ScopeType
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 from litestar.stores.redis import RedisStore
+from redis.exceptions import RedisError
 
 from serve.edge import send_problem
 from serve.settings import RateLimit
@@ -41,6 +43,8 @@ from serve.settings import RateLimit
 if TYPE_CHECKING:
     from litestar import Litestar
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("serve.ratelimit")
 
 OVERFLOW = "\x00overflow"
 
@@ -58,7 +62,8 @@ local new = tat + interval
 if new - now > period then
   return {0, tostring(tat - now)}
 end
-redis.call('SET', KEYS[1], string.format('%.6f', new), 'PX', math.ceil((new - now) * 1000))
+local ttl = math.max(1, math.ceil((new - now) * 1000))
+redis.call('SET', KEYS[1], string.format('%.6f', new), 'PX', ttl)
 return {1, tostring(new - now)}
 """
 
@@ -112,11 +117,24 @@ class RedisGcra:
         self.period = float(limit.period_seconds)
         self._store = store
         self._script = store._redis.register_script(_GCRA_LUA)
+        self._last_error = -1e9
 
     async def hit(self, client: str) -> Decision:
-        """Count one request from ``client`` (one round trip, atomic on the server)."""
+        """Count one request from ``client`` (one round trip, atomic on the server).
+
+        When the server cannot be reached the request is let through (and logged,
+        at most once a minute): an outage of the limiter's store must not take
+        the API down with it.
+        """
         key = self._store._make_key(f"gcra:{client}")
-        allowed, debt = await self._script(keys=[key], args=[self.interval, self.period])
+        try:
+            allowed, debt = await self._script(keys=[key], args=[self.interval, self.period])
+        except (RedisError, OSError) as exc:
+            now = time.monotonic()
+            if now - self._last_error > 60:
+                self._last_error = now
+                log.error("rate limit store unavailable; not limiting", extra={"error": str(exc)})
+            return Decision(True, 0.0)
         return Decision(bool(int(allowed)), float(debt))
 
 

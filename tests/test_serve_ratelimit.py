@@ -35,3 +35,22 @@ def test_gcra_memory_is_bounded_and_never_forgives_a_blocked_client_early() -> N
     # New identities beyond the bound share one bucket, which soon runs dry.
     assert not limiter.hit("yet-another", 21.0).allowed
     assert OVERFLOW in limiter._tat
+
+
+def test_an_unreachable_shared_store_lets_requests_through() -> None:
+    import asyncio
+
+    from litestar.stores.redis import RedisStore
+
+    from serve.ratelimit import RedisGcra
+    from tests.fixtures.server import free_port
+
+    async def hit() -> bool:
+        store = RedisStore.with_client(url=f"redis://127.0.0.1:{free_port()}/0")
+        limiter = RedisGcra(store, RateLimit(1, 60))
+        first = await limiter.hit("a")
+        second = await limiter.hit("a")
+        return first.allowed and second.allowed
+
+    # The API stays up while the limiter's store is down (the outage is logged).
+    assert asyncio.run(hit())
