@@ -35,12 +35,13 @@ $(NODE_STAMP): package.json package-lock.json
 setup: $(VENV_STAMP) $(NODE_STAMP) ## Create .venv from the hashed lock and node_modules from package-lock.json (idempotent)
 
 # System packages some tests drive (Debian names): chromium for the browser
-# tests, caddy for the reverse-proxy config, npm for the front-end packages.
-# Installed only when missing.
-SYSTEM_PACKAGES := chromium caddy npm
+# tests, caddy for the reverse-proxy config, npm for the front-end packages,
+# redis-server for the rate limit shared by workers (compose runs Valkey, which
+# speaks the same protocol). Installed only when missing.
+SYSTEM_PACKAGES := chromium caddy npm redis-server
 
 .PHONY: setup-system
-setup-system: ## Install system packages used by tests: chromium, caddy, npm (only when missing)
+setup-system: ## Install system packages used by tests: chromium, caddy, npm, redis-server (only when missing)
 	@missing=""; \
 	for pkg in $(SYSTEM_PACKAGES); do command -v $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -z "$$missing" ]; then echo "system packages present: $(SYSTEM_PACKAGES)"; exit 0; fi; \

@@ -304,10 +304,14 @@ def main() -> int:
         "PYPI_TRENDS_ALLOWED_HOSTS": "*",
     }
     datasette = [PY, "-m", "datasette", "serve", "-i", str(db), "--host", "127.0.0.1"]
+    # What Litestar alone does on this server config (bench/ceiling_app.py).
+    ceiling = [PY, "-m", "uvicorn", "bench.ceiling_app:app", "--loop", "uvloop"]
+    ceiling += ["--http", "httptools", "--no-access-log", "--log-level", "warning"]
     targets = [
-        ("ours_uncached", [PY, "-m", "serve", "--no-response-cache"], ours, "/readyz"),
+        ("ours_uncached", [PY, "-m", "serve", "--response-cache", "off"], ours, "/readyz"),
         ("ours_cached", [PY, "-m", "serve"], ours, "/readyz"),
         ("datasette", datasette, theirs, "/-/versions.json"),
+        ("litestar_ceiling", ceiling, lambda: "/constant", "/constant"),
     ]
     # All three run at once (idle ones cost nothing) and are measured in alternating
     # short rounds, so a change in machine load during the run hits all of them alike.
@@ -324,7 +328,7 @@ def main() -> int:
             asyncio.run(load(ports[label], make_path, args.connections, 0.0, args.warmup))
         per_round = args.duration / args.rounds
         for n in range(args.rounds):
-            order = targets[n % 3 :] + targets[: n % 3]
+            order = targets[n % len(targets) :] + targets[: n % len(targets)]
             for label, _, make_path, _ in order:
                 lat, err = asyncio.run(
                     load(ports[label], make_path, args.connections, per_round, 0.2)
@@ -349,6 +353,7 @@ def main() -> int:
     summary = {
         "uncached_vs_datasette": round(results["ours_uncached"]["req_per_s"] / base, 2),
         "cached_vs_datasette": round(results["ours_cached"]["req_per_s"] / base, 2),
+        "ceiling_vs_datasette": round(results["litestar_ceiling"]["req_per_s"] / base, 2),
         "cpu_us_per_request": cpu,
         "uncached_vs_datasette_cpu": round(cpu["datasette"] / cpu["ours_uncached"], 2),
         "cached_vs_datasette_cpu": round(cpu["datasette"] / cpu["ours_cached"], 2),

@@ -1,30 +1,51 @@
 """``create_app(settings)``: the one place that wires the service together.
 
-Read top to bottom: the shared objects (database, cache, limiter, metrics),
-the lifespan that opens and closes the database, the routes (API, operations,
-and pages when present), OpenAPI, error handlers, and finally the edge layer
-that wraps Litestar's router (request id, limits, cache, headers, logs).
+Read top to bottom: the shared objects (database, stores, metrics), the
+lifespan that opens and closes the database, the routes (API, operations,
+pages), then Litestar's own features configured for them (response cache,
+compression, rate limit, CORS, OpenAPI with a local UI, error handlers), and
+finally the few pieces of ``serve.edge`` around Litestar's router (request id
+and logs, Host check, size limits).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Router
+from litestar.config.compression import CompressionConfig
+from litestar.config.cors import CORSConfig
+from litestar.config.response_cache import ResponseCacheConfig
 from litestar.datastructures import State
+from litestar.enums import ScopeType
+from litestar.handlers import HTTPRouteHandler
+from litestar.middleware import DefineMiddleware
+from litestar.middleware._internal.cors import CORSMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, Server
+from litestar.routes import HTTPRoute
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
+from litestar.types import ASGIApp, ControllerRouterHandler, Receive, Scope, Send
 
-from serve.caching import ResponseCache
+from serve.caching import BoundedMemoryStore, key_builder, scope_key
 from serve.db import BuildInfo, Database
 from serve.dependencies import dependencies
-from serve.edge import Edge
+from serve.edge import (
+    CachedHits,
+    Conditional,
+    HostGuard,
+    RequestContext,
+    SizeLimit,
+    header_finisher,
+)
 from serve.logs import AccessLog, make_access_log
 from serve.metrics import Metrics
+from serve.openapi_ui import LocalSwaggerUI
 from serve.problems import exception_handler
-from serve.ratelimit import RateLimiter
+from serve.ratelimit import rate_limit_config
 from serve.routes.api import api_router
 from serve.routes.ops import ops_router
 from serve.settings import Settings
@@ -66,15 +87,12 @@ def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Li
         reload_interval=settings.reload_interval_seconds,
         observe_query=metrics.observe_query,
     )
-    cache = (
-        ResponseCache(settings.cache_max_entries, settings.cache_max_bytes)
-        if settings.response_cache
-        else None
-    )
+    cache = BoundedMemoryStore(settings.cache_max_entries, settings.cache_max_bytes)
+    stores: dict[str, Store] = {"response_cache": cache, "rate_limit": _rate_limit_store(settings)}
 
     def on_new_build(build: BuildInfo, previous: str | None) -> None:
-        if cache is not None:
-            cache.clear()
+        # Keys carry the build id, so old entries could never be read again: free them.
+        cache.clear()
         metrics.set_build(build.build_id, build.data_through, swapped=previous is not None)
 
     db.on_swap.append(on_new_build)
@@ -87,10 +105,37 @@ def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Li
         finally:
             await db.close()
 
-    # The HTML pages (serve/web): same database, same edge (cache, limits, headers).
+    def build_id() -> str | None:
+        return db.build_id
+
+    cache_key = scope_key(build_id)
+    # Route templates of cached paths (for the metrics of hits answered before routing).
+    cached_routes: dict[str, str] = {}
     pages = web_pages()
+    routers: list[ControllerRouterHandler] = [api_router, ops_router, pages.router]
+    # Handlers mark themselves cacheable with opt={"cache": True}; Litestar's response
+    # cache reads the handler's `cache` attribute, set here from the settings.
+    for handler in _http_handlers(routers):
+        if handler.opt.get("cache", False):
+            handler.cache = settings.cache_max_age_seconds if settings.response_cache else False
+    cors = CORSConfig(
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "HEAD", "OPTIONS"],
+        # Lower case: Litestar compares the preflight's requested names, lowered, with these.
+        allow_headers=["accept", "if-none-match", "hx-request"],
+        expose_headers=[
+            "ETag",
+            "X-Request-ID",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+            "RateLimit-Policy",
+            "Retry-After",
+        ],
+        max_age=86400,
+    )
     app = Litestar(
-        route_handlers=[api_router, ops_router, pages.router],
+        route_handlers=routers,
         lifespan=[lifespan],
         dependencies=dependencies(db),
         state=State({"metrics": metrics}),
@@ -101,24 +146,86 @@ def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Li
             version="1",
             description=API_DESCRIPTION,
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[LocalSwaggerUI(pages.assets)],
             servers=[Server(url="/")],
             components=Components(),
         ),
         template_config=pages.template_config,
         request_max_body_size=settings.max_body_bytes,
+        stores=stores,
+        response_cache_config=ResponseCacheConfig(
+            key_builder=key_builder(cache_key), store="response_cache", default_expiration=None
+        ),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=512),
+        middleware=[
+            DefineMiddleware(
+                Conditional,
+                key=cache_key,
+                build_id=build_id,
+                max_age=settings.cache_max_age_seconds,
+                routes=cached_routes,
+            ),
+        ],
+        before_send=[header_finisher(cors_vary="*" not in settings.cors_origins)],
         # Logging is configured by serve.logs (JSON or console), not by Litestar.
         logging_config=None,
     )
-    # The edge wraps Litestar's router (not a route-level middleware) so it also
-    # sees unknown paths and can answer cache hits before routing.
-    app.asgi_handler = Edge(
+    # Outermost first: request id + log/metrics, Host, sizes, CORS for /api (Litestar's
+    # CORSConfig applies to every path; the API is what browsers read cross-origin),
+    # the rate limit, and cache hits, all in front of Litestar's router.
+    limit = rate_limit_config(settings.rate_limit, settings.trusted_proxy_header)
+    hits = CachedHits(
         app.asgi_handler,
-        settings=settings,
-        db=db,
-        cache=cache,
-        limiter=RateLimiter(settings.rate_limit),
-        metrics=metrics,
-        access_log=access_log or make_access_log(settings.log_format),
+        store=cache,
+        key=cache_key,
+        build_id=build_id,
+        max_age=settings.cache_max_age_seconds,
+        routes=cached_routes,
+    )
+    app.asgi_handler = RequestContext(
+        HostGuard(
+            SizeLimit(
+                _ApiCors(limit.middleware_class(hits, limit), cors),
+                settings.max_path_length,
+                settings.max_query_length,
+                settings.max_body_bytes,
+            ),
+            settings.allowed_hosts,
+        ),
+        metrics,
+        access_log or make_access_log(settings.log_format),
     )
     return app
+
+
+class _ApiCors:
+    """Litestar's CORS middleware (from ``CORSConfig``) on ``/api/`` paths only."""
+
+    def __init__(self, app: ASGIApp, config: CORSConfig) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(app, config)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and scope["path"].startswith("/api/"):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def _rate_limit_store(settings: Settings) -> Store:
+    """Valkey/Redis when configured (shared by workers), else process memory (one worker)."""
+    if settings.redis_url:
+        from litestar.stores.redis import RedisStore
+
+        return RedisStore.with_client(url=settings.redis_url, namespace="pypi_trends")
+    return MemoryStore()
+
+
+def _http_handlers(layers: Iterable[Any]) -> Iterable[HTTPRouteHandler]:
+    for layer in layers:
+        if isinstance(layer, HTTPRouteHandler):
+            yield layer
+        elif isinstance(layer, Router):
+            for route in layer.routes:
+                if isinstance(route, HTTPRoute):
+                    yield from route.route_handlers

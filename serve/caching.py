@@ -1,17 +1,32 @@
-"""Response cache and validators keyed by build id + canonical request.
+"""Response cache pieces for Litestar's ``ResponseCacheConfig``, and the build-id ETag.
 
 Everything a cacheable response depends on is in the key: the build id (a new
-build never serves old bytes), the path, the query string with its parameters
-sorted, whether CSV was asked for through ``Accept``, and ``HX-Request`` (pages
-render fragments for htmx). The ETag is a hash of the same key, so it can be
-checked before any work is done.
+build never serves old bytes), the scheme and Host (pages write absolute links
+into their embed and badge snippets; Host is allow-listed first), the path, the
+query string with its parameters sorted, whether CSV was asked for through
+``Accept``, the content coding (compressed bytes are what the cache stores) and
+the exact value of ``HX-Request`` (pages render a fragment only when it is
+``true``; keying on mere presence let ``HX-Request: no`` store a full page
+under the key a real htmx request then read). The ETag is a hash of the same
+key, so a matching ``If-None-Match`` is answered before any work is done
+(Litestar has no conditional-request support to do that).
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from litestar import Request
+from litestar.stores.base import Store
+from litestar.types import Scope
+
+# Longest HX-Request value kept verbatim in the key (real ones are "true").
+_HX_MAX = 32
 
 
 def canonical_query(query_string: bytes) -> bytes:
@@ -25,17 +40,57 @@ def canonical_query(query_string: bytes) -> bytes:
     return b"&".join(sorted(query_string.split(b"&")))
 
 
-def cache_key(build_id: bytes, path: bytes, query_string: bytes, csv: bool, htmx: bool) -> bytes:
-    """The key of one cacheable representation."""
-    flags = b"|c" if csv else b"|j"
-    if htmx:
-        flags += b"h"
-    return build_id + b"|" + path + b"|" + canonical_query(query_string) + flags
+def scope_key(build_id: Callable[[], str | None]) -> Callable[[Scope], str]:
+    """The cache key of a request's scope over the current build id (also the ETag's input).
+
+    The key is computed once per request and kept in its scope state: it is
+    used before routing (cache hits), when Litestar looks up and again when it
+    stores, and a build swap in between must not file the old build's bytes
+    under the new id.
+    """
+
+    def build(scope: Scope) -> str:
+        state = scope["state"]
+        key: str | None = state.get("cache_key")
+        if key is None:
+            hx = accept = coding = host = None
+            for name, value in scope["headers"]:
+                if name == b"hx-request" and hx is None:
+                    hx = value[:_HX_MAX].decode("latin-1").replace("|", "%7C")
+                elif name == b"accept" and accept is None:
+                    accept = value
+                elif name == b"accept-encoding" and coding is None:
+                    coding = value
+                elif name == b"host" and host is None:
+                    host = value.decode("latin-1")
+            csv = "c" if accept is not None and b"text/csv" in accept else "j"
+            gz = "gz" if coding is not None and b"gzip" in coding else "id"
+            query = canonical_query(scope["query_string"]).decode("latin-1")
+            # Pages write absolute links (embed and badge snippets) from scheme and Host.
+            origin = f"{scope['scheme']}://{host or ''}"
+            key = (
+                f"{build_id() or ''}|{origin}|{scope['path']}|{query}|{csv}|{gz}|"
+                f"{'-' if hx is None else hx}"
+            )
+            state["cache_key"] = key
+        return key
+
+    return build
 
 
-def etag_for(key: bytes) -> bytes:
+def key_builder(key: Callable[[Scope], str]) -> Callable[[Request[Any, Any, Any]], str]:
+    """``scope_key`` as Litestar's ``ResponseCacheConfig.key_builder`` wants it."""
+
+    def build(request: Request[Any, Any, Any]) -> str:
+        return key(request.scope)
+
+    return build
+
+
+def etag_for(key: str) -> bytes:
     """A strong ETag derived from the cache key (quoted, as the header wants)."""
-    return b'"' + hashlib.blake2b(key, digest_size=12).hexdigest().encode() + b'"'
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=12).hexdigest()
+    return b'"' + digest.encode() + b'"'
 
 
 def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
@@ -51,54 +106,85 @@ def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
     return False
 
 
-@dataclass(frozen=True, slots=True)
-class CachedResponse:
-    """A complete 200 response: headers (without per-request ones) and body."""
+class BoundedMemoryStore(Store):
+    """A Litestar ``Store`` kept in process memory, bounded by entries and bytes (LRU).
 
-    headers: tuple[tuple[bytes, bytes], ...]
-    body: bytes
-    route: str
-    etag: bytes
-
-    @property
-    def size(self) -> int:
-        """Approximate memory held, for the byte budget."""
-        return len(self.body) + sum(len(k) + len(v) for k, v in self.headers) + 200
-
-
-class ResponseCache:
-    """An LRU of responses bounded by entry count and bytes."""
+    Litestar's ``MemoryStore`` grows without bound until entries expire: every
+    distinct query string would stay in memory for the expiry time.
+    """
 
     def __init__(self, max_entries: int, max_bytes: int) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[bytes, CachedResponse] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[bytes, float | None]] = OrderedDict()
         self._bytes = 0
 
-    def __len__(self) -> int:
+    @property
+    def entries(self) -> int:
+        """How many responses are held.
+
+        Not ``__len__``: Litestar's store registry replaces a store that tests
+        false, as an empty sized one would.
+        """
         return len(self._entries)
 
-    def get(self, key: bytes) -> CachedResponse | None:
-        """The cached response for ``key``, marking it recently used."""
-        entry = self._entries.get(key)
-        if entry is not None:
-            self._entries.move_to_end(key)
-        return entry
-
-    def put(self, key: bytes, entry: CachedResponse) -> None:
-        """Store a response, evicting the least recently used ones over budget."""
-        if entry.size > self.max_bytes // 4:
+    async def set(
+        self, key: str, value: str | bytes, expires_in: int | timedelta | None = None
+    ) -> None:
+        """Store ``value``, evicting the least recently used entries over budget."""
+        data = value.encode() if isinstance(value, str) else value
+        size = len(data) + len(key) + 100
+        if size > self.max_bytes // 4:
             return
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self._bytes -= old.size
-        self._entries[key] = entry
-        self._bytes += entry.size
+        if isinstance(expires_in, timedelta):
+            expires_in = int(expires_in.total_seconds())
+        expires = None if expires_in is None else time.monotonic() + expires_in
+        self._drop(key)
+        self._entries[key] = (data, expires)
+        self._bytes += size
         while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
-            _, evicted = self._entries.popitem(last=False)
-            self._bytes -= evicted.size
+            self._drop(next(iter(self._entries)))
+
+    async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+        """The value for ``key`` unless missing or expired (marks it recently used)."""
+        return self.peek(key)
+
+    def peek(self, key: str) -> bytes | None:
+        """``get`` without awaiting: the value for ``key`` unless missing or expired."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[1] is not None and entry[1] <= time.monotonic():
+            self._drop(key)
+            return None
+        self._entries.move_to_end(key)
+        return entry[0]
+
+    async def delete(self, key: str) -> None:
+        """Remove ``key``."""
+        self._drop(key)
+
+    async def delete_all(self) -> None:
+        """Remove everything."""
+        self.clear()
+
+    async def exists(self, key: str) -> bool:
+        """Whether ``key`` holds an unexpired value."""
+        return await self.get(key) is not None
+
+    async def expires_in(self, key: str) -> int | None:
+        """Seconds until ``key`` expires (None: never or missing)."""
+        entry = self._entries.get(key)
+        if entry is None or entry[1] is None:
+            return None
+        return max(0, int(entry[1] - time.monotonic()))
 
     def clear(self) -> None:
-        """Drop everything (a new build was opened)."""
+        """Drop everything (synchronously: called when a new build is opened)."""
         self._entries.clear()
         self._bytes = 0
+
+    def _drop(self, key: str) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._bytes -= len(old[0]) + len(key) + 100

@@ -1,11 +1,23 @@
-"""The edge: one pure-ASGI layer in front of Litestar's router.
+"""The few request-path pieces Litestar has no feature for, one concern per unit.
 
-It does, in this order, everything that must apply to every request including
-unknown paths and cache hits: request id, Host allow-list, size limits, rate
-limit, CORS preflight, response cache / ``If-None-Match``, security and CORS
-headers, ``HEAD`` (answered as ``GET`` without the body, as RFC 9110 asks of
-every resource that has ``GET``), then one log line and the metrics. Cache hits are answered here
-without routing or touching the database, which is what makes them cheap.
+Litestar itself does CORS (``CORSConfig``), rate limiting (``RateLimitConfig``,
+see ``serve.ratelimit``), the response cache (``ResponseCacheConfig``, see
+``serve.caching``), compression and the exception -> problem+json mapping. What
+is left here:
+
+* ``RequestContext`` (outermost): the request id, ``HEAD`` answered as ``GET``
+  without the body (RFC 9110), and one access-log line plus the metrics per
+  request, including requests rejected before routing;
+* ``HostGuard``: exactly one ``Host`` header, syntactically a host[:port], whose
+  host is on the allow-list. Litestar's ``AllowedHostsConfig`` matches the
+  first ``Host`` header with its port against the list (so ``localhost:8000``
+  needs its own entry), and answers with a non-problem body;
+* ``SizeLimit``: 414 for a path or query string over the configured length, 413
+  for a declared body over its limit;
+* ``Conditional`` (route middleware): the build-id ETag, ``Cache-Control``,
+  and ``If-None-Match`` -> 304 before the handler runs;
+* ``finish_headers`` (a ``before_send`` hook): security headers per kind of
+  page and one merged ``Vary``.
 """
 
 from __future__ import annotations
@@ -14,60 +26,69 @@ import itertools
 import re
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
+import msgspec
+from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 
-from serve.caching import CachedResponse, ResponseCache, cache_key, etag_for, etag_matches
-from serve.db import Database
+from serve.caching import BoundedMemoryStore, etag_for, etag_matches
 from serve.logs import AccessLog
 from serve.metrics import Metrics
 from serve.problems import PROBLEM_MEDIA_TYPE, problem_body
-from serve.ratelimit import RateLimiter, client_identity
-from serve.security import cors_headers, preflight_headers, security_headers
-from serve.settings import Settings
+from serve.security import security_headers
 
-_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
-_UNLIMITED_PATHS = frozenset(("/healthz", "/readyz", "/metrics"))
-_VARY = (b"vary", b"Accept, HX-Request")
-_DROP_ON_304 = frozenset((b"content-length", b"content-type"))
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# host (reg-name, IPv4, or bracketed IPv6) and an optional port: nothing else
+# (no userinfo "@", no path, no spaces), so links built from it stay on this site.
+_HOST = re.compile(
+    rb"^(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(?::[0-9]{1,5})?$"
+)
+_DROP_ON_304 = frozenset((b"content-length", b"content-type", b"content-encoding"))
+_CACHED_VARY = ("Accept", "Accept-Encoding", "HX-Request")
+_MAX_ROUTES = 65536
+_MSGPACK = msgspec.msgpack.Decoder()
 
 
-class Edge:
-    """Wraps the Litestar ASGI handler; see the module docstring."""
+async def send_problem(
+    scope: Scope,
+    send: Send,
+    status: int,
+    slug: str,
+    detail: str,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """Answer with a problem+json body (used before routing, where no handler exists)."""
+    body = problem_body(
+        status,
+        slug,
+        detail,
+        instance=scope["path"][:200],
+        request_id=scope["state"].get("request_id"),
+    )
+    headers = [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *(extra or ()),
+    ]
+    start = {"type": "http.response.start", "status": status, "headers": headers}
+    await send(cast("Message", start))
+    await send(cast("Message", {"type": "http.response.body", "body": body}))
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        settings: Settings,
-        db: Database,
-        cache: ResponseCache | None,
-        limiter: RateLimiter,
-        metrics: Metrics,
-        access_log: AccessLog,
-    ) -> None:
+
+class RequestContext:
+    """Request id, HEAD as GET, and one log line + metrics per request."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, access_log: AccessLog) -> None:
         self.app = app
+        self.metrics = metrics
         self.access_log = access_log
         # Request ids: a random per-process prefix and a counter (unique, and cheap).
-        self._id_prefix = secrets.token_hex(4)
+        self._prefix = secrets.token_hex(4)
         self._ids = itertools.count(1)
-        self.db = db
-        self.cache = cache
-        self.limiter = limiter
-        self.metrics = metrics
-        self.settings = settings
-        hosts = settings.allowed_hosts
-        self.allowed_hosts = (
-            None if "*" in hosts else frozenset(h.lower().encode("idna") for h in hosts)
-        )
-        proxy = settings.trusted_proxy_header
-        self.proxy_header = proxy.lower().encode() if proxy else None
-        self.cache_control = (
-            b"cache-control",
-            f"public, max-age={settings.cache_max_age_seconds}".encode(),
-        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
@@ -75,234 +96,266 @@ class Edge:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        host = inm = accept = htmx = rid = origin = proxy = length = None
-        proxy_header = self.proxy_header
+        given = None
         for name, value in scope["headers"]:
-            if name == b"host":
-                host = value
-            elif name == b"if-none-match":
-                inm = value
-            elif name == b"accept":
-                accept = value
-            elif name == b"hx-request":
-                htmx = value
-            elif name == b"x-request-id":
-                rid = value
-            elif name == b"origin":
-                origin = value
-            elif name == b"content-length":
-                length = value
-            elif name == proxy_header:
-                proxy = value
-        if rid is not None and _REQUEST_ID.match(rid):
-            request_id = rid.decode()
+            if name == b"x-request-id":
+                given = value.decode("latin-1")
+                break
+        if given is not None and _REQUEST_ID.match(given):
+            request_id = given
         else:
-            request_id = f"{self._id_prefix}-{next(self._ids):x}"
-        scope["state"]["request_id"] = request_id
-        path: str = scope["path"]
-        method: str = scope["method"]
-        # HEAD: the router only knows GET handlers, so the application sees a GET and
-        # the body is dropped on the way out (headers, Content-Length included, stay).
+            request_id = f"{self._prefix}-{next(self._ids):x}"
+        scope.setdefault("state", {})["request_id"] = request_id
+        method = scope["method"]
         head = method == "HEAD"
         if head:
+            # The router only knows GET handlers: the app sees a GET, and the body is
+            # dropped on the way out (headers, Content-Length included, stay).
             scope = cast("Scope", {**scope, "method": "GET"})
-        query: bytes = scope["query_string"]
-        extra: list[tuple[bytes, bytes]] = [(b"x-request-id", request_id.encode())]
-        extra += security_headers(path)
-        is_api = path.startswith("/api/")
-        if is_api and origin is not None:
-            extra += cors_headers(self.settings.cors_origins, origin)
-        client = client_identity(scope.get("client"), proxy)
-        exchange = _Exchange(self, method, path, query, request_id, client, started)
-        if head:
-            method = "GET"
+        status = 500
+        size = 0
+        rid = (b"x-request-id", request_id.encode())
 
-        async def reject(
-            status: int, slug: str, detail: str, more: list[tuple[bytes, bytes]]
-        ) -> None:
-            body = problem_body(status, slug, detail, instance=path[:200], request_id=request_id)
-            headers = [
-                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                (b"content-length", str(len(body)).encode()),
-                *extra,
-                *more,
-            ]
-            await _send_all(send, status, headers, b"" if head else body)
-            exchange.finish(status, len(body), "", "edge")
-
-        # 1. Host allow-list (before anything else, as it guards against DNS rebinding).
-        if self.allowed_hosts is not None:
-            hostname = _hostname(host)
-            if hostname not in self.allowed_hosts:
-                await reject(400, "invalid-host", "Host header not allowed", [])
-                return
-        # 2. Size limits.
-        if len(path) > self.settings.max_path_length or len(query) > self.settings.max_query_length:
-            await reject(414, "uri-too-long", "path or query string too long", [])
-            return
-        if length is not None and (
-            not length.isdigit() or int(length) > self.settings.max_body_bytes
-        ):
-            await reject(413, "request-too-large", "request body too large", [])
-            return
-        # 3. Rate limit.
-        if path not in _UNLIMITED_PATHS:
-            decision = self.limiter.hit(client, time.time())
-            extra += decision.headers(self.limiter.policy)
-            if not decision.allowed:
-                retry = [(b"retry-after", str(decision.reset_seconds).encode())]
-                await reject(429, "rate-limited", "too many requests; slow down", retry)
-                return
-        # 4. CORS preflight.
-        if method == "OPTIONS" and is_api:
-            headers = [*extra, *preflight_headers(self.settings.cors_origins, origin)]
-            await _send_all(send, 204, headers, b"")
-            exchange.finish(204, 0, "", "preflight")
-            return
-        # 5. Response cache.
-        key: bytes | None = None
-        etag = b""
-        build_id = self.db.build_id
-        if method == "GET" and build_id is not None:
-            csv = accept is not None and b"text/csv" in accept
-            key = cache_key(
-                build_id.encode(),
-                path.encode("utf-8", "surrogateescape"),
-                query,
-                csv,
-                htmx is not None,
-            )
-            if self.cache is not None:
-                entry = self.cache.get(key)
-                if entry is not None:
-                    if inm is not None and etag_matches(inm, entry.etag):
-                        headers = [(b"etag", entry.etag), self.cache_control, _VARY, *extra]
-                        await _send_all(send, 304, headers, b"")
-                        exchange.finish(304, 0, "hit", entry.route)
-                    else:
-                        body = b"" if head else entry.body
-                        await _send_all(send, 200, [*entry.headers, *extra], body)
-                        exchange.finish(200, len(entry.body), "hit", entry.route)
-                    return
-        # 6. The application.
-        cache = self.cache
-        state: dict[str, Any] = {
-            "status": 500,
-            "bytes": 0,
-            "cacheable": False,
-            "not_modified": False,
-        }
-        chunks: list[bytes] = []
-        stored: list[tuple[bytes, bytes]] = []
-
-        async def wrapped_send(message: Message) -> None:
-            nonlocal etag
+        async def wrapped(message: Message) -> None:
+            nonlocal status, size
             if message["type"] == "http.response.start":
                 status = message["status"]
-                state["status"] = status
-                headers = list(message.get("headers", ()))
-                handler = scope.get("route_handler")
-                if (
-                    key is not None
-                    and status == 200
-                    and handler is not None
-                    and handler.opt.get("cache", False)
-                ):
-                    state["cacheable"] = True
-                    etag = etag_for(key)
-                    headers += [(b"etag", etag), self.cache_control, _VARY]
-                    stored[:] = headers
-                    if inm is not None and etag_matches(inm, etag):
-                        state["not_modified"] = True
-                        headers = [h for h in headers if h[0].lower() not in _DROP_ON_304]
-                        message = {**message, "status": 304}
-                        state["status"] = 304
-                await send({**message, "headers": headers + extra})
-                return
-            if message["type"] == "http.response.body":
-                body = message.get("body", b"")
-                state["bytes"] += len(body)
-                if state["cacheable"]:
-                    chunks.append(body)
-                    # A build swap during the request: do not file new bytes under the old key.
-                    if (
-                        not message.get("more_body", False)
-                        and cache is not None
-                        and key is not None
-                        and self.db.build_id == build_id
-                    ):
-                        route = scope.get("path_template") or path
-                        entry = CachedResponse(tuple(stored), b"".join(chunks), route, etag)
-                        cache.put(key, entry)
-                if state["not_modified"] or head:
+                message = {**message, "headers": [*message.get("headers", ()), rid]}
+            elif message["type"] == "http.response.body":
+                size += len(message.get("body", b""))
+                if head:
                     if message.get("more_body", False):
                         return
                     message = cast("Message", {"type": "http.response.body", "body": b""})
             await send(message)
 
         try:
-            await self.app(scope, receive, wrapped_send)
+            await self.app(scope, receive, wrapped)
         finally:
-            result = ("miss" if cache is not None else "off") if state["cacheable"] else ""
+            seconds = time.perf_counter() - started
             route = scope.get("path_template") or "unmatched"
-            exchange.finish(state["status"], state["bytes"], result, route)
+            handler = scope.get("route_handler")
+            cache = scope["state"].get("cache", "")
+            if not cache and handler is not None and getattr(handler, "cache", False):
+                cache = "hit" if ScopeState.from_scope(scope).is_cached is True else "miss"
+            self.metrics.observe(route, method, status, seconds, cache)
+            self.access_log.write(
+                {
+                    "request_id": request_id,
+                    "method": method,
+                    "path": scope["path"][:500],
+                    "query": scope["query_string"][:500].decode("latin-1"),
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 3),
+                    "bytes": size,
+                    "client": (scope.get("client") or ("unknown",))[0],
+                    "cache": cache,
+                    "route": route,
+                }
+            )
 
 
-class _Exchange:
-    """What the access log and metrics need about one request."""
+class HostGuard:
+    """Exactly one well-formed ``Host`` header naming an allowed host, else 400."""
 
-    __slots__ = ("client", "edge", "method", "path", "query", "request_id", "started")
+    def __init__(self, app: ASGIApp, allowed_hosts: tuple[str, ...]) -> None:
+        self.app = app
+        self.allowed = None if "*" in allowed_hosts else frozenset(h.lower() for h in allowed_hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI call."""
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        hosts = [value for name, value in scope["headers"] if name == b"host"]
+        if len(hosts) == 1 and _HOST.match(hosts[0]) and self._allowed(hosts[0]):
+            await self.app(scope, receive, send)
+            return
+        await send_problem(scope, send, 400, "invalid-host", "Host header not allowed")
+
+    def _allowed(self, host: bytes) -> bool:
+        if self.allowed is None:
+            return True
+        text = host.decode("ascii").lower()
+        name = text[: text.index("]") + 1] if text.startswith("[") else text.rsplit(":", 1)[0]
+        return name in self.allowed
+
+
+class SizeLimit:
+    """414 for a path or query string over the limits, 413 for a declared body over its limit.
+
+    Checked before routing, so an oversized request to any path (or with any
+    method) gets the same answer without being parsed further.
+    """
+
+    def __init__(self, app: ASGIApp, max_path: int, max_query: int, max_body: int) -> None:
+        self.app = app
+        self.max_path = max_path
+        self.max_query = max_query
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI call."""
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        if len(scope["path"]) > self.max_path or len(scope["query_string"]) > self.max_query:
+            await send_problem(scope, send, 414, "uri-too-long", "path or query string too long")
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.max_body):
+                await send_problem(scope, send, 413, "request-too-large", "request body too large")
+                return
+        await self.app(scope, receive, send)
+
+
+class CachedHits:
+    """Answer requests whose response Litestar's response cache holds, before routing.
+
+    Litestar looks its cache up after routing, behind its exception and route
+    middleware; bench/bench_api.py's in-process CPU per request on cached 52-week
+    series measured that path at more than twice the cost of answering here, too
+    slow for the goal of 10x datasette's requests per second. This unit only reads
+    what Litestar's ``ResponseCacheMiddleware`` stores (its messages, msgpack-
+    encoded) under the same key, and ``Conditional`` tags misses; a hit gets the
+    same ETag and ``Cache-Control`` here, or a 304 when ``If-None-Match`` matches.
+    """
 
     def __init__(
         self,
-        edge: Edge,
-        method: str,
-        path: str,
-        query: bytes,
-        request_id: str,
-        client: str,
-        started: float,
+        app: ASGIApp,
+        store: BoundedMemoryStore,
+        key: Callable[[Scope], str],
+        build_id: Callable[[], str | None],
+        max_age: int,
+        routes: dict[str, str],
     ) -> None:
-        self.edge = edge
-        self.method = method
-        self.path = path
-        self.query = query
-        self.request_id = request_id
-        self.client = client
-        self.started = started
+        self.app = app
+        self.store = store
+        self.key = key
+        self.build_id = build_id
+        self.cache_control = (b"cache-control", f"public, max-age={max_age}".encode())
+        self.routes = routes
 
-    def finish(self, status: int, size: int, cache: str, route: str) -> None:
-        seconds = time.perf_counter() - self.started
-        self.edge.metrics.observe(route, self.method, status, seconds, cache)
-        self.edge.access_log.write(
-            {
-                "request_id": self.request_id,
-                "method": self.method,
-                "path": self.path[:500],
-                "query": self.query[:500].decode("latin-1"),
-                "status": status,
-                "duration_ms": round(seconds * 1000, 3),
-                "bytes": size,
-                "client": self.client,
-                "cache": cache,
-                "route": route,
-            }
-        )
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI call."""
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "GET" or self.build_id() is None:
+            await self.app(scope, receive, send)
+            return
+        key = self.key(scope)
+        raw = self.store.peek(key)
+        if raw is None:
+            await self.app(scope, receive, send)
+            return
+        scope["state"]["cache"] = "hit"
+        scope["path_template"] = self.routes.get(scope["path"], "cached")
+        etag = etag_for(key)
+        validators = [(b"etag", etag), self.cache_control]
+        inm = None
+        for name, value in scope["headers"]:
+            if name == b"if-none-match":
+                inm = value
+        if inm is not None and etag_matches(inm, etag):
+            start = {"type": "http.response.start", "status": 304, "headers": validators}
+            await send(cast("Message", start))
+            await send(cast("Message", {"type": "http.response.body", "body": b""}))
+            return
+        messages = _MSGPACK.decode(raw)
+        for message in messages:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    (bytes(k), bytes(v)) for k, v in message.get("headers", ())
+                ] + validators
+            await send(message)
 
 
-def _hostname(host: bytes | None) -> bytes:
-    if not host:
-        return b""
-    host = host.lower()
-    if host.startswith(b"["):
-        return host[: host.find(b"]") + 1]
-    return host.rsplit(b":", 1)[0]
+class Conditional:
+    """The build-id ETag on cacheable routes, and ``If-None-Match`` -> 304 without work.
+
+    A route is cacheable when its handler sets ``opt={"cache": True}``. The ETag
+    hashes the response cache's key (build id + canonical request), so it is
+    known before the handler runs.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        key: Callable[[Scope], str],
+        build_id: Callable[[], str | None],
+        max_age: int,
+        routes: dict[str, str],
+    ) -> None:
+        self.app = app
+        self.key = key
+        self.build_id = build_id
+        self.cache_control = (b"cache-control", f"public, max-age={max_age}".encode())
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI call."""
+        handler = scope.get("route_handler")
+        if (
+            scope["type"] != ScopeType.HTTP
+            or scope["method"] != "GET"
+            or handler is None
+            or not handler.opt.get("cache", False)
+            or self.build_id() is None
+        ):
+            await self.app(scope, receive, send)
+            return
+        etag = etag_for(self.key(scope))
+        # Route templates of cached paths, for the metrics of hits served before routing.
+        if len(self.routes) > _MAX_ROUTES:
+            self.routes.clear()
+        self.routes[scope["path"]] = scope.get("path_template") or scope["path"]
+        inm = None
+        for name, value in scope["headers"]:
+            if name == b"if-none-match":
+                inm = value
+        validators = [(b"etag", etag), self.cache_control]
+        if inm is not None and etag_matches(inm, etag):
+            start = {"type": "http.response.start", "status": 304, "headers": validators}
+            await send(cast("Message", start))
+            await send(cast("Message", {"type": "http.response.body", "body": b""}))
+            return
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                message = {**message, "headers": [*message.get("headers", ()), *validators]}
+            await send(message)
+
+        await self.app(scope, receive, wrapped)
 
 
-async def _send_all(
-    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
-) -> None:
-    await send(
-        cast("Message", {"type": "http.response.start", "status": status, "headers": headers})
-    )
-    await send(cast("Message", {"type": "http.response.body", "body": body}))
+def header_finisher(cors_vary: bool) -> Callable[[Message, Scope], Any]:
+    """The ``before_send`` hook: security headers by path, and one merged ``Vary``.
+
+    Args:
+        cors_vary: Whether API responses vary by ``Origin`` (a list of allowed
+            origins rather than ``*``).
+    """
+
+    async def finish_headers(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
+            return
+        path: str = scope.get("path", "")
+        headers = MutableScopeHeaders.from_message(message)
+        vary: list[str] = []
+        for value in headers.getall("vary", []):
+            vary += [v.strip() for v in value.split(",") if v.strip()]
+        if "etag" in headers:
+            vary += _CACHED_VARY
+        if cors_vary and path.startswith("/api/"):
+            vary.append("Origin")
+        if vary:
+            seen: dict[str, str] = {}
+            for v in vary:
+                seen.setdefault(v.lower(), v)
+            headers["Vary"] = ", ".join(seen.values())
+        if message["status"] == 304:
+            message["headers"] = [
+                (k, v) for k, v in message["headers"] if k.lower() not in _DROP_ON_304
+            ]
+        message["headers"] = [*message["headers"], *security_headers(path)]
+
+    return finish_headers

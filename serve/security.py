@@ -1,4 +1,4 @@
-"""Response security headers and CORS for the API.
+"""Response security headers (CORS is Litestar's ``CORSConfig``, wired in ``serve.app``).
 
 The API only returns data, so its policy forbids everything a browser could
 do with it; pages (added later under ``/``) get a policy that allows their own
@@ -38,8 +38,6 @@ EMBED_HEADERS: Headers = [
         b"object-src 'none'; base-uri 'self'",
     ),
 ]
-# The OpenAPI UI loads its renderer's assets from elsewhere, so it gets the page policy minus CSP.
-SCHEMA_HEADERS: Headers = list(_COMMON)
 
 
 def security_headers(path: str) -> Headers:
@@ -48,39 +46,4 @@ def security_headers(path: str) -> Headers:
         return API_HEADERS
     if path.startswith("/embed/"):
         return EMBED_HEADERS
-    if path.startswith("/schema"):
-        return SCHEMA_HEADERS
     return PAGE_HEADERS
-
-
-def cors_headers(origins: tuple[str, ...], origin: bytes | None) -> Headers:
-    """``Access-Control-*`` headers for an ``/api`` response, if the origin is allowed."""
-    if origin is None:
-        return []
-    if "*" in origins:
-        allow = b"*"
-    elif origin.decode("latin-1") in origins:
-        allow = origin
-    else:
-        return []
-    return [
-        (b"access-control-allow-origin", allow),
-        (
-            b"access-control-expose-headers",
-            b"ETag, X-Request-ID, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "
-            b"RateLimit-Policy, Retry-After",
-        ),
-    ]
-
-
-def preflight_headers(origins: tuple[str, ...], origin: bytes | None) -> Headers:
-    """Headers answering a CORS preflight (``OPTIONS``) for ``/api``."""
-    base = cors_headers(origins, origin)
-    if not base:
-        return []
-    return [
-        *base,
-        (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
-        (b"access-control-allow-headers", b"Accept, If-None-Match, HX-Request"),
-        (b"access-control-max-age", b"86400"),
-    ]

@@ -102,6 +102,7 @@ class Upstream:
                 if self.path == "/own-headers":
                     self.send_header("Cache-Control", "no-store")
                     self.send_header("Content-Security-Policy", "default-src 'none'")
+                    self.send_header("X-Frame-Options", "DENY")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body.encode())
@@ -228,6 +229,23 @@ def test_app_headers_win_over_defaults(proxy: Proxy) -> None:
     _, headers, _ = proxy.get("/own-headers")
     assert headers["cache-control"] == "no-store"
     assert headers["content-security-policy"] == "default-src 'none'"
+
+
+def test_app_security_headers_are_not_repeated(proxy: Proxy) -> None:
+    # The app sets X-Frame-Options itself; the proxy adds it only when missing.
+    request = urllib.request.Request(proxy.base + "/own-headers")
+    with urllib.request.urlopen(request, timeout=40) as response:
+        assert response.headers.get_all("X-Frame-Options") == ["DENY"]
+        assert len(response.headers.get_all("Content-Security-Policy")) == 1
+
+
+def test_the_app_learns_the_original_scheme_and_client(proxy: Proxy) -> None:
+    # uvicorn (proxy_headers, forwarded_allow_ips) builds https links from these.
+    proxy.get("/api/meta", {"X-Forwarded-Proto": "https"})
+    _, received = proxy.upstream.seen[-1]
+    assert received["x-forwarded-proto"] == "http"  # what Caddy itself was reached by
+    assert received["x-forwarded-for"] == "127.0.0.1"
+    assert received["host"] == proxy.base.removeprefix("http://")
 
 
 def test_metrics_not_exposed(proxy: Proxy) -> None:

@@ -151,3 +151,15 @@ def test_every_service_rotates_its_logs(compose: dict[str, Any]) -> None:
     for name, service in compose["services"].items():
         options = service.get("logging", {}).get("options", {})
         assert "max-size" in options and "max-file" in options, name
+
+
+def test_app_trusts_only_caddy_for_proxy_headers_and_shares_its_rate_limit(
+    compose: dict[str, Any],
+) -> None:
+    app = compose["services"]["app"]
+    env = app["environment"]
+    assert env["PYPI_TRENDS_FORWARDED_ALLOW_IPS"]
+    assert "ports" not in app  # so only the proxy on the compose network can send them
+    host = env["PYPI_TRENDS_REDIS_URL"].removeprefix("redis://").split(":")[0]
+    assert host in compose["services"]
+    assert app["depends_on"][host]["condition"] == "service_healthy"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -247,4 +248,67 @@ def test_phone_width_with_ten_packages_and_dark_theme(
     assert {first, second} == {"light", "dark"}
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "compare-phone.png"), full_page=True)
+    assert w.problems() == []
+
+
+@pytest.fixture(scope="module")
+def other_site() -> Iterator[str]:
+    """Another origin on 127.0.0.1: a plain HTTP server with one blank page."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Blank(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<!doctype html><title>other site</title><p>other</p>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Blank)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_another_site_reads_the_api_through_a_cors_preflight(
+    server: str, other_site: str, browser: Any
+) -> None:
+    # A page on another origin sends a request with a non-simple header, so Chromium
+    # preflights it first; "*, *" (the header sent twice) failed both.
+    w = open_page(browser, 800, 600)
+    page = w.page
+    page.goto(other_site + "/")
+    result = page.evaluate(
+        """async url => {
+            try {
+                const r = await fetch(url, {headers: {"HX-Request": "true"}});
+                return {status: r.status, build: (await r.json()).build_id,
+                        etag: r.headers.get("ETag")};
+            } catch (e) { return {error: String(e)}; }
+        }""",
+        server + "/api/meta",
+    )
+    assert result.get("status") == 200, (result, w.errors)
+    assert result["build"] and result["etag"], result
+
+
+def test_api_docs_load_offline_under_the_page_csp(server: str, browser: Any) -> None:
+    w = open_page(browser, 1280, 900)
+    page = w.page
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.goto(server + "/schema")
+    # Swagger UI drew the operations from the local JSON document.
+    page.locator(".swagger-ui .opblock").first.wait_for()
+    assert page.locator(".swagger-ui .opblock").count() >= 8
+    assert "/api/packages/{name}/downloads" in page.content()
+    outside = [u for u in requested if not u.startswith(server + "/") and not u.startswith("data:")]
+    assert outside == []
     assert w.problems() == []

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+import time
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 
 from litestar import Response, Router, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
 from serve import models
-from serve.db import Database
+from serve.db import BuildInfo, Database
 from serve.metrics import Metrics
 from serve.problems import COMMON_RESPONSES
 
@@ -20,10 +22,21 @@ async def healthz() -> models.Health:
     return models.Health(status="ok")
 
 
+# Probe results are reused this long: a flood of /readyz opens the file once a second
+# at most (the endpoint is rate limited like the API, too).
+READY_CACHE_SECONDS = 1.0
+
+
 @get("/readyz", responses=COMMON_RESPONSES, summary="Readiness")
-async def readyz(db: NamedDependency[Database]) -> models.Health:
+async def readyz(db: NamedDependency[Database], state: State) -> models.Health:
     """Opens the currently published file and reads its metadata; 503 if that fails."""
-    build = await db.probe()
+    now = time.monotonic()
+    cached: tuple[float, BuildInfo] | None = state.get("ready_probe")
+    if cached is not None and now - cached[0] < READY_CACHE_SECONDS:
+        build = cached[1]
+    else:
+        build = await db.probe()
+        state["ready_probe"] = (now, build)
     return models.Health(
         status="ready",
         build_id=build.build_id,
@@ -36,7 +49,7 @@ def data_through_age_days(data_through: str) -> float | None:
     """Days from the end of the last complete week (Monday ``data_through`` + 7) to now."""
     try:
         end = datetime.combine(
-            date.fromisoformat(data_through) + timedelta(days=7), time(0), tzinfo=UTC
+            date.fromisoformat(data_through) + timedelta(days=7), dtime(0), tzinfo=UTC
         )
     except ValueError:
         return None
@@ -45,7 +58,8 @@ def data_through_age_days(data_through: str) -> float | None:
 
 @get(
     "/metrics",
-    media_type="text/plain; version=0.0.4; charset=utf-8",
+    # Litestar appends "; charset=utf-8" to text/* itself.
+    media_type="text/plain; version=0.0.4",
     responses=COMMON_RESPONSES,
     summary="Prometheus metrics",
     include_in_schema=True,
@@ -53,7 +67,7 @@ def data_through_age_days(data_through: str) -> float | None:
 async def metrics(state: State) -> Response[bytes]:
     """Request counts, latencies, cache results and the served build (text format)."""
     registry: Metrics = state.metrics
-    return Response(registry.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+    return Response(registry.render(), media_type="text/plain; version=0.0.4")
 
 
 ops_router = Router(path="/", route_handlers=[healthz, readyz, metrics], tags=["operations"])

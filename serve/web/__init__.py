@@ -27,6 +27,7 @@ class WebPages:
 
     router: Router
     template_config: TemplateConfig[JinjaTemplateEngine]
+    assets: Assets
 
 
 def web_pages() -> WebPages:
@@ -54,4 +55,4 @@ def web_pages() -> WebPages:
     config = TemplateConfig(
         directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=configure
     )
-    return WebPages(router=pages_router(assets), template_config=config)
+    return WebPages(router=pages_router(assets), template_config=config, assets=assets)

@@ -30,6 +30,10 @@ FILES: dict[str, tuple[str, str]] = {
     "htmx.min.js": ("htmx.org/dist/htmx.min.js", "text/javascript"),
     "uPlot.iife.min.js": ("uplot/dist/uPlot.iife.min.js", "text/javascript"),
     "uPlot.min.css": ("uplot/dist/uPlot.min.css", "text/css"),
+    # The OpenAPI UI at /schema (serve/openapi_ui.py), local like everything else.
+    "swagger-ui.css": ("swagger-ui-dist/swagger-ui.css", "text/css"),
+    "swagger-ui-bundle.js": ("swagger-ui-dist/swagger-ui-bundle.js", "text/javascript"),
+    "api-docs.js": ("own", "text/javascript"),
     "app.js": ("own", "text/javascript"),
     "app.css": ("own", "text/css"),
     "favicon.svg": ("own", "image/svg+xml"),
