@@ -27,6 +27,17 @@ class Meta:
     DATA_THROUGH: Final = "data_through"
     EXPORTED_AT: Final = "exported_at"
     SCHEMA_VERSION: Final = "schema_version"
+    #: JSON ``{mart: dbt invocation id}``: the invocation that last wrote each mart.
+    DBT_MART_INVOCATIONS: Final = "dbt_mart_invocations"
+    #: ``sha256:<hex>`` of the test results the export was allowed on (see
+    #: ``exports.provenance``): two files with the same digest were vouched
+    #: for by the same test outcomes.
+    DBT_TESTS_DIGEST: Final = "dbt_tests_digest"
+    #: Optional: why a shrink beyond the guards was published anyway
+    #: (``--accept-shrink``), with what changed.
+    ACCEPTED_SHRINK: Final = "accepted_shrink"
+    #: Optional: the build published despite failed or missing tests (``--force``).
+    FORCED: Final = "forced"
 
 
 #: Every ``_meta`` key a published file must carry, non-empty.
@@ -37,7 +48,13 @@ META_KEYS: Final = (
     Meta.DATA_THROUGH,
     Meta.EXPORTED_AT,
     Meta.SCHEMA_VERSION,
+    Meta.DBT_MART_INVOCATIONS,
+    Meta.DBT_TESTS_DIGEST,
 )
+
+#: The dbt-written log of which invocation wrote each mart and what its tests
+#: reported (dbt/macros/provenance.sql), in the marts' schema of the warehouse.
+PROVENANCE_TABLE: Final = "dbt_provenance"
 
 #: The self-describing tables every file carries beside the marts.
 META_TABLE: Final = "_meta"
@@ -47,15 +64,44 @@ COLUMNS_TABLE: Final = "_columns"
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """One exported mart: its name and its key (the SQLite primary key)."""
+    """One exported mart: its name, its key (the SQLite primary key) and its columns."""
 
     name: str
     key: tuple[str, ...]
+    #: Every column, key first (a test checks them against the dbt contract).
+    columns: tuple[str, ...] = ()
 
 
-PACKAGES: Final = Table("packages", ("package_name",))
-PACKAGE_DOWNLOADS_WEEKLY: Final = Table("package_downloads_weekly", ("package_name", "week_start"))
-PYPI_DOWNLOADS_WEEKLY: Final = Table("pypi_downloads_weekly", ("week_start",))
+#: The four counts of every weekly row.
+COUNT_COLUMNS: Final = ("downloads", "downloads_ci", "downloads_mirror", "downloads_metadata")
+
+PACKAGES: Final = Table(
+    "packages",
+    ("package_name",),
+    (
+        "package_name",
+        "display_name",
+        "summary",
+        "latest_version",
+        "first_release_date",
+        "first_download_week",
+        "last_download_week",
+        "downloads_total",
+        "downloads_last_week",
+        "downloads_last_4_weeks",
+        "downloads_prev_4_weeks",
+        "growth_4_weeks",
+        "rank",
+    ),
+)
+PACKAGE_DOWNLOADS_WEEKLY: Final = Table(
+    "package_downloads_weekly",
+    ("package_name", "week_start"),
+    ("package_name", "week_start", *COUNT_COLUMNS),
+)
+PYPI_DOWNLOADS_WEEKLY: Final = Table(
+    "pypi_downloads_weekly", ("week_start",), ("week_start", *COUNT_COLUMNS, "packages")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +119,8 @@ class Dimension:
 
 
 def _dimension(slug: str, label: str, column: str) -> Dimension:
-    table = Table(f"package_{slug}_weekly", ("package_name", "week_start", column))
+    key = ("package_name", "week_start", column)
+    table = Table(f"package_{slug}_weekly", key, (*key, *COUNT_COLUMNS))
     return Dimension(slug=slug, label=label, column=column, table=table)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from contract import Meta
 from exports import SCHEMA_VERSION, killpoints
 from exports.errors import ExportError
 from exports.loader import (
@@ -59,6 +60,12 @@ class BuildInfo:
     dbt_invocation_id: str
     source_target: str
     exported_at: str
+    #: JSON ``{mart: invocation}`` (``_meta.dbt_mart_invocations``).
+    mart_invocations: str = "{}"
+    #: ``_meta.dbt_tests_digest`` (see :mod:`exports.provenance`).
+    tests_digest: str = "none"
+    #: Why the export was forced (empty: it was not).
+    forced: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,13 +156,17 @@ def finish_file(
         if data_through is None:
             data_through = _data_through(con, marts, counts)
         meta = {
-            "build_id": info.build_id,
-            "dbt_invocation_id": info.dbt_invocation_id,
-            "source_target": info.source_target,
-            "data_through": data_through,
-            "exported_at": info.exported_at,
-            "schema_version": str(SCHEMA_VERSION),
+            Meta.BUILD_ID: info.build_id,
+            Meta.DBT_INVOCATION_ID: info.dbt_invocation_id,
+            Meta.SOURCE_TARGET: info.source_target,
+            Meta.DATA_THROUGH: data_through,
+            Meta.EXPORTED_AT: info.exported_at,
+            Meta.SCHEMA_VERSION: str(SCHEMA_VERSION),
+            Meta.DBT_MART_INVOCATIONS: info.mart_invocations,
+            Meta.DBT_TESTS_DIGEST: info.tests_digest,
         }
+        if info.forced:
+            meta[Meta.FORCED] = info.forced
         con.executemany("INSERT INTO _meta (key, value) VALUES (?, ?)", sorted(meta.items()))
         con.executemany(
             "INSERT INTO _tables (table_name, row_count, description) VALUES (?, ?, ?)",

@@ -25,6 +25,8 @@ from typing import Any, cast
 
 import aiosqlite
 
+from serve import filecheck
+
 log = logging.getLogger("serve.db")
 
 Row = tuple[Any, ...]
@@ -311,6 +313,12 @@ class Database:
         self._swap_lock = asyncio.Lock()
         # Called with (new build, previous build id or None) after each switch.
         self.on_swap: list[Callable[[BuildInfo, str | None], None]] = []
+        # The last file refused (serve/filecheck.py), until a switch succeeds;
+        # its stat key, so an unchanged refused file is not checked again.
+        self.refusal: filecheck.FileRefused | None = None
+        self._refused_key: tuple[int, ...] | None = None
+        # Called with the refusal's reason label after each refused file.
+        self.on_refuse: list[Callable[[str], None]] = []
 
     @property
     def build(self) -> BuildInfo:
@@ -378,14 +386,30 @@ class Database:
             except OSError as exc:
                 log.warning("published file not readable", extra={"error": str(exc)})
                 return False
-            if old is not None and key == old.stat_key:
+            if (old is not None and key == old.stat_key) or key == self._refused_key:
                 return False
             try:
                 new = await self._open_generation()
-            except (DatabaseUnavailable, OSError, sqlite3.Error) as exc:
-                log.error("new build could not be opened", extra={"error": str(exc)})
+            except (filecheck.FileRefused, DatabaseUnavailable, OSError, sqlite3.Error) as exc:
+                refusal = (
+                    exc
+                    if isinstance(exc, filecheck.FileRefused)
+                    else filecheck.FileRefused("unreadable", str(exc))
+                )
+                self.refusal, self._refused_key = refusal, key
+                log.error(
+                    "new build refused",
+                    extra={
+                        "error": str(exc),
+                        "reason": refusal.reason,
+                        "build_id": refusal.build_id,
+                    },
+                )
+                for failed in self.on_refuse:
+                    failed(refusal.reason)
                 return False
             self._current = new
+            self.refusal, self._refused_key = None, None
             log.info(
                 "switched build",
                 extra={
@@ -420,6 +444,26 @@ class Database:
         finally:
             await conn.close()
 
+    async def readiness(self) -> tuple[BuildInfo, filecheck.FileRefused | None]:
+        """The build being served (its file still whole) and the last refused file, if any.
+
+        Raises:
+            DatabaseUnavailable: when no valid build is being served.
+        """
+        gen = self._current
+        if gen is None:
+            why = (
+                f": refused {self.refusal.build_id or 'file'}: {self.refusal}"
+                if self.refusal
+                else ""
+            )
+            raise DatabaseUnavailable(f"no valid build to serve{why}")
+        try:
+            await asyncio.to_thread(filecheck.check_size, gen.build.path)
+        except filecheck.FileRefused as exc:
+            raise DatabaseUnavailable(f"serving build {gen.build.build_id}: {exc}") from exc
+        return gen.build, self.refusal
+
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(self.reload_interval)
@@ -434,6 +478,8 @@ class Database:
             real = await asyncio.to_thread(os.path.realpath, self.path)
         except OSError as exc:
             raise DatabaseUnavailable(f"{self.path}: {exc}") from exc
+        serving = dict(self._current.build.row_counts) if self._current else None
+        await asyncio.to_thread(filecheck.check_file, real, serving)
         conns: list[aiosqlite.Connection] = []
         try:
             for _ in range(self.pool_size):

@@ -61,6 +61,8 @@ class Metrics(Collector):
         self.build_id = ""
         self.data_through: date | None = None
         self.swaps = 0
+        # Published files refused by serve/filecheck.py, by reason.
+        self.swap_failures: dict[str, int] = {}
         self.registry = CollectorRegistry()
         self.registry.register(self)
         ProcessCollector(registry=self.registry)
@@ -136,6 +138,18 @@ class Metrics(Collector):
         yield CounterMetricFamily(
             "pypi_trends_build_swaps", "New builds opened while running", value=self.swaps
         )
+        failures = CounterMetricFamily(
+            "pypi_trends_swap_failures",
+            "Published files refused (the served build stays), by reason",
+            labels=["reason"],
+        )
+        for reason, count in sorted(self.swap_failures.items()):
+            failures.add_metric([reason], count)
+        yield failures
+
+    def swap_failed(self, reason: str) -> None:
+        """Count a published file the server refused to switch to."""
+        self.swap_failures[reason] = self.swap_failures.get(reason, 0) + 1
 
     def render(self) -> bytes:
         """The text exposition format."""

@@ -8,6 +8,7 @@ is rendered by :func:`problem_body` into the same :class:`Problem` struct.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from http import HTTPStatus
 from typing import Any
 
@@ -200,6 +201,9 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     QueryTimeout: handle_db,
     TooManyRows: handle_db,
     DatabaseUnavailable: handle_db,
+    # The file failed under a request (truncated, replaced in place, I/O):
+    # a storage fault, retryable once a valid build is published.
+    sqlite3.DatabaseError: handle_db,
     Exception: handle_unexpected,
 }
 

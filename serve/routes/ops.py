@@ -21,14 +21,19 @@ async def healthz() -> models.Health:
 
 @get("/readyz", responses=COMMON_RESPONSES, summary="Readiness")
 async def readyz(state: State) -> models.Health:
-    """Opens the currently published file and reads its metadata; 503 if that fails."""
+    """The build being served, and the last file refused (serve/filecheck.py); 503 if none is."""
     db: Database = state.db
-    build = await db.probe()
+    build, refused = await db.readiness()
     return models.Health(
         status="ready",
         build_id=build.build_id,
         data_through=build.data_through,
         data_through_age_days=data_through_age_days(build.data_through),
+        detail=(
+            f"serving build {build.build_id}, refused build {refused.build_id or '?'}: {refused}"
+            if refused
+            else None
+        ),
     )
 
 
