@@ -34,6 +34,19 @@ from contract import (
 MAX_SHRINK = 0.25
 
 
+#: Every ``FileRefused.reason`` (the metric's label values, exposed from 0).
+REASONS = (
+    "unreadable",
+    "truncated",
+    "no-meta",
+    "schema-version",
+    "missing-table",
+    "missing-column",
+    "row-counts",
+    "shrink",
+)
+
+
 class FileRefused(Exception):
     """The file fails a check; ``reason`` is a short label for metrics."""
 

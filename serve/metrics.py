@@ -25,6 +25,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from serve.filecheck import REASONS
+
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 QUERY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5)
 
@@ -61,8 +63,9 @@ class Metrics(Collector):
         self.build_id = ""
         self.data_through: date | None = None
         self.swaps = 0
-        # Published files refused by serve/filecheck.py, by reason.
-        self.swap_failures: dict[str, int] = {}
+        # Published files refused by serve/filecheck.py, by reason (each from 0,
+        # so a first refusal is an increase).
+        self.swap_failures: dict[str, int] = dict.fromkeys(REASONS, 0)
         self.registry = CollectorRegistry()
         self.registry.register(self)
         ProcessCollector(registry=self.registry)
