@@ -27,17 +27,21 @@
    before the first mart's post-hook writes to it. #}
 {% macro create_provenance_log() %}
   {% if execute and flags.WHICH in ('build', 'run', 'test', 'retry') %}
-    create table if not exists {{ provenance_relation() }} (
-      invocation_id string,
-      run_started_at timestamp,
-      command string,
-      unique_id string,
-      event string,
-      status string
-    )
+    {{ provenance_log_ddl() }}
   {% else %}
     select 1
   {% endif %}
+{% endmacro %}
+
+{% macro provenance_log_ddl() %}
+  create table if not exists {{ provenance_relation() }} (
+    invocation_id string,
+    run_started_at timestamp,
+    command string,
+    unique_id string,
+    event string,
+    status string
+  )
 {% endmacro %}
 
 {# post-hook of every mart: this invocation wrote it. #}
