@@ -27,25 +27,43 @@ class Meta:
     DATA_THROUGH: Final = "data_through"
     EXPORTED_AT: Final = "exported_at"
     SCHEMA_VERSION: Final = "schema_version"
-    #: Only in a file exported from the local generated sample: sample download
-    #: rows per real download of the same packages (e.g. ``1.49e-06``), i.e. how
-    #: far its counts are scaled down from the real counts it was calibrated on.
-    #: Its presence marks the file as sample data.
+    DBT_MART_INVOCATIONS: Final = "dbt_mart_invocations"
+    DBT_TESTS_DIGEST: Final = "dbt_tests_digest"
+    ACCEPTED_SHRINK: Final = "accepted_shrink"
+    FORCED: Final = "forced"
     SAMPLE_SCALE: Final = "sample_scale"
 
 
-#: Every ``_meta`` key a published file must carry, non-empty.
-META_KEYS: Final = (
-    Meta.BUILD_ID,
-    Meta.DBT_INVOCATION_ID,
-    Meta.SOURCE_TARGET,
-    Meta.DATA_THROUGH,
-    Meta.EXPORTED_AT,
-    Meta.SCHEMA_VERSION,
-)
+#: Every ``_meta`` key a published file must carry, non-empty, with what it holds.
+META_KEYS_DESCRIBED: Final = {
+    Meta.BUILD_ID: "Release id: UTC time of the build plus a hash of the dbt invocation id.",
+    Meta.DBT_INVOCATION_ID: "The dbt run the marts come from.",
+    Meta.SOURCE_TARGET: "dbt target the marts were built on: `dev`, `ci` (DuckDB) or `prod` "
+    "(BigQuery).",
+    Meta.DATA_THROUGH: "Monday of the last complete ISO week in the file.",
+    Meta.EXPORTED_AT: "When the file was written (ISO 8601, UTC).",
+    Meta.SCHEMA_VERSION: "Layout version of the file, also `PRAGMA user_version`.",
+    Meta.DBT_MART_INVOCATIONS: "JSON `{mart: dbt invocation id}`: the invocation that last "
+    "wrote each mart.",
+    Meta.DBT_TESTS_DIGEST: "`sha256:<hex>` of the test results the export was allowed on: two "
+    "files with the same digest were vouched for by the same test outcomes.",
+}
+#: ``_meta`` keys a file may carry (absent when they do not apply), with what they hold.
+OPTIONAL_META_KEYS_DESCRIBED: Final = {
+    Meta.SAMPLE_SCALE: "Only in a file exported from the local generated sample: sample "
+    "download rows per real download of the same packages (e.g. `1.49e-06`), i.e. how far its "
+    "counts are scaled down from the real counts it was calibrated on. Its presence marks the "
+    "file as sample data.",
+    Meta.ACCEPTED_SHRINK: "Why a shrink beyond the exporter's guards was published anyway "
+    "(`--accept-shrink`), with what changed.",
+    Meta.FORCED: "Why the build was published despite failed or missing tests (`--force`).",
+}
+META_KEYS: Final = tuple(META_KEYS_DESCRIBED)
+OPTIONAL_META_KEYS: Final = tuple(OPTIONAL_META_KEYS_DESCRIBED)
 
-#: ``_meta`` keys a file may carry (absent when they do not apply).
-OPTIONAL_META_KEYS: Final = (Meta.SAMPLE_SCALE,)
+#: The dbt-written log of which invocation wrote each mart and what its tests
+#: reported (dbt/macros/provenance.sql), in the marts' schema of the warehouse.
+PROVENANCE_TABLE: Final = "dbt_provenance"
 
 #: The self-describing tables every file carries beside the marts.
 META_TABLE: Final = "_meta"
@@ -55,20 +73,66 @@ COLUMNS_TABLE: Final = "_columns"
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """One exported mart: its name and its key (the SQLite primary key)."""
+    """One exported mart: its name, its key (the SQLite primary key) and its columns."""
 
     name: str
     key: tuple[str, ...]
+    #: Every column, in the dbt contract's order (a test checks them against it).
+    columns: tuple[str, ...] = ()
 
 
-PACKAGES: Final = Table("packages", ("package_name",))
-PACKAGE_DOWNLOADS_WEEKLY: Final = Table("package_downloads_weekly", ("package_name", "week_start"))
-PYPI_DOWNLOADS_WEEKLY: Final = Table("pypi_downloads_weekly", ("week_start",))
+#: The four counts of every weekly row.
+COUNT_COLUMNS: Final = ("downloads", "downloads_ci", "downloads_mirror", "downloads_metadata")
+
+PACKAGES: Final = Table(
+    "packages",
+    ("package_name",),
+    (
+        "package_name",
+        "display_name",
+        "summary",
+        "latest_version",
+        "home_page",
+        "pypi_url",
+        "first_release_date",
+        "first_download_week",
+        "last_download_week",
+        "downloads_total",
+        "downloads_last_week",
+        "downloads_last_4_weeks",
+        "downloads_prev_4_weeks",
+        "growth_4_weeks",
+        "rank",
+    ),
+)
+PACKAGE_DOWNLOADS_WEEKLY: Final = Table(
+    "package_downloads_weekly",
+    ("package_name", "week_start"),
+    ("package_name", "week_start", *COUNT_COLUMNS),
+)
+PYPI_DOWNLOADS_WEEKLY: Final = Table(
+    "pypi_downloads_weekly", ("week_start",), ("week_start", *COUNT_COLUMNS, "packages")
+)
 #: Releases first uploaded in the built weeks: the release markers of a chart.
-PACKAGE_RELEASES: Final = Table("package_releases", ("package_name", "version"))
+PACKAGE_RELEASES: Final = Table(
+    "package_releases",
+    ("package_name", "version"),
+    (
+        "package_name",
+        "version",
+        "release_line",
+        "release_kind",
+        "first_uploaded_at",
+        "first_upload_week",
+    ),
+)
 #: Known events in the download logs (gaps, undercounts, a change of what is
 #: logged), for notes on the charts; ``end_date`` NULL means still in effect.
-DATA_EVENTS: Final = Table("data_events", ("scope", "start_date"))
+DATA_EVENTS: Final = Table(
+    "data_events",
+    ("scope", "start_date"),
+    ("start_date", "end_date", "scope", "effect", "title", "description", "source"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +150,8 @@ class Dimension:
 
 
 def _dimension(slug: str, label: str, column: str) -> Dimension:
-    table = Table(f"package_{slug}_weekly", ("package_name", "week_start", column))
+    key = ("package_name", "week_start", column)
+    table = Table(f"package_{slug}_weekly", key, (*key, *COUNT_COLUMNS))
     return Dimension(slug=slug, label=label, column=column, table=table)
 
 

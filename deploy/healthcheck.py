@@ -1,4 +1,8 @@
-"""Container health check: exit 0 when the API answers ``/healthz`` with 2xx.
+"""Container health check: exit 0 when the API answers ``/readyz`` with 2xx.
+
+Readiness, not liveness: a server whose published file is missing, truncated
+or refused answers 503 there (``/healthz`` stays 200 while the process runs),
+and a container that serves no valid data is not healthy.
 
 Docker's ``HEALTHCHECK`` runs this inside the image, which has no curl or wget,
 so it uses only the standard library (it must work under ``python -I -S``).
@@ -23,7 +27,7 @@ def health_url(environ: dict[str, str]) -> str:
         environ: The process environment.
 
     Returns:
-        ``PYPI_TRENDS_HEALTHCHECK_URL`` if set, else ``/healthz`` on the loopback
+        ``PYPI_TRENDS_HEALTHCHECK_URL`` if set, else ``/readyz`` on the loopback
         address at ``PYPI_TRENDS_PORT`` (default 8000).
     """
     explicit = environ.get("PYPI_TRENDS_HEALTHCHECK_URL")
@@ -31,7 +35,7 @@ def health_url(environ: dict[str, str]) -> str:
         return explicit
     port = environ.get("PYPI_TRENDS_PORT") or "8000"
     # 127.0.0.1 is in the server's default Host allow-list; compose keeps it in.
-    return f"http://127.0.0.1:{port}/healthz"
+    return f"http://127.0.0.1:{port}/readyz"
 
 
 def main() -> int:

@@ -27,20 +27,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from contract import META_KEYS_DESCRIBED, OPTIONAL_META_KEYS_DESCRIBED  # noqa: E402
 from exports.manifest import MartSpec, export_marts  # noqa: E402
-from exports.sqlite_schema import INDEXES, META_DDL, META_KEYS, column_kind  # noqa: E402
+from exports.sqlite_schema import INDEXES, META_DDL, column_kind  # noqa: E402
 
-#: What each ``_meta`` key holds. A key the exporter writes without a line here
-#: stops the generator, so the page never omits one.
-META_MEANINGS = {
-    "build_id": "Release id: UTC time of the build plus a hash of the dbt invocation id.",
-    "dbt_invocation_id": "The dbt run the marts come from.",
-    "source_target": "dbt target the marts were built on: `dev`, `ci` (DuckDB) or `prod` "
-    "(BigQuery).",
-    "data_through": "Monday of the last complete ISO week in the file.",
-    "exported_at": "When the file was written (ISO 8601, UTC).",
-    "schema_version": "Layout version of the file, also `PRAGMA user_version`.",
-}
 #: Descriptions of the self-describing tables (their DDL is exports.sqlite_schema.META_DDL).
 SELF_DESCRIBING = {
     "_meta": "One row per fact about the build (keys below).",
@@ -109,9 +99,6 @@ def mart_section(mart: MartSpec) -> list[str]:
 
 def self_describing_sections() -> list[str]:
     """The ``_meta``, ``_tables`` and ``_columns`` tables, read from the exporter's own DDL."""
-    missing = [k for k in META_KEYS if k not in META_MEANINGS]
-    if missing:
-        raise SystemExit(f"schema_doc: describe the _meta keys {missing} in META_MEANINGS")
     con = sqlite3.connect(":memory:")
     for ddl in META_DDL:
         con.execute(ddl)
@@ -126,7 +113,11 @@ def self_describing_sections() -> list[str]:
         lines.append(f"- `{table}` ({columns}; primary key {key}): {meaning}")
     con.close()
     lines += ["", "| `_meta` key | value |", "|---|---|"]
-    lines += [f"| `{key}` | {META_MEANINGS[key]} |" for key in META_KEYS]
+    lines += [f"| `{key}` | {meaning} |" for key, meaning in META_KEYS_DESCRIBED.items()]
+    lines += [
+        f"| `{key}` (optional) | {meaning} |"
+        for key, meaning in OPTIONAL_META_KEYS_DESCRIBED.items()
+    ]
     lines.append("")
     return lines
 

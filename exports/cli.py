@@ -10,11 +10,13 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import fields, replace
 from pathlib import Path
 
 from exports.errors import ExportError
+from exports.guards import ShrinkBounds
 from exports.pipeline import ExportOptions, run_export
-from exports.publish import Layout
+from exports.publish import Layout, check_build_id
 from exports.refresh import RefreshConfig, run_pipeline
 from exports.report import Reporter, configure_logging
 from exports.sources import (
@@ -38,8 +40,11 @@ examples:
   DBT_TARGET=prod python -m exports pipeline    # the same on BigQuery (`make refresh`)
 
 Exit status: 0 published, nothing new (pipeline) or dry run ok; 1 export failed
-(the current file is untouched); 2 usage error; 3 refused (the latest dbt run has
-failed tests; --force); pipeline only: 4 the BigQuery dry-run estimate exceeds
+(the current file is untouched); 2 usage error (a bad option, an unusable output
+path); 3 refused: a test of a mart failed, was skipped or did not run in the dbt
+run that last wrote it, or a later run failed one (--force), or the new file
+shrinks against the current release beyond the guards (--accept-shrink);
+pipeline only: 4 the BigQuery dry-run estimate exceeds
 PYPI_TRENDS_BQ_MAXIMUM_BYTES_BILLED (dbt not run), 5 dbt build failed (a model or
 data test; nothing exported). The pipeline ends with one log line
 event=pipeline_done|pipeline_failed (weeks built, rows, bytes billed, seconds,
@@ -122,6 +127,19 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
             "--force", action="store_true", help="export even if the latest dbt run has failures"
         )
         p.add_argument(
+            "--accept-shrink",
+            metavar="REASON",
+            help="publish even when the new file shrinks beyond the guards against the current"
+            " release; the reason and what changed are recorded in _meta.accepted_shrink",
+        )
+        p.add_argument(
+            "--shrink-bounds",
+            metavar="NAME=VALUE,...",
+            default=env.get("PYPI_TRENDS_SHRINK_BOUNDS", ""),
+            help="override guard bounds (env PYPI_TRENDS_SHRINK_BOUNDS), fractions of the"
+            f" current release: {_bounds_help()}",
+        )
+        p.add_argument(
             "--dry-run", action="store_true", help="read the manifest and the source, write nothing"
         )
         p.add_argument(
@@ -188,6 +206,83 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     return parser
 
 
+def _bounds_help() -> str:
+    defaults = ShrinkBounds()
+    return ", ".join(f"{f.name}={getattr(defaults, f.name)}" for f in fields(ShrinkBounds))
+
+
+def parse_bounds(text: str) -> ShrinkBounds:
+    """``name=value,...`` over :class:`ShrinkBounds`' defaults.
+
+    Raises:
+        ValueError: an unknown name or a value out of range.
+    """
+    bounds = ShrinkBounds()
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        kinds = {f.name: f.type for f in fields(ShrinkBounds)}
+        if name not in kinds:
+            raise ValueError(f"unknown bound {name!r} (known: {', '.join(kinds)})")
+        number: float = int(value) if name == "top_packages" else float(value)
+        if number < 0 or (name != "top_packages" and number > 1):
+            raise ValueError(f"bound {name}={value} out of range")
+        bounds = replace(bounds, **{name: number})  # type: ignore[arg-type]
+    return bounds
+
+
+def _writable_dir(path: Path) -> str | None:
+    """Why ``path`` cannot be (made) a writable directory, or None when it can."""
+    probe = path
+    while not probe.exists():
+        if probe.is_symlink():
+            return f"{probe} is a dangling symlink"
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is not a directory"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{probe} is not writable"
+    try:
+        os.statvfs(probe)
+    except OSError as exc:
+        return f"{probe}: {exc.strerror}"
+    return None
+
+
+def usage_errors(args: argparse.Namespace, layout: Layout) -> list[str]:
+    """Options and output paths that cannot work, checked before anything is read."""
+    errors = []
+    if args.keep < 1:
+        errors.append("--keep must be at least 1")
+    for option in ("threads", "load_workers", "part_rows", "week_part_rows"):
+        if getattr(args, option) < 1:
+            errors.append(f"--{option.replace('_', '-')} must be at least 1")
+    if args.build_id is not None:
+        try:
+            check_build_id(args.build_id)
+        except ExportError as exc:
+            errors.append(str(exc))
+    if args.accept_shrink is not None and not args.accept_shrink.strip():
+        errors.append('--accept-shrink needs a reason: --accept-shrink "<why>"')
+    try:
+        parse_bounds(args.shrink_bounds)
+    except ValueError as exc:
+        errors.append(f"--shrink-bounds: {exc}")
+    if not args.dry_run:
+        for option, directory in (
+            ("--db", layout.db.parent),
+            ("--releases-dir", layout.releases_dir),
+            ("--parquet-dir", layout.parquet_dir),
+        ):
+            problem = _writable_dir(directory)
+            if problem:
+                errors.append(f"{option}: {problem}")
+        if layout.db.is_dir():
+            errors.append(f"--db: {layout.db} is a directory")
+    return errors
+
+
 def _source(args: argparse.Namespace) -> Source:
     if args.source == "bigquery":
         return BigQuerySource(args.bq_project, args.bq_dataset, args.bq_location)
@@ -206,18 +301,20 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
         argv = ["export", *argv]
     args = build_parser(env).parse_args(argv)
-    if args.keep < 1:
-        print("error: --keep must be at least 1", file=sys.stderr)
-        return 2
-    configure_logging(args.verbose)
-    interactive = args.progress == "bar" or (args.progress == "auto" and sys.stderr.isatty())
-    reporter = Reporter(interactive=interactive)
     db = Path(args.db)
     layout = Layout(
         db=db,
         releases_dir=args.releases_dir or db.parent / "releases",
         parquet_dir=args.parquet_dir or db.parent / "parquet",
     )
+    errors = usage_errors(args, layout)
+    if errors:
+        for error in errors:
+            print(f"error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(args.verbose)
+    interactive = args.progress == "bar" or (args.progress == "auto" and sys.stderr.isatty())
+    reporter = Reporter(interactive=interactive)
     opts = ExportOptions(
         source=_source(args),
         target_dir=args.target_dir,
@@ -232,6 +329,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         threads=args.threads,
         overlap=args.overlap,
         load_workers=args.load_workers,
+        bounds=parse_bounds(args.shrink_bounds),
+        accept_shrink=args.accept_shrink,
     )
     try:
         if args.command == "pipeline":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contract import META_TABLE, Meta
-from exports import duck, killpoints
+from exports import duck, killpoints, provenance
 from exports.datasette import write_metadata
-from exports.errors import ExportError
+from exports.errors import ExportError, RefusedError
+from exports.guards import ShrinkBounds, check_shrink
 from exports.manifest import (
     MartSpec,
     data_through_mart,
@@ -55,6 +57,10 @@ class ExportOptions:
     threads: int = 1
     overlap: bool = False
     load_workers: int = LOAD_WORKERS
+    #: Drops against the current release that refuse the export.
+    bounds: ShrinkBounds = field(default_factory=ShrinkBounds)
+    #: Publish despite a shrink beyond ``bounds``; recorded in ``_meta``.
+    accept_shrink: str | None = None
 
 
 @dataclass
@@ -92,19 +98,35 @@ def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
     refuse_on_failures(run, opts.force)
     if run.failures:
         reporter.event("forced_despite_failures", failures=len(run.failures))
+    # A BigQuery dry run stays offline: it prints the queries, reads nothing.
+    offline = opts.dry_run and opts.source.label == "bigquery"
+    origin = provenance.Provenance({}, "", 0) if offline else _provenance(opts, manifest, marts)
+    if origin.problems:
+        if not opts.force:
+            raise RefusedError(
+                f"{len(origin.problems)} mart test(s) do not vouch for the marts in the"
+                " warehouse (every test of a mart must pass in the dbt run that last wrote"
+                f" it, and no later run may fail one):\n{provenance.report(origin.problems)}\n"
+                "run `dbt build` (make build) and fix what fails, or pass --force"
+            )
+        reporter.event("forced_despite_provenance", problems=len(origin.problems))
+    invocation = origin.invocation_id or run.invocation_id
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    build_id = check_build_id(opts.build_id or default_build_id(run.invocation_id, now))
+    build_id = check_build_id(opts.build_id or default_build_id(invocation, now))
     target = (
         opts.source_target or run.target or ("prod" if opts.source.label == "bigquery" else "dev")
     )
     info = BuildInfo(
         build_id=build_id,
-        dbt_invocation_id=run.invocation_id,
+        dbt_invocation_id=invocation or "unknown",
         source_target=target,
         exported_at=now.isoformat().replace("+00:00", "Z"),
         sample_scale=(
             sample_scale(opts.source.path) if isinstance(opts.source, DuckDBSource) else None
         ),
+        mart_invocations=json.dumps(origin.writers, sort_keys=True) if origin.writers else "{}",
+        tests_digest=origin.digest or "none",
+        forced="; ".join(origin.problems + list(run.failures)) if opts.force else "",
     )
     result = ExportResult(build_id=build_id, marts=marts)
     layout = opts.layout
@@ -164,6 +186,7 @@ def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
                 t1 = time.perf_counter()
                 killpoints.reached("after_temp_written")
                 validate_file(temp, marts, built.row_counts, build_id)
+                _guard_shrink(opts, temp, reporter)
                 t2 = time.perf_counter()
                 parquet_s = built.wait_parquet()
             # DuckDB's buffers are not needed any more.
@@ -207,6 +230,62 @@ def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
         size_bytes=result.release.stat().st_size if result.release else 0,
     )
     return result
+
+
+def _provenance(
+    opts: ExportOptions, manifest: dict[str, object], marts: list[MartSpec]
+) -> provenance.Provenance:
+    """Read the warehouse's dbt provenance log and check it against the manifest's tests."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="pypi-trends-provenance-") as tmp:
+        con = duck.connect(opts.memory_limit, Path(tmp), opts.threads)
+        try:
+            opts.source.open(con)
+            try:
+                events = opts.source.provenance(con, marts[0])
+            finally:
+                opts.source.close(con)
+        finally:
+            con.close()
+    return provenance.check(manifest, marts, events)
+
+
+def _guard_shrink(opts: ExportOptions, temp: Path, reporter: Reporter) -> None:
+    """Refuse a file that lost data the current release has (unless accepted).
+
+    Raises:
+        RefusedError: a drop beyond ``opts.bounds`` and no ``accept_shrink``.
+    """
+    import sqlite3
+
+    current = current_release(opts.layout)
+    if current is None:
+        return
+    try:
+        old, violations = check_shrink(current, temp, opts.bounds)
+    except sqlite3.Error as exc:
+        # An unreadable current release is no yardstick: replacing it is the fix.
+        reporter.event("shrink_check_skipped", current=current, error=exc)
+        return
+    if not violations:
+        return
+    changes = "\n  ".join(violations)
+    if not opts.accept_shrink:
+        raise RefusedError(
+            f"the new file shrinks against the current release {old.build_id}"
+            f" ({current.name}):\n  {changes}\n"
+            'nothing published; if this is intended pass --accept-shrink "<reason>"'
+        )
+    reporter.event("shrink_accepted", reason=opts.accept_shrink, changes=len(violations))
+    con = sqlite3.connect(temp, isolation_level=None)
+    try:
+        con.execute(
+            f"INSERT INTO {META_TABLE} (key, value) VALUES (?, ?)",
+            (Meta.ACCEPTED_SHRINK, f"{opts.accept_shrink}\n" + "\n".join(violations)),
+        )
+    finally:
+        con.close()
 
 
 def _unchanged(opts: ExportOptions, marts: list[MartSpec], reporter: Reporter) -> bool:

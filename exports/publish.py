@@ -13,6 +13,12 @@ atomic) and the directory is fsynced. Temporary names carry the writer's pid
 (``.<name>.tmp-<pid>``); an exclusive lock on ``releases/.export.lock`` makes
 sure only one exporter runs, so any temporary left over is from a dead run and
 is removed at the next start.
+
+``releases/.published`` lists every release file that was made current, one
+name a line, appended after each swap. A release file it does not list (and
+that is not current) was renamed into ``releases/`` by a run that died before
+its swap: it was never served, so it is removed at the next start instead of
+taking one of the ``--keep`` places of the releases one can roll back to.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from exports.errors import ExportError
 
 RELEASE_PREFIX = "pypi_trends-"
 RELEASE_SUFFIX = ".sqlite"
+PUBLISHED_LOG = ".published"
 BUILD_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -115,13 +122,67 @@ def _owned_temporaries(layout: Layout) -> list[tuple[Path, re.Pattern[str]]]:
     ]
 
 
+def _release_files(layout: Layout) -> list[Path]:
+    return [
+        p for p in layout.releases_dir.glob(f"{RELEASE_PREFIX}*{RELEASE_SUFFIX}") if p.is_file()
+    ]
+
+
+def published_names(layout: Layout) -> set[str]:
+    """Names of the release files that were made current (:data:`PUBLISHED_LOG`)."""
+    try:
+        text = (layout.releases_dir / PUBLISHED_LOG).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return set()
+    return {line.strip() for line in text.splitlines() if line.strip()}
+
+
+def record_published(layout: Layout, names: list[str]) -> None:
+    """Append ``names`` to :data:`PUBLISHED_LOG` (durably: it decides what is kept)."""
+    if not names:
+        return
+    fd = os.open(layout.releases_dir / PUBLISHED_LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, "".join(f"{name}\n" for name in names).encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unpublished_releases(layout: Layout) -> list[Path]:
+    """Release files a crashed run renamed in but never made current."""
+    log = layout.releases_dir / PUBLISHED_LOG
+    current = current_release(layout)
+    releases = _release_files(layout)
+    if not log.exists():
+        # Releases from before the log existed were all published once.
+        record_published(layout, sorted(p.name for p in releases))
+        return []
+    # Killed between the swap and the log line: it is current, hence published.
+    if (
+        current is not None
+        and current.parent == layout.releases_dir.resolve()
+        and current.name not in published_names(layout)
+    ):
+        record_published(layout, [current.name])
+    known = published_names(layout)
+    return sorted(p for p in releases if p.name not in known and p.resolve() != current)
+
+
 def clean_leftovers(layout: Layout) -> list[Path]:
-    """Remove temporary files of earlier, interrupted runs (call with the lock held).
+    """Remove temporary files and never-published releases of earlier, interrupted runs.
+
+    Call with the lock held.
 
     Returns:
         The paths removed.
     """
     removed: list[Path] = []
+    if layout.releases_dir.is_dir():
+        for path in _unpublished_releases(layout):
+            Path(f"{path}-journal").unlink(missing_ok=True)
+            path.unlink()
+            removed.append(path)
     own = f".tmp-{os.getpid()}"
     for directory, pattern in _owned_temporaries(layout):
         if not directory.is_dir():
@@ -174,6 +235,7 @@ def publish_release(layout: Layout, temp: Path, build_id: str) -> Path:
     # gets either the old release or the new one, never nothing.
     os.replace(link_tmp, layout.db)
     fsync_path(layout.db.parent)
+    record_published(layout, [release.name])
     killpoints.reached("after_swap")
     return release
 
@@ -215,8 +277,10 @@ def prune_releases(layout: Layout, keep: int) -> list[Path]:
         The release files removed.
     """
     current = current_release(layout)
+    known = published_names(layout)
+    # Only releases that were current once count: a crash leftover is no rollback target.
     releases = sorted(
-        (p for p in layout.releases_dir.glob(f"{RELEASE_PREFIX}*{RELEASE_SUFFIX}") if p.is_file()),
+        (p for p in _release_files(layout) if p.name in known or p.resolve() == current),
         key=lambda p: p.stat().st_mtime_ns,
         reverse=True,
     )

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 
+from contract import PROVENANCE_TABLE
 from exports.errors import ExportError
 from exports.loader import chunk_bounds
 from exports.manifest import MartSpec
+from exports.provenance import Event as ProvenanceEvent
 from exports.sqlite_schema import column_kind, quote
 
 if TYPE_CHECKING:
@@ -107,6 +109,11 @@ class Source(Protocol):
 
     def max_value(self, con: duckdb.DuckDBPyConnection, mart: MartSpec, column: str) -> str | None:
         """``max(column)`` of a mart as text (ISO for dates), or None when unknown/cheap to skip."""
+
+    def provenance(
+        self, con: duckdb.DuckDBPyConnection, mart: MartSpec
+    ) -> list[ProvenanceEvent] | None:
+        """The dbt provenance log beside ``mart`` (None: the warehouse has none)."""
 
     def close(self, con: duckdb.DuckDBPyConnection) -> None:
         """Release what :meth:`open` and :meth:`scan` acquired."""
@@ -436,6 +443,33 @@ class DuckDBSource:
             raise ExportError(f"mart {mart.name} is not readable in {self.path}: {exc}") from None
         return str(row[0]) if row and row[0] is not None else None
 
+    def provenance(
+        self, con: duckdb.DuckDBPyConnection, mart: MartSpec
+    ) -> list[ProvenanceEvent] | None:
+        """Read the dbt provenance log from the mart's schema (None when it is absent).
+
+        Raises:
+            ExportError: when the log exists but cannot be read.
+        """
+        schema = mart.schema or "main"
+        # Literals, not bound parameters: see _estimate_rows in exports.pipeline.
+        found = con.execute(
+            "SELECT count(*) FROM duckdb_tables()"
+            f" WHERE database_name = {sql_text(self.alias)} AND schema_name = {sql_text(schema)}"
+            f" AND table_name = {sql_text(PROVENANCE_TABLE)}"
+        ).fetchone()
+        if not found or not found[0]:
+            return None
+        table = f"{self.alias}.{quote(schema)}.{quote(PROVENANCE_TABLE)}"
+        try:
+            rows = con.execute(
+                "SELECT invocation_id, strftime(run_started_at, '%Y-%m-%dT%H:%M:%S.%f'),"
+                f" command, unique_id, event, status FROM {table}"
+            ).fetchall()
+        except duckdb.Error as exc:
+            raise ExportError(f"cannot read {table} in {self.path}: {exc}") from None
+        return [tuple(str(v) for v in row) for row in rows]  # type: ignore[misc]
+
     def close(self, con: duckdb.DuckDBPyConnection) -> None:
         """Detach the warehouse."""
         con.execute(f"DETACH {self.alias}")
@@ -489,6 +523,8 @@ class ArrowSource:
 
     open_batches: BatchOpener
     label: str = "arrow"
+    #: Reads the dbt provenance log; None: this source has none (the export refuses).
+    read_provenance: Callable[[MartSpec], list[ProvenanceEvent] | None] | None = None
     _views: list[str] = field(default_factory=list)
 
     def open(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -522,6 +558,12 @@ class ArrowSource:
         """Unknown for a plain stream (reading it would mean reading it all)."""
         return None
 
+    def provenance(
+        self, con: duckdb.DuckDBPyConnection, mart: MartSpec
+    ) -> list[ProvenanceEvent] | None:
+        """The log from :attr:`read_provenance` (None without one)."""
+        return self.read_provenance(mart) if self.read_provenance else None
+
     def close(self, con: duckdb.DuckDBPyConnection) -> None:
         """Unregister the views."""
         for view in self._views:
@@ -548,7 +590,11 @@ class BigQuerySource(ArrowSource):
     """
 
     def __init__(self, project: str | None, dataset: str | None, location: str | None) -> None:
-        super().__init__(open_batches=self._open_batches, label="bigquery")
+        super().__init__(
+            open_batches=self._open_batches,
+            label="bigquery",
+            read_provenance=self._read_provenance,
+        )
         self.project, self.dataset, self.location = project, dataset, location
         self._client: Any = None
 
@@ -561,6 +607,23 @@ class BigQuerySource(ArrowSource):
         )
         value = rows[0][0] if rows else None
         return None if value is None else str(value)
+
+    def _read_provenance(self, mart: MartSpec) -> list[ProvenanceEvent] | None:
+        """The dbt provenance log in the marts' dataset (a tiny table; None when absent)."""
+        from google.api_core.exceptions import NotFound
+
+        table = f"{self.project or mart.database}.{self.dataset or mart.schema}.{PROVENANCE_TABLE}"
+        sql = (
+            "SELECT invocation_id, FORMAT_TIMESTAMP('%Y-%m-%dT%H:%M:%E6S', run_started_at),"
+            f" command, unique_id, event, status FROM `{table}`"
+        )
+        try:
+            rows = list(self._bigquery_client().query(sql).result())
+        except NotFound:
+            return None
+        except Exception as exc:  # the google clients raise many kinds; all mean "cannot read"
+            raise ExportError(f"cannot read the dbt provenance log {table}: {exc}") from None
+        return [tuple(str(v) for v in row.values()) for row in rows]  # type: ignore[misc]
 
     def _bigquery_client(self) -> Any:
         try:

@@ -62,6 +62,12 @@ class BuildInfo:
     exported_at: str
     #: ``_meta.sample_scale`` when the warehouse was built from the local sample.
     sample_scale: str | None = None
+    #: JSON ``{mart: invocation}`` (``_meta.dbt_mart_invocations``).
+    mart_invocations: str = "{}"
+    #: ``_meta.dbt_tests_digest`` (see :mod:`exports.provenance`).
+    tests_digest: str = "none"
+    #: Why the export was forced (empty: it was not).
+    forced: str = ""
 
 
 @dataclass(frozen=True)
@@ -152,15 +158,19 @@ def finish_file(
         if data_through is None:
             data_through = _data_through(con, marts, counts)
         meta = {
-            "build_id": info.build_id,
-            "dbt_invocation_id": info.dbt_invocation_id,
-            "source_target": info.source_target,
-            "data_through": data_through,
-            "exported_at": info.exported_at,
-            "schema_version": str(SCHEMA_VERSION),
+            Meta.BUILD_ID: info.build_id,
+            Meta.DBT_INVOCATION_ID: info.dbt_invocation_id,
+            Meta.SOURCE_TARGET: info.source_target,
+            Meta.DATA_THROUGH: data_through,
+            Meta.EXPORTED_AT: info.exported_at,
+            Meta.SCHEMA_VERSION: str(SCHEMA_VERSION),
+            Meta.DBT_MART_INVOCATIONS: info.mart_invocations,
+            Meta.DBT_TESTS_DIGEST: info.tests_digest,
         }
         if info.sample_scale is not None:
             meta[Meta.SAMPLE_SCALE] = info.sample_scale
+        if info.forced:
+            meta[Meta.FORCED] = info.forced
         con.executemany("INSERT INTO _meta (key, value) VALUES (?, ?)", sorted(meta.items()))
         con.executemany(
             "INSERT INTO _tables (table_name, row_count, description) VALUES (?, ?, ?)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
 import sys
 import time
@@ -127,7 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: arguments (default ``sys.argv[1:]``).
 
     Returns:
-        The exit status: 0 on success, 2 on bad options.
+        The exit status: 0 on success, 1 when the range yields no download
+        rows or writing fails, 2 on bad options or an unusable ``--out``.
     """
     parser = _parser()
     args = parser.parse_args(argv)
@@ -158,11 +160,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from sample.generate import generate
 
+    problem = _unusable_out(args.out)
+    if problem:
+        print(f"error: --out {args.out}: {problem}", file=sys.stderr)
+        return 2
     # A polite kill (SIGTERM) unwinds like Ctrl-C: the work directory is removed.
     previous = signal.signal(signal.SIGTERM, _terminate)
     update, bar = _progress()
     try:
         result = generate(opts, args.out, force=args.force, progress=update, threads=args.threads)
+    except OSError as exc:
+        where = exc.filename or args.out
+        print(
+            f"error: cannot write the sample to {args.out}: {where}: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return 2 if exc.errno in _PATH_ERRNOS else 1
     finally:
         signal.signal(signal.SIGTERM, previous)
         if bar is not None:
@@ -180,4 +193,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"rows to {result.out} in {result.seconds:.1f}s ({rate:,.0f} rows/s)",
             file=sys.stderr,
         )
+    if result.downloads == 0:
+        print(
+            f"warning: {opts.start}..{opts.end} yields no download rows (the calibrated"
+            " packages have no downloads then): the sample is empty",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+#: errno values that mean the path itself is unusable (a usage error, exit 2).
+_PATH_ERRNOS = frozenset(
+    {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR}
+)
+
+
+def _unusable_out(out: Path) -> str | None:
+    """Why ``out`` cannot be a directory, found without writing (None: it may be)."""
+    if out.exists() and not out.is_dir():
+        return "exists and is not a directory"
+    probe = out.parent
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is not a directory"
+    return None

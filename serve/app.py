@@ -96,6 +96,7 @@ def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Li
         metrics.set_build(build.build_id, build.data_through, swapped=previous is not None)
 
     db.on_swap.append(on_new_build)
+    db.on_refuse.append(metrics.swap_failed)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

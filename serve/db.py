@@ -26,6 +26,7 @@ from typing import Any, cast
 import aiosqlite
 
 from contract import DATA_THROUGH_TABLE, META_TABLE, READABLE_SCHEMA_VERSIONS, TABLES_TABLE, Meta
+from serve import filecheck
 
 log = logging.getLogger("serve.db")
 
@@ -326,10 +327,14 @@ class Database:
         self._current: Generation | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._swap_lock = asyncio.Lock()
-        # The stat key of a file refused for its schema_version (not retried).
-        self._refused: tuple[int, ...] | None = None
         # Called with (new build, previous build id or None) after each switch.
         self.on_swap: list[Callable[[BuildInfo, str | None], None]] = []
+        # The last file refused (serve/filecheck.py), until a switch succeeds;
+        # its stat key, so an unchanged refused file is not checked again.
+        self.refusal: filecheck.FileRefused | None = None
+        self._refused_key: tuple[int, ...] | None = None
+        # Called with the refusal's reason label after each refused file.
+        self.on_refuse: list[Callable[[str], None]] = []
 
     @property
     def build(self) -> BuildInfo:
@@ -416,21 +421,34 @@ class Database:
             except OSError as exc:
                 log.warning("published file not readable", extra={"error": str(exc)})
                 return False
-            if (old is not None and key == old.stat_key) or key == self._refused:
+            if (old is not None and key == old.stat_key) or key == self._refused_key:
                 return False
             try:
                 new = await self._open_generation()
-            except (DatabaseUnavailable, OSError, sqlite3.Error) as exc:
-                if refuse_unreadable and isinstance(exc, UnreadableSchema):
-                    raise
-                if isinstance(exc, UnreadableSchema):
-                    self._refused = key
+            except (filecheck.FileRefused, DatabaseUnavailable, OSError, sqlite3.Error) as exc:
+                if isinstance(exc, filecheck.FileRefused):
+                    refusal = exc
+                elif isinstance(exc, UnreadableSchema):
+                    refusal = filecheck.FileRefused("schema-version", str(exc))
+                else:
+                    refusal = filecheck.FileRefused("unreadable", str(exc))
+                if refuse_unreadable and refusal.reason == "schema-version":
+                    raise UnreadableSchema(str(refusal)) from None
+                self.refusal, self._refused_key = refusal, key
                 log.error(
-                    "new build could not be opened; keeping the current one",
-                    extra={"error": str(exc), "serving": old.build.build_id if old else None},
+                    "new build refused; keeping the current one",
+                    extra={
+                        "error": str(exc),
+                        "reason": refusal.reason,
+                        "build_id": refusal.build_id,
+                        "serving": old.build.build_id if old else None,
+                    },
                 )
+                for failed in self.on_refuse:
+                    failed(refusal.reason)
                 return False
             self._current = new
+            self.refusal, self._refused_key = None, None
             log.info(
                 "switched build",
                 extra={
@@ -465,6 +483,26 @@ class Database:
         finally:
             await conn.close()
 
+    async def readiness(self) -> tuple[BuildInfo, filecheck.FileRefused | None]:
+        """The build being served (its file still whole) and the last refused file, if any.
+
+        Raises:
+            DatabaseUnavailable: when no valid build is being served.
+        """
+        gen = self._current
+        if gen is None:
+            why = (
+                f": refused {self.refusal.build_id or 'file'}: {self.refusal}"
+                if self.refusal
+                else ""
+            )
+            raise DatabaseUnavailable(f"no valid build to serve{why}")
+        try:
+            await asyncio.to_thread(filecheck.check_size, gen.build.path)
+        except filecheck.FileRefused as exc:
+            raise DatabaseUnavailable(f"serving build {gen.build.build_id}: {exc}") from exc
+        return gen.build, self.refusal
+
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(self.reload_interval)
@@ -479,6 +517,8 @@ class Database:
             real = await asyncio.to_thread(os.path.realpath, self.path)
         except OSError as exc:
             raise DatabaseUnavailable(f"{self.path}: {exc}") from exc
+        serving = dict(self._current.build.row_counts) if self._current else None
+        await asyncio.to_thread(filecheck.check_file, real, serving)
         conns: list[aiosqlite.Connection] = []
         try:
             for _ in range(self.pool_size):

@@ -25,6 +25,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from serve.filecheck import REASONS
+
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 QUERY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5)
 
@@ -61,6 +63,9 @@ class Metrics(Collector):
         self.build_id = ""
         self.data_through: date | None = None
         self.swaps = 0
+        # Published files refused by serve/filecheck.py, by reason (each from 0,
+        # so a first refusal is an increase).
+        self.swap_failures: dict[str, int] = dict.fromkeys(REASONS, 0)
         self.registry = CollectorRegistry()
         self.registry.register(self)
         ProcessCollector(registry=self.registry)
@@ -136,6 +141,18 @@ class Metrics(Collector):
         yield CounterMetricFamily(
             "pypi_trends_build_swaps", "New builds opened while running", value=self.swaps
         )
+        failures = CounterMetricFamily(
+            "pypi_trends_swap_failures",
+            "Published files refused (the served build stays), by reason",
+            labels=["reason"],
+        )
+        for reason, count in sorted(self.swap_failures.items()):
+            failures.add_metric([reason], count)
+        yield failures
+
+    def swap_failed(self, reason: str) -> None:
+        """Count a published file the server refused to switch to."""
+        self.swap_failures[reason] = self.swap_failures.get(reason, 0) + 1
 
     def render(self) -> bytes:
         """The text exposition format."""

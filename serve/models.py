@@ -180,3 +180,5 @@ class Health(msgspec.Struct, frozen=True, omit_defaults=True):
     # Days since the last served complete week ended (data_through + 7 days,
     # 00:00 UTC): the same age as the pypi_trends_data_through_age_seconds gauge.
     data_through_age_days: float | None = None
+    # Readiness: the last published file the server refused to switch to, and why.
+    detail: str | None = None

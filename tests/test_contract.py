@@ -12,6 +12,7 @@ def test_contract_names_exactly_the_exported_marts(warehouse: Warehouse) -> None
     assert set(contract.TABLES) == set(marts)
     for name, table in contract.TABLES.items():
         assert marts[name].grain == table.key, name
+        assert tuple(c.name for c in marts[name].columns) == table.columns, name
 
 
 def test_every_dimension_names_its_mart_and_value_column(warehouse: Warehouse) -> None:

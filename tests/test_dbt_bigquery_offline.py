@@ -272,3 +272,36 @@ def test_prod_explicit_window_is_used(stubbed_bigquery: _StubbedBigQuery, target
         ("GTE", "2025-06-02 00:00:00"),
         ("LT", "2025-07-07 00:00:00"),
     ]
+
+
+@pytest.mark.parametrize("macro", ["provenance_log_ddl()", "record_mart_write()"])
+def test_provenance_statements_are_valid_bigquery_sql(
+    stubbed_bigquery: _StubbedBigQuery, target_dir: Path, macro: str
+) -> None:
+    result = dbtRunner().invoke(
+        [
+            "compile",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROFILES_DIR),
+            "--target",
+            "prod",
+            "--target-path",
+            str(target_dir),
+            "--log-path",
+            str(target_dir / "logs"),
+            "--inline",
+            "{{ " + macro + " }}",
+        ]
+    )
+    assert result.success, result.exception
+    sql = result.result.results[0].node.compiled_code
+    tree = sqlglot.parse_one(sql, read="bigquery")
+    table = tree.find(exp.Table)
+    assert table is not None
+    assert (table.db, table.name) == ("pypi_trends", "dbt_provenance"), sql
+    if macro.startswith("record"):
+        assert isinstance(tree, exp.Insert)
+        values = [v.sql("bigquery") for v in tree.find_all(exp.Literal)]
+        assert "'wrote'" in values and "'success'" in values, sql

@@ -165,26 +165,34 @@ def test_dry_run_writes_nothing(warehouse: Warehouse, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "message"),
+    ("change", "message", "status"),
     [
-        ({"--target-dir": "missing"}, "manifest.json not found"),
-        ({"--warehouse": "missing.duckdb"}, "warehouse"),
-        ({"--build-id": "../evil"}, "invalid build id"),
+        ({"--target-dir": "missing"}, "manifest.json not found", 1),
+        ({"--warehouse": "missing.duckdb"}, "warehouse", 1),
+        # A usage error: exit 2, like argparse's own.
+        ({"--build-id": "../evil"}, "invalid build id", 2),
+        ({"--db": "file.txt/pypi_trends.sqlite"}, "file.txt is not a directory", 2),
+        ({"--releases-dir": "file.txt/releases"}, "--releases-dir:", 2),
+        ({"--threads": "0"}, "--threads must be at least 1", 2),
+        ({"--accept-shrink": " "}, "--accept-shrink needs a reason", 2),
+        ({"--shrink-bounds": "packages=2"}, "--shrink-bounds: bound packages=2 out of range", 2),
     ],
 )
 def test_bad_input_fails_clearly_and_writes_nothing(
-    warehouse: Warehouse, tmp_path: Path, change: dict[str, str], message: str
+    warehouse: Warehouse, tmp_path: Path, change: dict[str, str], message: str, status: int
 ) -> None:
+    (tmp_path / "file.txt").write_text("not a directory")
     db = tmp_path / "out" / "pypi_trends.sqlite"
     args = exporter_args(warehouse, db)
     for option, value in change.items():
-        value = str(tmp_path / value) if option != "--build-id" else value
+        if option in ("--target-dir", "--warehouse", "--db", "--releases-dir"):
+            value = str(tmp_path / value)
         if option in args:
             args[args.index(option) + 1] = value
         else:
             args += [option, value]
     done = run_exporter(args)
-    assert done.returncode == 1
+    assert done.returncode == status, done.stderr
     assert done.stderr.startswith("error: ") or "\nerror: " in done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr

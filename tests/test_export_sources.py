@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -19,9 +19,10 @@ from sqlglot import exp
 from exports.errors import ExportError
 from exports.manifest import MartSpec, export_marts
 from exports.pipeline import ExportOptions, run_export
+from exports.provenance import Event as ProvenanceEvent
 from exports.publish import Layout
 from exports.report import Reporter
-from exports.sources import ArrowSource, arrow_schema, bigquery_query
+from exports.sources import ArrowSource, DuckDBSource, arrow_schema, bigquery_query
 from tests.fixtures.export import Published, mart_spec, run_exporter
 from tests.fixtures.warehouse import Warehouse
 
@@ -105,7 +106,22 @@ def _batches_from_warehouse(warehouse: Warehouse, batch_rows: int) -> ArrowSourc
         con.close()
         return iter(table.to_batches(max_chunksize=batch_rows)), table.num_rows
 
-    return ArrowSource(open_batches=open_batches)
+    return ArrowSource(open_batches=open_batches, read_provenance=_provenance_of(warehouse))
+
+
+def _provenance_of(warehouse: Warehouse) -> Callable[[MartSpec], list[ProvenanceEvent] | None]:
+    """The dbt provenance log of the warehouse, as BigQuery's reader delivers it."""
+
+    def read(mart: MartSpec) -> list[ProvenanceEvent] | None:
+        source = DuckDBSource(warehouse.path)
+        con = duckdb.connect()
+        try:
+            source.open(con)
+            return source.provenance(con, mart)
+        finally:
+            con.close()
+
+    return read
 
 
 def test_arrow_record_batches_go_through_the_same_writer(
@@ -145,7 +161,9 @@ def test_a_batch_that_breaks_the_contract_fails_and_publishes_nothing(
 
     layout = Layout(tmp_path / "pypi_trends.sqlite", tmp_path / "releases", tmp_path / "parquet")
     opts = ExportOptions(
-        source=ArrowSource(open_batches), target_dir=warehouse.target_dir, layout=layout
+        source=ArrowSource(open_batches, read_provenance=_provenance_of(warehouse)),
+        target_dir=warehouse.target_dir,
+        layout=layout,
     )
     with pytest.raises(ExportError):
         run_export(opts, Reporter(interactive=False))

@@ -95,7 +95,8 @@ def test_app_is_private_and_health_checked(compose: dict[str, Any]) -> None:
 
 def test_caddy_fronts_the_app(compose: dict[str, Any]) -> None:
     caddy = compose["services"]["caddy"]
-    assert caddy["depends_on"]["app"]["condition"] == "service_healthy"
+    # The app's health check is readiness: Caddy must not wait for the first release.
+    assert caddy["depends_on"]["app"]["condition"] == "service_started"
     assert {"80:80", "443:443"} <= set(caddy["ports"])
     mounts = _mounts(caddy)
     assert mounts["/etc/caddy/Caddyfile"] == "./deploy/Caddyfile:ro"

@@ -274,7 +274,7 @@ class _Health(BaseHTTPRequestHandler):
     status = 200
 
     def do_GET(self) -> None:
-        code = self.status if self.path == "/healthz" else 404
+        code = self.status if self.path == "/readyz" else 404
         self.send_response(code)
         self.send_header("Content-Length", "0")
         self.end_headers()

@@ -236,3 +236,25 @@ def test_versions_out_of_vrow_order_stop_the_run(
     with pytest.raises(RuntimeError, match="vrow order"):
         main(["generate", "--out", str(out), *SMALL])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unusable_out_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["generate", "--out", "/proc/x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "/proc/x" in err and "Traceback" not in err
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["generate", "--out", str(blocker / "raw")]) == 2
+    assert "is not a directory" in capsys.readouterr().err
+
+
+def test_a_range_without_downloads_warns_and_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "raw"
+    assert (
+        main(["generate", "--out", str(out), "--start", "1900-01-01", "--end", "1900-01-14"]) == 1
+    )
+    assert "warning:" in capsys.readouterr().err

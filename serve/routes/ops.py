@@ -12,6 +12,7 @@ from litestar.di import NamedDependency
 
 from serve import models
 from serve.db import BuildInfo, Database
+from serve.filecheck import FileRefused
 from serve.metrics import Metrics
 from serve.problems import COMMON_RESPONSES
 
@@ -29,19 +30,24 @@ READY_CACHE_SECONDS = 1.0
 
 @get("/readyz", responses=COMMON_RESPONSES, summary="Readiness")
 async def readyz(db: NamedDependency[Database], state: State) -> models.Health:
-    """Opens the currently published file and reads its metadata; 503 if that fails."""
+    """The build being served, and the last file refused (serve/filecheck.py); 503 if none is."""
     now = time.monotonic()
-    cached: tuple[float, BuildInfo] | None = state.get("ready_probe")
+    cached: tuple[float, BuildInfo, FileRefused | None] | None = state.get("ready_probe")
     if cached is not None and now - cached[0] < READY_CACHE_SECONDS:
-        build = cached[1]
+        _, build, refused = cached
     else:
-        build = await db.probe()
-        state["ready_probe"] = (now, build)
+        build, refused = await db.readiness()
+        state["ready_probe"] = (now, build, refused)
     return models.Health(
         status="ready",
         build_id=build.build_id,
         data_through=build.data_through,
         data_through_age_days=data_through_age_days(build.data_through),
+        detail=(
+            f"serving build {build.build_id}, refused build {refused.build_id or '?'}: {refused}"
+            if refused
+            else None
+        ),
     )
 
 
