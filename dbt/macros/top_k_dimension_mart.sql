@@ -8,6 +8,9 @@
 #}
 {% macro top_k_dimension_mart(dimension, column_name) %}
 {{ config(**weekly_incremental_config(cluster_by=['package_name'])) }}
+{#- DuckDB: stored in grain order after every run, the first build included
+    (macros/storage_order.sql). -#}
+{{ config(post_hook="{{ storage_resort(['package_name', 'week_start', '" ~ column_name ~ "']) }}") }}
 
 with rollup as (
 
@@ -65,6 +68,5 @@ final as (
 )
 
 select * from final
-{{ storage_order(['week_start', 'package_name']) }}
 
 {% endmacro %}
