@@ -84,6 +84,13 @@ bench: $(VENV_STAMP) ## Run every bench/bench_*.py (each prints and writes data/
 	@# back to disk by the kernel while the next one is measured.
 	@set -e; for script in bench/bench_*.py; do echo "== $$script"; sync; $(PY) $$script; done
 
+# Not part of `make bench`: simulating and exporting 1/100, 1/30 and 1/10 of
+# PyPI takes tens of minutes and ~10 GB of disk under data/bench/scale/.
+.PHONY: bench-scale
+bench-scale: $(VENV_STAMP) ## Simulate PyPI at 1/100, 1/30, 1/10; export, measure, extrapolate; BigQuery bill (data/bench/scale.json)
+	@sync
+	$(PY) bench/scale_bench.py $(BENCH_SCALE_ARGS)
+
 .PHONY: test
 test: setup-system setup ## Lint, then the whole test suite (the CI command)
 	$(MAKE) lint
