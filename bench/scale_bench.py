@@ -99,9 +99,9 @@ def dbt_target(work: Path) -> Path:
     return target
 
 
-def simulate(scale: int, work: Path, target: Path) -> dict[str, Any]:
+def simulate(scale: int, work: Path, target: Path, min_downloads: int) -> dict[str, Any]:
     """The warehouse of one scale (reused when the simulator has not changed)."""
-    path = work / f"s{scale}.duckdb"
+    path = work / (f"s{scale}_t{min_downloads}.duckdb" if min_downloads else f"s{scale}.duckdb")
     stamp = path.with_suffix(".json")
     code = sim_code_hash()
     if path.exists() and stamp.exists():
@@ -122,6 +122,8 @@ def simulate(scale: int, work: Path, target: Path) -> dict[str, Any]:
             str(target),
             "--json",
             str(stamp),
+            "--breakdown-min-downloads",
+            str(min_downloads),
         ],
         cwd=ROOT,
         check=True,
@@ -356,6 +358,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scales", default="100,30,10", help="denominators: 1/N of full PyPI")
     parser.add_argument("--api-requests", type=int, default=200, help="requests per API call kind")
+    parser.add_argument(
+        "--breakdown-min-downloads",
+        type=int,
+        default=0,
+        help="package-weeks with fewer downloads get no dimension rows (dbt var)",
+    )
     parser.add_argument("--work", type=Path, default=WORK)
     parser.add_argument("--json", type=Path, default=OUT / "scale.json")
     args = parser.parse_args()
@@ -366,12 +374,12 @@ def main() -> int:
     runs: list[dict[str, Any]] = []
     for scale in scales:
         print(f"== 1/{scale}: simulate ...", flush=True)
-        sim = simulate(scale, work, target)
+        sim = simulate(scale, work, target, args.breakdown_min_downloads)
         print(
             f"   {sum(sim['rows'].values()):,} rows in {sim['simulate_s']} s; export ...",
             flush=True,
         )
-        db = work / f"out{scale}" / "pypi_trends.sqlite"
+        db = work / f"out{scale}_t{args.breakdown_min_downloads}" / "pypi_trends.sqlite"
         exp = export(Path(sim["warehouse"]), target, db)
         tables = table_bytes(db.resolve())
         rows = sum(t["rows"] for t in tables.values())
@@ -407,7 +415,10 @@ def main() -> int:
             " cold: the file evicted from the page cache (posix_fadvise DONTNEED) before the"
             " server starts, every request a package not read before; warm: the same requests"
             " again",
-            **api_latency(work / f"out{scales[-1]}" / "pypi_trends.sqlite", args.api_requests),
+            **api_latency(
+                work / f"out{scales[-1]}_t{args.breakdown_min_downloads}" / "pypi_trends.sqlite",
+                args.api_requests,
+            ),
         }
     extrapolated: dict[str, Any] = {}
     if len(runs) >= 2:
@@ -440,6 +451,7 @@ def main() -> int:
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
+        "breakdown_min_downloads": args.breakdown_min_downloads,
         "runs": runs,
         "api": api,
         "extrapolated_full_scale": {

@@ -263,8 +263,11 @@ def _u(*parts: str) -> str:
     return f"((hash({', '.join(parts)}) % 1000003) / 1000003.0)"
 
 
-def simulate(scale: int, out: Path, target_dir: Path) -> dict[str, Any]:
+def simulate(scale: int, out: Path, target_dir: Path, min_downloads: int = 0) -> dict[str, Any]:
     """Write the marts of PyPI at 1/``scale`` into a new DuckDB file ``out``.
+
+    ``min_downloads``: package-weeks with fewer downloads get no dimension rows
+    (dbt's var breakdown_min_downloads).
 
     Returns:
         The model's parameters and what was written (rows per table, seconds).
@@ -329,7 +332,7 @@ def simulate(scale: int, out: Path, target_dir: Path) -> dict[str, Any]:
     _write_packages(con, marts["packages"], week)
     n_pkg = len(frame["pkg_id"])
     for dim in DIMENSIONS:
-        _write_dimension(con, marts[dim.mart], dim, week, n_pkg)
+        _write_dimension(con, marts[dim.mart], dim, week, n_pkg, min_downloads)
     rows = {
         name: int(con.execute(f'SELECT count(*) FROM main."{m.alias}"').fetchone()[0])  # type: ignore[index]
         for name, m in sorted(marts.items())
@@ -338,6 +341,7 @@ def simulate(scale: int, out: Path, target_dir: Path) -> dict[str, Any]:
     con.close()
     return {
         "scale": f"1/{scale}",
+        "breakdown_min_downloads": min_downloads,
         "packages": n_pkg,
         "weeks": WEEKS,
         "rows": rows,
@@ -380,7 +384,12 @@ def _write_packages(con: duckdb.DuckDBPyConnection, mart: MartSpec, week: str) -
 
 
 def _write_dimension(
-    con: duckdb.DuckDBPyConnection, mart: MartSpec, dim: Dimension, week: str, n_pkg: int
+    con: duckdb.DuckDBPyConnection,
+    mart: MartSpec,
+    dim: Dimension,
+    week: str,
+    n_pkg: int,
+    min_downloads: int,
 ) -> None:
     """The dimension mart, in grain order, in package-range chunks."""
     _create(con, mart)
@@ -408,7 +417,7 @@ def _write_dimension(
             WITH pw AS (
                 SELECT c.*, least({spread}, greatest(1, floor({spread} * log10(1 + d) / 7
                        + {_u("rank", "w", f"'{dim.column}'")})))::INTEGER AS n
-                FROM core c WHERE pkg_id >= {lo} AND pkg_id < {hi}
+                FROM core c WHERE pkg_id >= {lo} AND pkg_id < {hi} AND d >= {min_downloads}
             ), slots AS (
                 -- values 1..min(n, K), and slot 0 ('other') when n > K
                 SELECT pw.*, s.i FROM pw, range(0, {TOP_K + 1}) s(i)
@@ -455,9 +464,12 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True, help="DuckDB file to write")
     parser.add_argument("--target-dir", type=Path, default=ROOT / "dbt" / "target")
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
+    parser.add_argument(
+        "--breakdown-min-downloads", type=int, default=0, help="no breakdowns below this"
+    )
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    result = simulate(args.scale, args.out, args.target_dir)
+    result = simulate(args.scale, args.out, args.target_dir, args.breakdown_min_downloads)
     text = json.dumps(result, indent=2)
     if args.json:
         args.json.write_text(text + "\n")

@@ -33,6 +33,13 @@ class ColumnSpec:
     not_null: bool
 
 
+#: ``_meta`` keys a mart declares in its dbt config ``meta`` (the dbt var it was
+#: built with), written into the file when any mart declares them:
+#: ``breakdown_min_downloads``, the fewest downloads a package-week needs to
+#: have rows in the dimension marts (0: every package-week has them).
+MART_META_KEYS = ("breakdown_min_downloads",)
+
+
 @dataclass(frozen=True)
 class MartSpec:
     """One exported mart: where it lives in the warehouse and its contract."""
@@ -44,6 +51,9 @@ class MartSpec:
     alias: str
     columns: tuple[ColumnSpec, ...]
     grain: tuple[str, ...]
+    #: ``(key, value)`` of the node's config ``meta`` for the keys in
+    #: :data:`MART_META_KEYS` (written into ``_meta``).
+    file_meta: tuple[tuple[str, str], ...] = ()
 
     def column(self, name: str) -> ColumnSpec:
         """Return the column called ``name``.
@@ -200,6 +210,11 @@ def export_marts(manifest: dict[str, Any]) -> list[MartSpec]:
                 alias=node.get("alias") or name,
                 columns=tuple(columns),
                 grain=grain,
+                file_meta=tuple(
+                    (key, str(meta[key]))
+                    for key in MART_META_KEYS
+                    if (meta := (node.get("config") or {}).get("meta") or {}).get(key) is not None
+                ),
             )
         )
     if not marts:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from exports.errors import ExportError
-from exports.manifest import ColumnSpec, MartSpec
+from exports.manifest import MART_META_KEYS, ColumnSpec, MartSpec
 
 # Contract types (DuckDB and BigQuery spellings) -> (SQLite STRICT type, kind).
 # ``kind`` tells the loader how to convert the value on its way to SQLite.
@@ -45,6 +45,9 @@ META_KEYS = (
     "exported_at",
     "schema_version",
 )
+
+#: Optional ``_meta`` keys, present when a mart declares them (see ``MART_META_KEYS``).
+OPTIONAL_META_KEYS = MART_META_KEYS
 
 META_DDL = (
     "CREATE TABLE _meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT, WITHOUT ROWID",
