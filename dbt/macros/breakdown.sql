@@ -1,6 +1,6 @@
 {#
   The fewest downloads a package-week needs to get rows in the dimension
-  marts: var `breakdown_min_downloads` when set, else 1000 on BigQuery (all of
+  marts: var `breakdown_min_downloads` when set, else 2000 on BigQuery (all of
   PyPI: most package-weeks are tiny and their breakdowns would be most of the
   exported file, docs/architecture.md) and 0 (every package-week) on the
   sample. The marts' YAML repeats this rule in their `meta`, which the
@@ -17,5 +17,5 @@
 {% endmacro %}
 
 {% macro bigquery__breakdown_min_downloads() %}
-  {{ return(1000) }}
+  {{ return(2000) }}
 {% endmacro %}
