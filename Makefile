@@ -90,6 +90,13 @@ bench: $(VENV_STAMP) ## Run every bench/bench_*.py (JSON to data/bench/), then r
 bench-docs: $(VENV_STAMP) ## Render docs/benchmarks.md from data/bench/*.json again, without measuring
 	$(PY) bench/render.py
 
+# Not part of `make bench`: simulating and exporting 1/100, 1/30 and 1/10 of
+# PyPI takes tens of minutes and ~10 GB of disk under data/bench/scale/.
+.PHONY: bench-scale
+bench-scale: $(VENV_STAMP) ## Simulate PyPI at 1/100, 1/30, 1/10; export, measure, extrapolate; BigQuery bill (data/bench/scale.json)
+	@sync
+	$(PY) bench/scale_bench.py $(BENCH_SCALE_ARGS)
+
 .PHONY: test
 test: setup-system setup ## Lint, then the whole test suite (the CI command)
 	$(MAKE) lint

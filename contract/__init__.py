@@ -32,6 +32,7 @@ class Meta:
     ACCEPTED_SHRINK: Final = "accepted_shrink"
     FORCED: Final = "forced"
     SAMPLE_SCALE: Final = "sample_scale"
+    BREAKDOWN_MIN_DOWNLOADS: Final = "breakdown_min_downloads"
 
 
 #: Every ``_meta`` key a published file must carry, non-empty, with what it holds.
@@ -57,7 +58,13 @@ OPTIONAL_META_KEYS_DESCRIBED: Final = {
     Meta.ACCEPTED_SHRINK: "Why a shrink beyond the exporter's guards was published anyway "
     "(`--accept-shrink`), with what changed.",
     Meta.FORCED: "Why the build was published despite failed or missing tests (`--force`).",
+    Meta.BREAKDOWN_MIN_DOWNLOADS: "The fewest downloads a package-week needs to have rows in "
+    "the dimension marts (0: every package-week has them); the package-weeks below it have "
+    "totals only.",
 }
+#: Optional keys a dimension mart declares in its dbt config ``meta`` (the dbt
+#: var it was built with); the exporter copies them into ``_meta``.
+MART_META_KEYS: Final = (Meta.BREAKDOWN_MIN_DOWNLOADS,)
 META_KEYS: Final = tuple(META_KEYS_DESCRIBED)
 OPTIONAL_META_KEYS: Final = tuple(OPTIONAL_META_KEYS_DESCRIBED)
 

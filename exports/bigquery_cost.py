@@ -15,6 +15,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,8 +23,10 @@ from exports.errors import ExportError
 
 #: The rollup model whose compiled SELECT is estimated (it scans the raw table).
 ROLLUP_MODEL = "int_downloads_rolled_up_weekly"
-#: Same default as ``maximum_bytes_billed`` in profiles/profiles.yml (2 TB).
-DEFAULT_MAXIMUM_BYTES_BILLED = 2_000_000_000_000
+#: Same default as ``maximum_bytes_billed`` in profiles/profiles.yml (8 TB): the
+#: rollup of one week plus a rescanned lookback week fits with a margin
+#: (``cost_report``; ``make bench-scale`` prints it).
+DEFAULT_MAXIMUM_BYTES_BILLED = 8_000_000_000_000
 LIMIT_ENV = "PYPI_TRENDS_BQ_MAXIMUM_BYTES_BILLED"
 
 
@@ -55,7 +58,7 @@ class Estimate:
 
 
 def maximum_bytes_billed(env: Mapping[str, str]) -> int:
-    """The byte limit from ``PYPI_TRENDS_BQ_MAXIMUM_BYTES_BILLED`` (default 2 TB).
+    """The byte limit from ``PYPI_TRENDS_BQ_MAXIMUM_BYTES_BILLED`` (default 8 TB).
 
     Raises:
         ExportError: when the variable is set but not a positive integer.
@@ -162,3 +165,156 @@ def bigquery_client(project: str | None, location: str | None) -> DryRunClient:
     except Exception as exc:  # google.auth and google.api_core raise many error types
         raise ExportError(f"cannot create a BigQuery client for the byte estimate: {exc}") from None
     return client
+
+
+# --- Static estimate of what a run bills (no BigQuery needed) -------------------------
+#
+# BigQuery bills the stored size of every column a query references, over the
+# partitions it scans: STRING 2 bytes + UTF-8 length, TIMESTAMP 8, BOOL 1, NULL
+# 0, a nested field by its leaves. The rollup reads exactly the leaves below
+# (dbt/models/staging/pypi/stg_pypi__file_downloads.sql).
+
+
+@dataclass(frozen=True)
+class RawColumn:
+    """One leaf of ``file_downloads`` the rollup reads, and its billed bytes per row."""
+
+    name: str
+    bytes_per_row: float
+    #: Read only for days before this one (None: every day).
+    read_before: date | None = None
+
+
+#: PyPI stopped logging requests for non-distribution files (the ``.metadata``
+#: files) from this day: the file-name test cannot change a result after it.
+METADATA_LOGGED_UNTIL = date(2026, 8, 24)
+
+#: Mean billed bytes per row of each leaf: BigQuery's sizes applied to the
+#: value lengths (and NULL shares) of the calibrated sample (``make sample``,
+#: demo scale, 20.2M rows); ``bench/scale_bench.py`` prints them again.
+ROLLUP_COLUMNS: tuple[RawColumn, ...] = (
+    RawColumn("timestamp", 8.0),
+    RawColumn("project", 12.72),
+    RawColumn("country_code", 3.98),
+    RawColumn("file.filename", 42.26, read_before=METADATA_LOGGED_UNTIL),
+    RawColumn("file.project", 12.72),
+    RawColumn("file.version", 7.33),
+    RawColumn("file.type", 12.32),
+    RawColumn("details.installer.name", 5.15),
+    RawColumn("details.python", 8.13),
+    RawColumn("details.system.name", 6.89),
+    RawColumn("details.ci", 0.23),
+)
+
+#: What the data test assert_marts_reconcile_with_raw_downloads reads over the
+#: same weeks (it counts raw rows per week, independently of the rollup).
+TEST_COLUMNS: tuple[RawColumn, ...] = (RawColumn("timestamp (reconciliation test)", 8.0),)
+
+#: PyPI's published rows per day before METADATA_LOGGED_UNTIL.
+ROWS_PER_WEEKEND_DAY = 4.5e9
+ROWS_PER_MIDWEEK_DAY = 7.0e9
+#: Rows still logged after METADATA_LOGGED_UNTIL: the published figures minus
+#: the ``.metadata`` requests, 5.82% of the calibrated sample's rows before it.
+ROWS_KEPT_AFTER_CUTOFF = 1 - 0.0582
+#: On-demand price, dollars per TiB billed.
+DOLLARS_PER_TIB = 6.25
+TIB = 1 << 40
+
+
+def rows_on(day: date) -> float:
+    """Rows PyPI logs on ``day`` (weekend or midweek; fewer after the cutoff)."""
+    rows = ROWS_PER_WEEKEND_DAY if day.weekday() >= 5 else ROWS_PER_MIDWEEK_DAY
+    return rows * (ROWS_KEPT_AFTER_CUTOFF if day >= METADATA_LOGGED_UNTIL else 1.0)
+
+
+def billed_bytes(
+    days: Sequence[date], columns: Sequence[RawColumn] = ROLLUP_COLUMNS
+) -> dict[str, float]:
+    """Bytes billed per column for a scan of ``days`` (each day one partition)."""
+    return {
+        c.name: sum(
+            rows_on(d) * c.bytes_per_row for d in days if c.read_before is None or d < c.read_before
+        )
+        for c in columns
+    }
+
+
+def week_days(first_week: date, weeks: int) -> list[date]:
+    """The days of ``weeks`` ISO weeks starting on the Monday ``first_week``."""
+    return [first_week + timedelta(days=i) for i in range(7 * weeks)]
+
+
+def _summary(days: Sequence[date], columns: Sequence[RawColumn], limit: int) -> dict[str, Any]:
+    """Bytes and dollars of a run over ``days``.
+
+    The rollup query is the one the byte limit (per query) applies to; the run
+    is the whole ``dbt build`` (the reconciliation test included).
+    """
+    rollup = sum(billed_bytes(days, [c for c in columns if c in ROLLUP_COLUMNS]).values())
+    total = sum(billed_bytes(days, columns).values())
+    return {
+        "first_day": days[0].isoformat(),
+        "days": len(days),
+        "rollup_query_bytes": round(rollup),
+        "rollup_query_within_limit": rollup <= limit,
+        "limit_margin": round(1 - rollup / limit, 3),
+        "run_bytes": round(total),
+        "run_dollars": round(total / TIB * DOLLARS_PER_TIB, 2),
+    }
+
+
+def cost_report(
+    newest_week: date = date(2026, 11, 23),
+    lookback_weeks: int = 1,
+    history_weeks: int = 104,
+    limit: int = DEFAULT_MAXIMUM_BYTES_BILLED,
+    columns: Sequence[RawColumn] = ROLLUP_COLUMNS + TEST_COLUMNS,
+) -> dict[str, Any]:
+    """What a weekly run and the first build bill, column by column.
+
+    A weekly run scans the new week; the ``lookback_weeks`` before it only
+    when late rows reached their raw days after they were built (dbt's
+    download window checks partition times), so both cases are given. The
+    first build scans the ``history_weeks`` weeks ending with ``newest_week``.
+    The default columns are the rollup's and the reconciliation test's (``dbt
+    build`` runs both over the same weeks).
+    """
+    weekly_days = week_days(newest_week, 1)
+    late_days = week_days(newest_week - timedelta(weeks=lookback_weeks), 1 + lookback_weeks)
+    first_days = week_days(newest_week - timedelta(weeks=history_weeks - 1), history_weeks)
+    weekly = billed_bytes(weekly_days, columns)
+    first = billed_bytes(first_days, columns)
+    weekly_total, first_total = sum(weekly.values()), sum(first.values())
+    table = [
+        {
+            "column": c.name,
+            "bytes_per_row": c.bytes_per_row,
+            "read_before": c.read_before.isoformat() if c.read_before else None,
+            "share_weekly": round(weekly[c.name] / weekly_total, 4) if weekly_total else 0.0,
+            "share_first_build": round(first[c.name] / first_total, 4) if first_total else 0.0,
+            "dollars_weekly_run": round(weekly[c.name] / TIB * DOLLARS_PER_TIB, 2),
+            "dollars_first_build": round(first[c.name] / TIB * DOLLARS_PER_TIB, 2),
+        }
+        for c in columns
+    ]
+    first_build = _summary(first_days, columns, limit)
+    rollup_first = first_build["rollup_query_bytes"]
+    return {
+        "method": "BigQuery storage sizes (STRING 2 + UTF-8 length, TIMESTAMP 8, BOOL 1, NULL 0,"
+        " nested fields by leaves) of exactly the leaves the rollup reads, times the"
+        " calibrated sample's mean value lengths, times PyPI's published rows per day"
+        f" ({ROWS_PER_WEEKEND_DAY:.3g} weekend, {ROWS_PER_MIDWEEK_DAY:.3g} midweek; x"
+        f"{ROWS_KEPT_AFTER_CUTOFF} from {METADATA_LOGGED_UNTIL}, without the .metadata requests"
+        f" PyPI stopped logging); ${DOLLARS_PER_TIB}/TiB on demand",
+        "maximum_bytes_billed": limit,
+        "columns": table,
+        "summary": {
+            "weekly_run": _summary(weekly_days, columns, limit),
+            "weekly_run_with_late_rows": _summary(late_days, columns, limit),
+            "first_build": {
+                **first_build,
+                # Backfilled in windows (--vars start_week/end_week) under the limit.
+                "windows_under_limit": -(-rollup_first // limit),
+            },
+        },
+    }

@@ -2,10 +2,10 @@
 
 DuckDB's sqlite extension inserts one row per statement from one thread. Into
 a ``WITHOUT ROWID`` table each of those statements seeks the B-tree by key and
-probes it for a duplicate (measured: ~1.1 us/row); appending to a plain rowid
-table costs about half of that, and SQLite itself then copies a key-ordered
-rowid table into the ``WITHOUT ROWID`` table with one open cursor
-(``INSERT INTO ... SELECT``, ~0.35 us/row). So several DuckDB cursors each
+probes it for a duplicate; appending to a plain rowid table costs about half
+of that, and SQLite itself then copies a key-ordered rowid table into the
+``WITHOUT ROWID`` table with one open cursor (``INSERT INTO ... SELECT``),
+cheaper still. So several DuckDB cursors each
 write one chunk into its own small staging file at the same time, and the
 calling thread appends the staged chunks to the final table in key order as
 soon as each is ready. Staging files are deleted as soon as they are appended;
@@ -81,7 +81,7 @@ def release_memory() -> None:
     """Hand memory freed by the stager threads back to the OS (glibc ``malloc_trim``; else no-op).
 
     Each thread allocates from its own glibc arena, which keeps freed pages;
-    without this a sort that follows a load starts ~10 MB higher (measured).
+    without this a sort that follows a load starts from a higher RSS.
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
@@ -186,7 +186,7 @@ class StagedLoader:
         alias = quote(f"stage_{path.stem.rsplit('-', 1)[-1]}")
         cur = self.con.cursor()
         try:
-            # Progress comes from the chunks; DuckDB's own tracking costs ~10% per row.
+            # Progress comes from the chunks; DuckDB's own tracking costs time per row.
             cur.execute("SET enable_progress_bar = false")
             cur.execute(f"ATTACH '{path}' AS {alias} (TYPE sqlite)")
             try:

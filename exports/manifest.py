@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contract import DATA_THROUGH_TABLE
+from contract import DATA_THROUGH_TABLE, MART_META_KEYS
 from exports.errors import ExportError, RefusedError
 
 EXPORT_TAG = "export"
@@ -45,6 +45,9 @@ class MartSpec:
     alias: str
     columns: tuple[ColumnSpec, ...]
     grain: tuple[str, ...]
+    #: ``(key, value)`` of the node's config ``meta`` for the keys in
+    #: :data:`MART_META_KEYS` (written into ``_meta``).
+    file_meta: tuple[tuple[str, str], ...] = ()
 
     def column(self, name: str) -> ColumnSpec:
         """Return the column called ``name``.
@@ -214,6 +217,11 @@ def export_marts(manifest: dict[str, Any]) -> list[MartSpec]:
                 alias=node.get("alias") or name,
                 columns=tuple(columns),
                 grain=grain,
+                file_meta=tuple(
+                    (key, str(meta[key]))
+                    for key in MART_META_KEYS
+                    if (meta := (node.get("config") or {}).get("meta") or {}).get(key) is not None
+                ),
             )
         )
     if not marts:

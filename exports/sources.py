@@ -28,31 +28,22 @@ if TYPE_CHECKING:
 
 
 #: Rows per key-range part: each part is sorted on its own, so the sort's memory
-#: stays bounded (and flat) whatever the size of the mart. Measured with the
-#: 40 MB cap: a 5M-row sort of the weekly table fits, a 20M-row one runs out of
-#: memory, and 4M-row parts peaked at ~146 MB RSS (with the parallel load's
-#: buffers, up to ~159 MB at 20M rows) where 2.5M-row parts stay near 140 MB;
-#: each part re-scans the mart (~0.1 s per 5M rows), so parts should not be
-#: much smaller.
+#: stays bounded (and flat) whatever the size of the mart; larger parts push
+#: the peak RSS past the goal, and each part re-scans the mart, so parts should
+#: not be much smaller either.
 PART_ROWS = 2_500_000
 #: Parts are not split below this many rows when a sort does not fit the cap.
 MIN_SPLIT_ROWS = 50_000
 
 #: The week column of dbt's weekly marts (stored week-major, see :meth:`DuckDBSource.scan`).
 WEEK_COLUMN = "week_start"
-#: Rows per key-range part of a week-major mart (see ``DuckDBSource._week_parts``).
-#: Measured on a 20M-row mart stored ``week_start, package_name`` (52 weeks):
-#: a part reads at least one column segment (~24k rows) per week whatever its
-#: width (0.26 CPU-s for 500k rows, 0.31 for 1M, 0.43 for 2M), then sorts it and
-#: writes it to Parquet (1.36 / 1.19 / 1.02 CPU-s per 1M rows in all). Whole
-#: exports, sorting beside the load: 250k-row parts cost 54+ CPU-s, 1M-row
-#: parts 47 CPU-s at 140 MB peak RSS, 2M-row parts 43 CPU-s but 150 MB.
+#: Rows per key-range part of a week-major mart (see ``DuckDBSource._week_parts``):
+#: a part reads at least one column segment per week whatever its width, so
+#: narrow parts cost CPU, and wide ones peak RSS while sorted beside the load.
 WEEK_PART_ROWS = 1_000_000
 #: Rows a week must average for the week path: zonemaps prune only when a
-#: week spans several row groups (DuckDB: 122,880 rows). Measured on the demo
-#: warehouse stored week-major (weeks of 5-32k rows, no pruning), the dimension
-#: marts' week parts read the whole mart each and were slower than the range
-#: sort's (package_countries_weekly: sort 4.2 s in 4 parts against 2.9 s in 2).
+#: week spans several row groups (DuckDB: 122,880 rows); with smaller weeks
+#: every week part reads the whole mart, and the range sort's fewer parts win.
 MIN_WEEK_ROWS = 2 * 122_880
 #: Rows of the stored-order sample per part: the part bounds are its quantiles.
 SAMPLE_PER_PART = 64
@@ -289,10 +280,10 @@ class DuckDBSource:
         so dbt's incremental runs only touch the last row groups) holds every
         week as a run of rows ordered by the first key, so a range of that key
         is one slice of each week: DuckDB's zonemaps skip the rest. The
-        parts are such ranges (``week_part_rows`` rows each), so each is read
-        for 0.3-0.4 CPU-s where a part of a table in any other order reads the
-        whole table (0.77 s per part at 20M rows), and small enough to sort
-        beside the load of the previous one within the memory cap.
+        parts are such ranges (``week_part_rows`` rows each), so each reads a
+        slice where a part of a table in any other order reads the whole
+        table, and is small enough to sort beside the load of the previous
+        one within the memory cap.
 
         The layout is judged from a systematic sample of the stored rows
         (every n-th ``rowid``: DuckDB reads only the vectors holding one),
@@ -311,9 +302,8 @@ class DuckDBSource:
         step = sample_step(count, wanted)
         cols = ", ".join(quote(k) for k in key)
         try:
-            # The first vector first: any other order fails here for ~1 ms (a
-            # grain-ordered table at its second row), where the whole sample
-            # costs 0.2-0.3 CPU-s at 20M rows.
+            # The first vector first: any other order fails here at once (a
+            # grain-ordered table at its second row), before the costlier sample.
             head = con.execute(
                 f"SELECT {cols} FROM {rel} WHERE rowid < 1024 ORDER BY rowid"
             ).fetchall()
@@ -381,12 +371,11 @@ class DuckDBSource:
     ) -> tuple[str, int] | None:
         """Split points of the first grain column, from its exact row counts, in a temp table.
 
-        One hash aggregate over the first key (a few thousand groups on the demo
-        warehouse; DuckDB spills it beyond the cap) gives each key's rows; the
+        One hash aggregate over the first key (DuckDB spills it beyond the
+        cap) gives each key's rows; the
         split points are the first keys with at least ``i * count / parts``
         rows before them, so the parts are equal give or take one key's rows.
-        (A 100k-row reservoir sample took 5x as long and left ~30 MB more RSS
-        behind, measured on the demo warehouse.)
+        (A reservoir sample is slower and leaves more RSS behind.)
 
         Returns:
             ``(temp table, number of split points)``, or None when one part is enough.
@@ -409,9 +398,8 @@ class DuckDBSource:
                 f"  GROUP BY before * {wanted} // {count})"
             )
         except duckdb.OutOfMemoryException:
-            # Too many keys for the cap (measured: 385k package names over 20M
-            # rows did not fit 40 MB; the writer then raised the cap for the
-            # whole mart, and the export peaked at 184-189 MB). Quantiles of a
+            # Too many keys for the cap (raising the cap for the whole mart
+            # instead would push the export's peak RSS past the goal). Quantiles of a
             # systematic sample of stored rows (every n-th rowid, DuckDB reads
             # only the vectors holding one) are close enough.
             step = sample_step(count, wanted)

@@ -46,9 +46,8 @@ from exports.sqlite_schema import (
     table_ddl,
 )
 
-#: 64 KiB pages: the native chunk append runs ~25% faster than with 4 KiB
-#: pages (fewer B-tree balances per row), the file is the same size, and
-#: readers with ``mmap_size`` (the API) read series as fast (see README).
+#: 64 KiB pages: fewer B-tree balances per appended row, the same file size,
+#: and readers with ``mmap_size`` (the API) read series as fast.
 PAGE_SIZE = 65536
 
 
@@ -129,6 +128,22 @@ def _data_through(con: sqlite3.Connection, marts: list[MartSpec], counts: dict[s
     return str(row[0]) if row and row[0] is not None else ""
 
 
+def _mart_meta(marts: list[MartSpec]) -> dict[str, str]:
+    """The ``_meta`` entries the marts declare (one value per key across marts).
+
+    Raises:
+        ExportError: when two marts declare different values for a key.
+    """
+    found: dict[str, set[str]] = {}
+    for mart in marts:
+        for key, value in mart.file_meta:
+            found.setdefault(key, set()).add(value)
+    clash = {k: sorted(v) for k, v in found.items() if len(v) > 1}
+    if clash:
+        raise ExportError(f"marts declare different values for _meta keys: {clash}")
+    return {k: v.pop() for k, v in found.items()}
+
+
 def finish_file(
     path: Path,
     marts: list[MartSpec],
@@ -171,6 +186,7 @@ def finish_file(
             meta[Meta.SAMPLE_SCALE] = info.sample_scale
         if info.forced:
             meta[Meta.FORCED] = info.forced
+        meta.update(_mart_meta(marts))
         con.executemany("INSERT INTO _meta (key, value) VALUES (?, ?)", sorted(meta.items()))
         con.executemany(
             "INSERT INTO _tables (table_name, row_count, description) VALUES (?, ?, ?)",
@@ -204,8 +220,7 @@ def _copy_part(cur: duckdb.DuckDBPyConnection, sql: str, dest: Path) -> tuple[in
     """Stream one ordered part of a mart into a Parquet file; return (rows, seconds)."""
     started = time.perf_counter()
     # DuckDB's Parquet writer holds a whole row group in memory beside the
-    # sort: 50k rows instead of 100k lowered a 1.7M-row sort's peak RSS by
-    # 2-12 MB (noisy) for a 0.4% larger file.
+    # sort: smaller row groups keep the peak RSS down for a slightly larger file.
     res = cur.execute(
         f"COPY (SELECT * FROM {sql}) TO '{dest}'"
         " (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 50000)"
@@ -240,13 +255,11 @@ class _Writing:
     def drop_cache(self) -> None:
         """Evict DuckDB's cached warehouse blocks, then hand freed memory back to the OS.
 
-        Blocks a scan read stay cached in the buffer pool (14.8 MB after the
-        key-count pass over the demo's largest mart). A sort on another thread
-        evicts them when it needs room, but the memory they leave behind is
-        not what it then allocates: measured, a 1.7M-row sort part peaked at
-        143 MB instead of 122 MB. Lowering the cap for a moment evicts them
-        here. Skipped while a queued Parquet copy may run on ``con``: the
-        lowered cap would make it fail.
+        Blocks a scan read stay cached in the buffer pool. A sort on another
+        thread evicts them when it needs room, but the memory they leave
+        behind is not what it then allocates, so the peak RSS grows. Lowering
+        the cap for a moment evicts them here. Skipped while a queued Parquet
+        copy may run on ``con``: the lowered cap would make it fail.
         """
         if all(job.done() for job in self.copies):
             limit = _memory_limit_bytes(self.con)
@@ -320,8 +333,7 @@ def _write_presorted(
     dest = part_dir / "part-00000.parquet"
     if (scan.expected_rows or 0) <= SYNC_COPY_ROWS:
         # A small copy takes milliseconds: queueing it would buy nothing, and a
-        # query beside the next mart's shares the cap with it (a queued copy
-        # of a tiny mart ran out of a 1 MB cap).
+        # query beside the next mart's shares (and can exhaust) the cap with it.
         copied: Future[tuple[int, float]] = Future()
         copied.set_result(_copy_part(w.con, scan.whole, dest))
         w.reporter.advance(copied.result()[0])
@@ -341,8 +353,8 @@ def _write_parts(
     Each sorted Parquet part is loaded in parallel row-range chunks. With
     ``overlap`` and several parts, part j+1 is sorted on a second DuckDB
     connection while part j is loaded by one stager: the sort and the load
-    share the cores, at the cost of two queries sharing the memory cap
-    (measured: ~25 MB more peak RSS). Without it each part is sorted, then
+    share the cores, at the cost of two queries sharing the memory cap (a
+    higher peak RSS). Without it each part is sorted, then
     loaded by every stager.
 
     Returns:
@@ -355,13 +367,11 @@ def _write_parts(
     # `con` itself; only multi-part (warehouse) scans use the second connection.
     sorter = w.con.cursor() if len(scan.parts) > 1 and overlap else None
     # While a sort runs beside the load, one stager is enough: the sort takes
-    # the other core (measured with two: more CPU and ~40 MB more peak RSS).
+    # the other core (a second one only adds CPU and peak RSS).
     single = ThreadPoolExecutor(1, thread_name_prefix="stage1") if sorter else None
     loader = w.loader(mart, single)
-    # A queued Parquet copy of a presorted mart shares the cap with the sort:
-    # measured on the demo warehouse stored as dbt now stores it, the copy of
-    # package_downloads_weekly (520k rows) ran out of memory beside the sort of
-    # package_file_types_weekly and failed the export. It finishes first.
+    # A queued Parquet copy of a presorted mart shares the cap with the sort
+    # and can run out of memory beside it: it finishes first.
     wait(w.copies)
     # Memory the stagers (or a failed presorted attempt, or the split points'
     # pass) hold or freed goes back to the OS before the sort, which is where
@@ -415,11 +425,10 @@ def _write_mart(
 
     The small default cap keeps the peak RSS flat, and DuckDB spills sorts
     beyond it, but a sort still needs some unspillable memory that depends on
-    the data (measured: a 520k-row mart of the demo sample did not sort in
-    40 MB while a 3.4M-row one did). So the mart is first sorted again in
-    twice as many key ranges (when the source can split it further; halves of
-    that mart sort in 40 MB), and only then does the cap grow, for that mart
-    only, loudly: failing the whole export would leave users with no file.
+    the data, not only on its size. So the mart is first sorted again in
+    twice as many key ranges (when the source can split it further), and only
+    then does the cap grow, for that mart only, loudly: failing the whole
+    export would leave users with no file.
 
     Returns:
         ``(scan, rows in Parquet or the future of the queued copy, seconds
@@ -456,10 +465,9 @@ def _write_mart(
                 # The failed attempt may have appended earlier chunks: start over.
                 w.target.execute(f"DELETE FROM {quote(mart.name)}")
                 if scan.split is not None:
-                    # Smaller key ranges first: DuckDB's sort fails when its
-                    # input is about the size of the cap (measured: 400-520k
-                    # rows of the demo's package_downloads_weekly at 40 MB),
-                    # while half of it (and twice as much) sorts fine.
+                    # Smaller key ranges first: DuckDB's sort can fail when
+                    # its input is about the size of the cap, while half of it
+                    # sorts fine.
                     retry = scan.split()
                     w.reporter.event(
                         "sort_split", table=mart.name, parts=len(retry.parts), error=str(exc)[:80]

@@ -54,6 +54,8 @@ class _NoClient:
 class _StubbedBigQuery:
     executed: list[str] = field(default_factory=list)
     rollup_exists: bool = False
+    #: Whether a raw partition of the lookback weeks was written after the rollup built them.
+    raw_changed: bool = True
 
     def answer(self, sql: str) -> agate.Table:
         if "first_loaded_date" in sql:
@@ -64,6 +66,12 @@ class _StubbedBigQuery:
             )
         if "first_week" in sql:
             return agate.Table([BUILT_WEEKS], ["first_week", "last_week"], [agate.Date()] * 2)
+        if "as raw_modified" in sql:
+            # Last writes of the lookback weeks' raw partitions and rollup partitions.
+            raw = "2026-11-10 06:00:00" if self.raw_changed else "2026-11-09 02:00:00"
+            return agate.Table(
+                [(raw, "2026-11-09 08:00:00")], ["raw_modified", "built_at"], [agate.Text()] * 2
+            )
         if "INFORMATION_SCHEMA.PARTITIONS" in sql and "as week_start" in sql:
             # Newest partition of an already built weekly table (rollup or mart).
             return agate.Table([(date(2026, 11, 2),)], ["week_start"], [agate.Date()])
@@ -200,11 +208,17 @@ def test_prod_compiles_offline_to_valid_bigquery_sql(
         "granularity": "day",
     }
     assert rollup["config"]["cluster_by"] == ["dimension", "package_name"]
-    # First build: the last 104 complete weeks, ending with the week of 2026-11-09.
-    assert sorted(_raw_timestamp_bounds(compiled[f"model.pypi_trends.{ROLLUP}"])) == [
+    # First build: the last 104 complete weeks, ending with the week of 2026-11-09,
+    # in two scans split where PyPI stopped logging .metadata requests: only
+    # the first one reads (and is billed for) the file name.
+    rollup_sql = compiled[f"model.pypi_trends.{ROLLUP}"]
+    assert sorted(_raw_timestamp_bounds(rollup_sql)) == [
         ("GTE", "2024-11-18 00:00:00"),
+        ("GTE", "2026-08-24 00:00:00"),
+        ("LT", "2026-08-24 00:00:00"),
         ("LT", "2026-11-16 00:00:00"),
     ]
+    assert rollup_sql.count("filename") == 1
     # The reconciliation test reads only the weeks the latest build wrote.
     reconcile = compiled["test.pypi_trends.assert_marts_reconcile_with_raw_downloads"]
     assert sorted(_raw_timestamp_bounds(reconcile)) == [
@@ -237,6 +251,13 @@ def test_prod_incremental_window_uses_partition_metadata(
         ("GTE", "2026-11-02 00:00:00"),
         ("LT", "2026-11-16 00:00:00"),
     ]
+    # Every day of the window is after 2026-08-24: the file name is not read.
+    assert "filename" not in sql
+    # Whether the lookback week changed came from partition metadata only.
+    changed = [q for q in stubbed_bigquery.executed if "as raw_modified" in q]
+    assert len(changed) == 1
+    assert changed[0].count("INFORMATION_SCHEMA.PARTITIONS") == 2
+    assert "`bigquery-public-data`.`pypi`.`file_downloads`" not in changed[0]
     # The newest built weeks came from partition metadata, not column scans.
     newest = [s for s in stubbed_bigquery.executed if "as week_start" in s]
     assert len(newest) == 3
@@ -305,3 +326,18 @@ def test_provenance_statements_are_valid_bigquery_sql(
         assert isinstance(tree, exp.Insert)
         values = [v.sql("bigquery") for v in tree.find_all(exp.Literal)]
         assert "'wrote'" in values and "'success'" in values, sql
+
+
+def test_prod_lookback_skips_weeks_unchanged_since_built(
+    stubbed_bigquery: _StubbedBigQuery, target_dir: Path
+) -> None:
+    stubbed_bigquery.rollup_exists = True
+    stubbed_bigquery.raw_changed = False
+    manifest = _compile(target_dir, "--select", ROLLUP, "--indirect-selection", "empty")
+    sql = manifest["nodes"][f"model.pypi_trends.{ROLLUP}"]["compiled_code"]
+    # Newest built week 2026-11-02 had no raw write after it was built: only
+    # the new week 2026-11-09 is scanned, not the lookback week again.
+    assert sorted(_raw_timestamp_bounds(sql)) == [
+        ("GTE", "2026-11-09 00:00:00"),
+        ("LT", "2026-11-16 00:00:00"),
+    ]

@@ -15,6 +15,16 @@ from tests.fixtures.warehouse import MARTS, Warehouse, run_dbt
 #: Rebuilt every run on DuckDB and stored in its grain order (the exporter's fast path).
 CORE_MART = "package_downloads_weekly"
 WEEKLY_MARTS = tuple(m for m in MARTS if m.endswith("_weekly") and m != CORE_MART)
+#: The dimension column of each dimension mart (the last grain column).
+DIMENSION_COLUMNS = {
+    "package_python_versions_weekly": "python_version",
+    "package_installers_weekly": "installer",
+    "package_systems_weekly": "system",
+    "package_countries_weekly": "country_code",
+    "package_versions_weekly": "version",
+    "package_file_types_weekly": "file_type",
+    "package_version_lines_weekly": "release_line",
+}
 ROLLUP_COLUMNS = (
     "week_start, package_name, dimension, dimension_value, "
     "downloads, downloads_ci, downloads_mirror, downloads_metadata"
@@ -95,9 +105,13 @@ def test_one_new_week_incrementally_equals_a_full_build(
     # ...then a plain incremental run adds the new week and re-counts the
     # lookback week with the late day: its rows must be replaced and nothing
     # else may differ.
-    completed = run_dbt(
-        ["run"], raw_dir=warehouse.raw_dir, warehouse=incremental, target_dir=target
-    )
+    # The late day's files are written now, after the first build: the lookback
+    # week changed since it was built (file times), so it is scanned again.
+    late_raw = tmp_path / "raw-late"
+    shutil.copytree(warehouse.raw_dir, late_raw)
+    for path in (late_raw / "file_downloads" / f"date={late_day.isoformat()}").iterdir():
+        path.touch()
+    completed = run_dbt(["run"], raw_dir=late_raw, warehouse=incremental, target_dir=target)
     assert f"download window: weeks {previous_week} .. {last_week}" in completed.stdout
     # The late day changed the lookback week (so changed rows were replaced).
     assert _week_downloads(incremental, previous_week) > early_downloads
@@ -107,14 +121,27 @@ def test_one_new_week_incrementally_equals_a_full_build(
         ), mart
     rollup = f"select {ROLLUP_COLUMNS} from {{db}}.main.int_downloads_rolled_up_weekly"
     assert _differences(warehouse.path, incremental, rollup) == 0
-    # The weekly marts stay stored in week order through the incremental run, so
-    # its deletes and appends stay in the last row groups (dbt/macros/storage_order.sql).
-    # The dimension marts then by package inside a week (the exporter's week path).
+    # Every exported weekly mart is stored in its grain order after the
+    # incremental run (the dimension marts are rewritten in that order after
+    # their insert), so the exporter copies them unsorted (dbt/macros/storage_order.sql).
     for table in WEEKLY_MARTS:
-        key = "week_start" if table == "pypi_downloads_weekly" else "(week_start, package_name)"
+        key = (
+            "week_start"
+            if table == "pypi_downloads_weekly"
+            else f"(package_name, week_start, {DIMENSION_COLUMNS[table]})"
+        )
         assert _order_breaks(incremental, table, key) == 0, table
     # The core mart is rebuilt in grain order, so the exporter copies it unsorted.
     assert _order_breaks(incremental, CORE_MART, "(package_name, week_start)") == 0
+    # A rerun with no raw day written since: the lookback week, complete when
+    # built, is not scanned again (only the newest week is rebuilt).
+    rerun = run_dbt(
+        ["run", "--select", "int_downloads_rolled_up_weekly"],
+        raw_dir=late_raw,
+        warehouse=incremental,
+        target_dir=target,
+    )
+    assert f"download window: weeks {last_week} .. {last_week}" in rerun.stdout
 
 
 @pytest.mark.parametrize(

@@ -156,7 +156,14 @@
     {%- set built = max_built_week(existing) if existing else none -%}
     {%- if built -%}
       {%- set next_week = [built + 7 * day, end_week] | min -%}
-      {%- set start_week = next_week - (var('lookback_weeks') | int) * 7 * day -%}
+      {%- set lookback = var('lookback_weeks') | int -%}
+      {%- if lookback > 0 and not raw_changed_since_built(existing, next_week - lookback * 7 * day, next_week - 7 * day) -%}
+        {#- No raw day of the lookback weeks changed after they were built: they were
+            complete then, and scanning them again could not change a result. -#}
+        {{ log("lookback: weeks " ~ (next_week - lookback * 7 * day) ~ " .. " ~ (next_week - 7 * day) ~ " unchanged since built, not scanned again", info=True) }}
+        {%- set lookback = 0 -%}
+      {%- endif -%}
+      {%- set start_week = next_week - lookback * 7 * day -%}
     {%- else -%}
       {%- set start_week = end_week - ((var('history_weeks') | int) - 1) * 7 * day -%}
     {%- endif -%}
@@ -245,4 +252,95 @@
     {%- set first_week = [first_week, built + modules.datetime.timedelta(days=7)] | min -%}
   {%- endif -%}
   {{ return("week_start between " ~ date_literal(first_week) ~ " and " ~ date_literal(last_week)) }}
+{% endmacro %}
+
+
+{#
+  The first day PyPI no longer logs requests for `.metadata` files, or none
+  when the raw data logs them throughout. The generated sample does (it does
+  not model PyPI's change), the public BigQuery table stops on 2026-08-24.
+#}
+{% macro metadata_files_logged_until() %}
+  {{ return(adapter.dispatch('metadata_files_logged_until', 'pypi_trends')()) }}
+{% endmacro %}
+
+{% macro default__metadata_files_logged_until() %}
+  {{ return(none) }}
+{% endmacro %}
+
+{% macro bigquery__metadata_files_logged_until() %}
+  {{ return(modules.datetime.date(2026, 8, 24)) }}
+{% endmacro %}
+
+
+{#
+  The run's window as scans of the raw table: [{'filter', 'reads_file_name'}],
+  split at metadata_files_logged_until() so that no scan reads `file.filename`
+  for days where the `.metadata` test cannot match (BigQuery bills a column
+  over every partition of the scan that references it).
+#}
+{% macro raw_window_parts() %}
+  {%- set ts = adapter.quote('timestamp') -%}
+  {%- if not execute -%}{{ return([{'filter': '1 = 1', 'reads_file_name': true}]) }}{%- endif -%}
+  {%- set window = download_window() -%}
+  {%- set start_day = window['start_week'] -%}
+  {%- set end_day = window['end_week'] + modules.datetime.timedelta(days=7) -%}
+  {%- set cutoff = metadata_files_logged_until() -%}
+  {%- if cutoff is none or end_day <= cutoff -%}
+    {{ return([{'filter': raw_partition_filter(ts, start_day, end_day), 'reads_file_name': true}]) }}
+  {%- elif start_day >= cutoff -%}
+    {{ return([{'filter': raw_partition_filter(ts, start_day, end_day), 'reads_file_name': false}]) }}
+  {%- endif -%}
+  {{ return([
+      {'filter': raw_partition_filter(ts, start_day, cutoff), 'reads_file_name': true},
+      {'filter': raw_partition_filter(ts, cutoff, end_day), 'reads_file_name': false},
+  ]) }}
+{% endmacro %}
+
+
+{#
+  True when a raw day of the weeks first_week .. last_week (Mondays) was
+  written after the rollup built those weeks (late rows), or when that cannot
+  be told; from metadata only (file times, partition times), never a scan.
+#}
+{% macro raw_changed_since_built(rollup, first_week, last_week) %}
+  {%- set end_day = last_week + modules.datetime.timedelta(days=7) -%}
+  {%- set row = run_query(raw_changed_since_built_sql(rollup, first_week, last_week, end_day)).rows[0] -%}
+  {%- if row['raw_modified'] is none or row['built_at'] is none -%}{{ return(true) }}{%- endif -%}
+  {{ return(row['raw_modified'] | string > row['built_at'] | string) }}
+{% endmacro %}
+
+{% macro raw_changed_since_built_sql(rollup, first_week, last_week, end_day) %}
+  {{ return(adapter.dispatch('raw_changed_since_built_sql', 'pypi_trends')(rollup, first_week, last_week, end_day)) }}
+{% endmacro %}
+
+{% macro default__raw_changed_since_built_sql(rollup, first_week, last_week, end_day) %}
+  {#- The sample's day files: their modification times (read_blob reads no content
+      when only metadata columns are selected); the rollup: the run that wrote the
+      week (loaded_at, the run's start, UTC). -#}
+  {%- set raw_dir = env_var('PYPI_TRENDS_RAW_DIR', 'data/raw') -%}
+  select
+    (select strftime(max(last_modified::timestamp), '%Y-%m-%d %H:%M:%S')
+     from read_blob('{{ raw_dir }}/file_downloads/date=*/*.parquet')
+     where regexp_extract(filename, 'date=([0-9]{4}-[0-9]{2}-[0-9]{2})', 1) >= '{{ first_week }}'
+       and regexp_extract(filename, 'date=([0-9]{4}-[0-9]{2}-[0-9]{2})', 1) < '{{ end_day }}') as raw_modified,
+    (select strftime(min(loaded_at), '%Y-%m-%d %H:%M:%S') from {{ rollup }}
+     where dimension = 'total' and week_start between {{ date_literal(first_week) }} and {{ date_literal(last_week) }}) as built_at
+{% endmacro %}
+
+{% macro bigquery__raw_changed_since_built_sql(rollup, first_week, last_week, end_day) %}
+  {#- Partition metadata of both tables: the raw days' last writes, and the
+      rollup's week partitions' (written by the run that built the week). -#}
+  {%- set raw = raw_downloads_relation() -%}
+  select
+    (select format_timestamp('%Y-%m-%d %H:%M:%S', max(last_modified_time))
+     from `{{ raw.database }}.{{ raw.schema }}.INFORMATION_SCHEMA.PARTITIONS`
+     where table_name = '{{ raw.identifier }}'
+       and partition_id >= '{{ first_week.strftime('%Y%m%d') }}'
+       and partition_id < '{{ end_day.strftime('%Y%m%d') }}') as raw_modified,
+    (select format_timestamp('%Y-%m-%d %H:%M:%S', min(last_modified_time))
+     from `{{ rollup.database }}.{{ rollup.schema }}.INFORMATION_SCHEMA.PARTITIONS`
+     where table_name = '{{ rollup.identifier }}'
+       and partition_id >= '{{ first_week.strftime('%Y%m%d') }}'
+       and partition_id <= '{{ last_week.strftime('%Y%m%d') }}') as built_at
 {% endmacro %}

@@ -1,7 +1,9 @@
 {#
   Body of a per-dimension weekly mart: the rollup rows of one dimension, with
   per (package, week) the top `top_k` values by downloads kept and the rest
-  summed into 'other'. Ties are broken by value so the result is deterministic.
+  summed into 'other'. Only package-weeks with at least
+  `breakdown_min_downloads` downloads (default 0: all) get rows: at PyPI's
+  scale most package-weeks are tiny and their breakdowns are most of the file. Ties are broken by value so the result is deterministic.
   Nothing is dropped, so the counts of a package-week add up exactly to its
   package_downloads_weekly row. Incremental by week: a run rebuilds only the
   weeks the rollup rewrote (folding is per package-week, so this is exact).
@@ -12,6 +14,9 @@
 #}
 {% macro top_k_dimension_mart(dimension, column_name, value_sql=none) %}
 {{ config(**weekly_incremental_config(cluster_by=['package_name'])) }}
+{#- DuckDB: stored in grain order after every run, the first build included
+    (macros/storage_order.sql). -#}
+{{ config(post_hook="{{ storage_resort(['package_name', 'week_start', '" ~ column_name ~ "']) }}") }}
 
 with rollup as (
 
@@ -20,6 +25,37 @@ with rollup as (
         and {{ weekly_mart_window_filter() }}
 
 ),
+{%- if breakdown_min_downloads() > 0 %}
+
+broken_down_weeks as (
+
+    {#- Package-weeks with enough downloads to get a breakdown (the file's
+        _meta.breakdown_min_downloads says which threshold it was built with). #}
+    select package_name, week_start
+    from {{ ref('int_downloads_rolled_up_weekly') }}
+    where dimension = 'total'
+        and downloads >= {{ breakdown_min_downloads() }}
+        and {{ weekly_mart_window_filter() }}
+
+),
+
+eligible as (
+
+    select rollup.*
+    from rollup
+    inner join broken_down_weeks
+        on rollup.package_name = broken_down_weeks.package_name
+        and rollup.week_start = broken_down_weeks.week_start
+
+),
+{%- else %}
+
+eligible as (
+
+    select * from rollup
+
+),
+{%- endif %}
 
 {%- if value_sql %}
 
@@ -34,7 +70,7 @@ mapped as (
         downloads_mirror,
         downloads_metadata
 
-    from rollup
+    from eligible
 
 ),
 
@@ -57,7 +93,7 @@ valued as (
 
 valued as (
 
-    select * from rollup
+    select * from eligible
 
 ),
 {%- endif %}
@@ -110,6 +146,5 @@ final as (
 )
 
 select * from final
-{{ storage_order(['week_start', 'package_name']) }}
 
 {% endmacro %}

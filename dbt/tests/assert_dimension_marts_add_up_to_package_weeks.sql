@@ -1,6 +1,8 @@
 {#
   Top-K folding never loses a download: for every package-week, each
-  dimension mart's four counts sum exactly to the package_downloads_weekly row.
+  dimension mart's four counts sum exactly to the package_downloads_weekly row,
+  for every package-week with at least `breakdown_min_downloads` downloads;
+  a package-week below it has no row in any dimension mart.
   Returns one row per (mart, package, week) that differs.
 #}
 {%- set dimension_marts = [
@@ -17,6 +19,7 @@
 with package_weeks as (
 
     select * from {{ ref('package_downloads_weekly') }}
+    where downloads >= {{ breakdown_min_downloads() }}
 
 ),
 

@@ -50,6 +50,19 @@ with raw_weekly as (
 
 ),
 
+{#- Dimension marts have no rows for package-weeks below the breakdown
+    threshold: those package-weeks' downloads (package_downloads_weekly) are
+    added back, so every mart still reconciles exactly. #}
+without_breakdown as (
+
+    select week_start, sum(downloads) as downloads
+    from {{ ref('package_downloads_weekly') }}
+    where week_start between {{ date_literal(first_week) }} and {{ date_literal(last_week) }}
+        and downloads < {{ breakdown_min_downloads() }}
+    group by week_start
+
+),
+
 {% for mart in weekly_marts %}
 {{ mart }}_weekly as (
 
@@ -57,8 +70,15 @@ with raw_weekly as (
         '{{ mart }}' as mart,
         week_start,
         sum(downloads) as mart_downloads
-    from {{ ref(mart) }}
-    where week_start between {{ date_literal(first_week) }} and {{ date_literal(last_week) }}
+    from (
+        select week_start, downloads
+        from {{ ref(mart) }}
+        where week_start between {{ date_literal(first_week) }} and {{ date_literal(last_week) }}
+        {%- if mart not in ('package_downloads_weekly', 'pypi_downloads_weekly') %}
+        union all
+        select week_start, downloads from without_breakdown
+        {%- endif %}
+    ) as counted
     group by week_start
 
 ),

@@ -3,22 +3,29 @@
   Ephemeral: it is inlined into the single model that reads it, so the literal
   filter on the raw `timestamp` below sits directly on the raw scan and
   BigQuery prunes partitions.
+  The window is read in parts (raw_window_parts): BigQuery bills every column
+  a scan references over every partition it reads, so the days after PyPI
+  stopped logging `.metadata` requests are read without `file.filename`,
+  whose test cannot match there.
 #}
 
-with source as (
+with renamed as (
 
-    select * from {{ source('pypi', 'file_downloads') }}
-    where {{ download_window_filter(adapter.quote('timestamp')) }}
+    {%- for part in raw_window_parts() %}
+    {%- if not loop.first %}
 
-),
-
-renamed as (
+    union all
+    {% endif %}
 
     select
         {{ adapter.quote('timestamp') }} as downloaded_at,
         coalesce(project, file.project) as project_name,
         nullif(trim(country_code), '') as country_code,
-        file.filename as file_name,
+        {% if part['reads_file_name'] -%}
+        file.filename like '%.metadata' as is_metadata_file,
+        {%- else -%}
+        false as is_metadata_file,
+        {%- endif %}
         nullif(trim(file.version), '') as package_version,
         nullif(trim(file.type), '') as file_type,
         nullif(trim(details.installer.name), '') as installer_name,
@@ -26,7 +33,9 @@ renamed as (
         nullif(trim(details.system.name), '') as system_name,
         details.ci as is_ci
 
-    from source
+    from {{ source('pypi', 'file_downloads') }}
+    where {{ part['filter'] }}
+    {%- endfor %}
 
 ),
 
@@ -44,7 +53,7 @@ classified as (
         coalesce(file_type, 'unknown') as file_type,
         -- Disjoint categories, first match wins: metadata > mirror > ci > user.
         case
-            when file_name like '%.metadata' then 'metadata'
+            when is_metadata_file then 'metadata'
             when lower(installer_name) in (
                 {%- for name in mirror_installers() %}'{{ name }}'{{ ', ' if not loop.last }}{% endfor -%}
             ) then 'mirror'

@@ -1,0 +1,80 @@
+"""Breakdowns only above a download threshold (var breakdown_min_downloads).
+
+At PyPI's scale most package-weeks are tiny, and their breakdowns are most of
+the exported file (docs/architecture.md). With the threshold set, package-weeks
+below it have no rows in any dimension mart, the ones at or above it still add
+up exactly (the data test assert_dimension_marts_add_up_to_package_weeks runs
+in the build), and the exported file records the threshold in ``_meta``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import duckdb
+
+from tests.fixtures.export import exporter_args, run_exporter
+from tests.fixtures.warehouse import Warehouse, run_dbt
+
+DIMENSION_MARTS = (
+    "package_python_versions_weekly",
+    "package_installers_weekly",
+    "package_systems_weekly",
+    "package_countries_weekly",
+    "package_versions_weekly",
+    "package_file_types_weekly",
+)
+
+
+def test_breakdowns_only_above_the_threshold(tiny_raw_dir: Path, tmp_path: Path) -> None:
+    built = Warehouse(tmp_path / "wh.duckdb", tmp_path / "target", tiny_raw_dir, tmp_path / "logs")
+    # The median package-week of the tiny sample: about half lose their breakdowns.
+    run_dbt(
+        ["run", "--select", "package_downloads_weekly+", "int_downloads_rolled_up_weekly"],
+        raw_dir=tiny_raw_dir,
+        warehouse=built.path,
+        target_dir=built.target_dir,
+    )
+    with duckdb.connect(str(built.path), read_only=True) as con:
+        row = con.execute(
+            "select median(downloads)::bigint from package_downloads_weekly"
+        ).fetchone()
+    assert row is not None
+    threshold = max(2, int(row[0]))
+    run_dbt(
+        # Unit tests feed the marts fixed rollup rows without the threshold's 'total' rows.
+        [
+            "build",
+            "--full-refresh",
+            "--exclude-resource-type",
+            "unit_test",
+            "--vars",
+            f"{{breakdown_min_downloads: {threshold}}}",
+        ],
+        raw_dir=tiny_raw_dir,
+        warehouse=built.path,
+        target_dir=built.target_dir,
+    )
+    with duckdb.connect(str(built.path), read_only=True) as con:
+        below = con.execute(
+            f"select count(*) from package_downloads_weekly where downloads < {threshold}"
+        ).fetchone()
+        assert below is not None and below[0] > 0  # the threshold cuts something
+        for mart in DIMENSION_MARTS:
+            smallest = con.execute(
+                f"select min(p.downloads), count(*) from {mart} d"
+                " join package_downloads_weekly p using (package_name, week_start)"
+            ).fetchone()
+            assert smallest is not None and smallest[1] > 0, mart
+            assert smallest[0] >= threshold, mart
+    db = tmp_path / "out" / "pypi_trends.sqlite"
+    done = run_exporter(exporter_args(built, db))
+    assert done.returncode == 0, done.stderr[-3000:]
+    with sqlite3.connect(db) as lite:
+        meta = dict(lite.execute("select key, value from _meta").fetchall())
+        described = lite.execute(
+            "select description from _tables where table_name = 'package_countries_weekly'"
+        ).fetchone()
+    assert meta["breakdown_min_downloads"] == str(threshold)
+    assert described is not None and "breakdown_min_downloads" in described[0]
