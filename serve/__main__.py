@@ -7,6 +7,16 @@ import sys
 
 from serve.settings import Settings, SettingsError
 
+EXAMPLES = """\
+examples:
+  python -m serve                                   # what `make serve` runs
+  python -m serve --db /srv/pypi_trends.sqlite --host 0.0.0.0 --workers 2 \\
+      --redis-url redis://127.0.0.1:6379/0
+  PYPI_TRENDS_ALLOWED_HOSTS='*' python -m serve --port 8080
+
+Exit status: 2 usage error; otherwise uvicorn's (0 after a clean shutdown).
+Every setting, with its PYPI_TRENDS_* variable: docs/api.md."""
+
 
 def main(argv: list[str] | None = None) -> int:
     """Parse options (generated from ``Settings``), configure logging and run uvicorn.
@@ -16,7 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(
         prog="python -m serve",
-        description="Serve the PyPI Trends HTTP API. Options override environment variables.",
+        description="Serve the PyPI Trends HTTP API and pages with uvicorn.\n"
+        "Options override environment variables, which override the defaults.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     Settings.add_arguments(parser)
     args = parser.parse_args(argv)
@@ -28,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                 " must be shared by all workers"
             )
     except SettingsError as exc:
-        print(f"serve: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
 
     from serve.logs import configure_logging
@@ -37,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_format, settings.log_level)
     if not settings.db_path.exists():
         print(
-            f"serve: warning: {settings.db_path} does not exist yet; answering 503 until it does"
+            f"warning: {settings.db_path} does not exist yet; answering 503 until it does"
             " (run `make export`)",
             file=sys.stderr,
         )

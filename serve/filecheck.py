@@ -148,7 +148,7 @@ def _check_open(con: sqlite3.Connection, path: str, serving: Mapping[str, int] |
     if version not in {str(v) for v in READABLE_SCHEMA_VERSIONS}:
         raise FileRefused(
             "schema-version",
-            f"schema_version {version or 'missing'} is not one this server reads"
+            f"{path}: schema_version {version or 'missing'} is not one this server reads"
             f" ({', '.join(str(v) for v in sorted(READABLE_SCHEMA_VERSIONS))})",
             build_id,
         )

@@ -161,7 +161,11 @@ class Settings:
     """Everything ``create_app`` and ``python -m serve`` need; one field per setting."""
 
     db_path: Path = setting(
-        Path("data/pypi_trends.sqlite"), "PYPI_TRENDS_DB", "published SQLite file", _path, cli=True
+        Path("data/pypi_trends.sqlite"),
+        "PYPI_TRENDS_DB",
+        "published path, a symlink to the current release",
+        _path,
+        cli=True,
     )
     host: str = setting("127.0.0.1", "PYPI_TRENDS_HOST", "bind address", cli=True)
     port: int = setting(8000, "PYPI_TRENDS_PORT", "bind port", _int(0, 65535), cli=True)
@@ -302,8 +306,8 @@ class Settings:
             parser.add_argument(
                 option,
                 dest=f.name,
-                metavar=f.name.upper(),
-                help=f"{f.metadata['help']} ({f.metadata['env']}, default {_shown(f.default)})",
+                metavar=option[2:].replace("-", "_").upper(),
+                help=f"{f.metadata['help']} (env {f.metadata['env']}; default {_shown(f.default)})",
             )
 
     def with_arguments(self, args: argparse.Namespace) -> Settings:

@@ -96,10 +96,12 @@ async def test_a_later_unknown_schema_version_is_refused_and_the_old_build_serve
         await asyncio.sleep(0.5)  # ten reload intervals
         r = await c.get("/api/meta")
         assert r.status_code == 200 and r.json()["build_id"] == "build-a"
-        # Readiness looks at what is published now, and says why it is not ready.
+        # Readiness: still serving build-a (200), and says which file it refused and why.
         ready = await c.get("/readyz")
-        assert ready.status_code == 503
-        assert ready.json()["type"] == "urn:pypi-trends:problem:unreadable-schema"
+        assert ready.status_code == 200
+        detail = ready.json()["detail"]
+        assert "serving build build-a, refused build build-b" in detail
+        assert f"schema_version {UNKNOWN}" in detail
         refusals = [rec for rec in caplog.records if UNKNOWN in getattr(rec, "error", "")]
         assert len(refusals) == 1, "the refused file is reported once, not retried"
         assert refusals[0].serving == "build-a"  # type: ignore[attr-defined]

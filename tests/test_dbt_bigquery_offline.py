@@ -219,12 +219,11 @@ def test_prod_compiles_offline_to_valid_bigquery_sql(
         ("LT", "2026-11-16 00:00:00"),
     ]
     assert rollup_sql.count("filename") == 1
-    # The reconciliation test reads only the weeks the latest build wrote.
+    # Before the first build the reconciliation test reads nothing (no rollup to
+    # take its weeks from); test_prod_reconciliation_reads_only_the_latest_weeks
+    # covers a built warehouse.
     reconcile = compiled["test.pypi_trends.assert_marts_reconcile_with_raw_downloads"]
-    assert sorted(_raw_timestamp_bounds(reconcile)) == [
-        ("GTE", "2026-11-02 00:00:00"),
-        ("LT", "2026-11-16 00:00:00"),
-    ]
+    assert _raw_timestamp_bounds(reconcile) == [] and reconcile.rstrip().endswith("where 1 = 0")
     # Exactly one model scans raw.
     scanning = [
         uid
@@ -232,6 +231,19 @@ def test_prod_compiles_offline_to_valid_bigquery_sql(
         if uid.startswith("model.") and "`pypi`.`file_downloads`" in sql
     ]
     assert scanning == [f"model.pypi_trends.{ROLLUP}"]
+
+
+def test_prod_reconciliation_reads_only_the_latest_weeks(
+    stubbed_bigquery: _StubbedBigQuery, target_dir: Path
+) -> None:
+    stubbed_bigquery.rollup_exists = True
+    manifest = _compile(target_dir, "--select", "assert_marts_reconcile_with_raw_downloads")
+    reconcile = manifest["nodes"]["test.pypi_trends.assert_marts_reconcile_with_raw_downloads"]
+    # The weeks the latest build wrote (canned: through 2026-11-09), and no others.
+    assert sorted(_raw_timestamp_bounds(reconcile["compiled_code"])) == [
+        ("GTE", "2026-11-02 00:00:00"),
+        ("LT", "2026-11-16 00:00:00"),
+    ]
 
 
 def test_prod_incremental_window_uses_partition_metadata(

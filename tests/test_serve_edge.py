@@ -197,16 +197,16 @@ async def test_readyz_is_rate_limited_and_probes_at_most_once_a_second(
         settings_for(published_db, rate_limit=RateLimit(30, 60)), access_log=AccessLog(None)
     )
     async with AsyncTestClient(app) as c:
-        db = app.state.db
+        db = app.dependencies["db"].dependency()
         probes = 0
-        real_probe = db.probe
+        real_readiness = db.readiness
 
-        async def counting_probe() -> Any:
+        async def counting_readiness() -> Any:
             nonlocal probes
             probes += 1
-            return await real_probe()
+            return await real_readiness()
 
-        db.probe = counting_probe
+        db.readiness = counting_readiness
         statuses = [(await c.get("/readyz")).status_code for _ in range(35)]
         assert statuses[:30] == [200] * 30
         assert set(statuses[30:]) == {429}
