@@ -15,6 +15,10 @@ The shims work around gaps of the emulator, not of the project (docs/bigquery.md
 * The emulator rejects ``SET (v) = (SELECT AS STRUCT expr ...)``, which
   dbt-bigquery's dynamic ``insert_overwrite`` script uses for its one
   variable; it is sent as the equivalent ``SET v = (SELECT expr ...)``.
+* Its ``INFORMATION_SCHEMA.PARTITIONS`` has no ``last_modified_time``, which
+  the lookback's "was this week's raw rewritten since it was built?" reads
+  (dbt/macros/download_window.sql); the time is sent as NULL, which the macro
+  takes as "cannot tell" and rescans the lookback week, as without metadata.
 * The exporter builds its clients with default credentials and endpoints; here
   ``bigquery.Client`` gets anonymous credentials and the emulator's REST
   endpoint, and ``BigQueryReadClient`` an insecure gRPC channel to the
@@ -67,6 +71,7 @@ PYTHON_ENV = "PYPI_TRENDS_PYTHON313"
 READ_LOG_ENV = "PYPI_TRENDS_BQ_EMULATOR_READ_LOG"
 
 #: dbt-bigquery's ``SET (var) = (SELECT AS STRUCT ...)`` for a single variable.
+_PARTITION_TIME = re.compile(r"\b(?:max|min)\(\s*last_modified_time\s*\)", re.IGNORECASE)
 _STRUCT_SET = re.compile(
     r"\bset\s*\(\s*(\w+)\s*\)\s*=\s*\(\s*select\s+as\s+struct\b", re.IGNORECASE
 )
@@ -310,6 +315,13 @@ def rewrite_struct_set(sql: str) -> str:
     return _STRUCT_SET.sub(lambda m: f"set {m.group(1)} = (select", sql)
 
 
+def rewrite_partition_times(sql: str) -> str:
+    """``max|min(last_modified_time)`` -> NULL on ``INFORMATION_SCHEMA.PARTITIONS`` reads."""
+    if "INFORMATION_SCHEMA.PARTITIONS" not in sql:
+        return sql
+    return _PARTITION_TIME.sub("cast(null as timestamp)", sql)
+
+
 _ORIGINAL: dict[str, Any] = {}
 
 
@@ -345,7 +357,8 @@ def install_client_shims(endpoint: str, grpc_target: str, *, default_clients: bo
         return destination.fget(job) or job.ddl_target_table
 
     def query(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-        return _ORIGINAL["query"](self, rewrite_struct_set(query), *args, **kwargs)
+        sql = rewrite_partition_times(rewrite_struct_set(query))
+        return _ORIGINAL["query"](self, sql, *args, **kwargs)
 
     def client(project: str | None = None, location: str | None = None, **kwargs: Any) -> Any:
         # Only what the exporter passes; anything else would not reach the emulator.
