@@ -26,6 +26,7 @@ from serve.metrics import Metrics
 from serve.problems import exception_handler
 from serve.ratelimit import RateLimiter
 from serve.routes.api import api_router
+from serve.routes.badge import badge_router
 from serve.routes.ops import ops_router
 from serve.settings import Settings
 from serve.web import web_pages
@@ -90,7 +91,7 @@ def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Li
     # The HTML pages (serve/web): same database, same edge (cache, limits, headers).
     pages = web_pages()
     app = Litestar(
-        route_handlers=[api_router, ops_router, pages.router],
+        route_handlers=[api_router, badge_router, ops_router, pages.router],
         lifespan=[lifespan],
         dependencies=dependencies(db),
         state=State({"metrics": metrics}),
