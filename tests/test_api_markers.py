@@ -99,7 +99,9 @@ async def test_releases_match_the_file(
     body = (await client.get(url, params={"start": first})).json()
     assert body["package"] == released
     assert body["kinds"] == ["major", "minor"]
-    got = [(r["version"], r["release_line"], r["release_kind"], r["week"]) for r in body["releases"]]
+    got = [
+        (r["version"], r["release_line"], r["release_kind"], r["week"]) for r in body["releases"]
+    ]
     assert got == [tuple(r) for r in expected]
     assert got, "the package was picked for having releases"
 
@@ -112,7 +114,9 @@ async def test_releases_match_the_file(
     ).fetchone()[0]
     assert len(patches["releases"]) == n_patch
 
-    table = list(csv.reader(io.StringIO((await client.get(url + "?format=csv&start=" + first)).text)))
+    table = list(
+        csv.reader(io.StringIO((await client.get(url + "?format=csv&start=" + first)).text))
+    )
     assert table[0][:3] == ["package", "version", "release_line"]
     assert len(table) == 1 + len(expected)
     assert_problem(await client.get(url, params={"kind": "nightly"}), 400)

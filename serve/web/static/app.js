@@ -80,8 +80,8 @@
   }
 
   // Release ticks and log-event bands: DOM elements over the plot (not canvas
-  // strokes), so each has a title a pointer or screen reader can reach and
-  // tests can find. Repositioned on every redraw (resize, theme).
+  // strokes), so each carries its label for assistive tech and tests; the
+  // tooltip of the hovered week names them. Repositioned on every redraw.
   function markersPlugin(spec) {
     var layer;
     return {
