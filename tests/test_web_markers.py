@@ -167,6 +167,10 @@ async def test_head_tags_links_badges_and_notes(
     assert f"[![{a_label} downloads](http://testserver.local/badge/{a}.svg)]" in html
     assert f".. image:: http://testserver.local/badge/{a}.svg" in html
     assert 'data-copy="share-url"' in html
+    assert (
+        f'id="share-url" class="share-url" readonly value="http://testserver.local/packages/{a}"'
+        in html
+    )
 
     # Twelve names in a link: the first ten in the link's order, and a note.
     given = [r[0] for r in rows]

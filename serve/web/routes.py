@@ -594,6 +594,7 @@ async def package_page(
         ),
         "title": row.display_name,
         "canonical": canonical,
+        "share_url": base_url(request) + canonical,
         "form_action": f"/packages/{normalized}",
         "stats": [row],
         "main_chart": main_chart,
