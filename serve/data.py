@@ -445,6 +445,59 @@ async def badge(reader: Reader, name: str, period: str, exclude: Exclusion) -> m
     )
 
 
+async def with_exclusions(
+    reader: Reader, rows: dict[str, models.Package], exclude: Exclusion
+) -> dict[str, models.Package]:
+    """``packages`` rows with their download figures recounted without ``exclude``.
+
+    The ``packages`` mart counts every download; the pages show what their
+    exclusions leave (by default no mirrors and no metadata fetches), so the
+    last week, last 4 weeks, the 4 before, growth and total are summed again
+    from the weekly table. Rank stays the mart's (by every download).
+    """
+    if not rows or exclude == Exclusion():
+        return rows
+    last = date.fromisoformat(reader.build.data_through)
+    cut = (last - timedelta(weeks=4)).isoformat()
+    since = (last - timedelta(weeks=8)).isoformat()
+    t = PACKAGE_DOWNLOADS_WEEKLY.name
+    d = f"({excluded_downloads(t)})"
+    names = list(rows)
+    found = await reader.fetch(
+        f"SELECT package_name, sum(CASE WHEN week_start = ? THEN {d} ELSE 0 END), "
+        f"sum(CASE WHEN week_start > ? THEN {d} ELSE 0 END), "
+        f"sum(CASE WHEN week_start > ? AND week_start <= ? THEN {d} ELSE 0 END), sum({d}) "
+        f"FROM {t} WHERE package_name IN ({_marks(names)}) AND week_start <= ? "
+        "GROUP BY package_name LIMIT ?",
+        (
+            last.isoformat(),
+            *exclude.flags,
+            cut,
+            *exclude.flags,
+            since,
+            cut,
+            *exclude.flags,
+            *exclude.flags,
+            *names,
+            last.isoformat(),
+            len(names) + 1,
+        ),
+        max_rows=len(names),
+        inline=len(names) == 1,
+    )
+    out = dict(rows)
+    for name, last_week, last_4, prev_4, total in found:
+        out[name] = msgspec.structs.replace(
+            rows[name],
+            downloads_last_week=int(last_week),
+            downloads_last_4_weeks=int(last_4),
+            downloads_prev_4_weeks=int(prev_4),
+            growth_4_weeks=(last_4 - prev_4) / prev_4 if prev_4 else None,
+            downloads_total=int(total),
+        )
+    return out
+
+
 # --- releases and log events -------------------------------------------------------------------
 
 

@@ -101,7 +101,12 @@ async def test_compare_page_renders_the_whole_state_from_the_url(
     # Controls reflect the URL (no JavaScript-only state).
     assert '<option value="3m" selected>' in html
     # Stats table: last week of each package, from the file.
-    lw = sql.execute("SELECT downloads_last_week FROM packages WHERE package_name = ?", (a,))
+    # The stats count as the chart does: without mirrors and metadata fetches by default.
+    lw = sql.execute(
+        "SELECT downloads - downloads_mirror - downloads_metadata FROM package_downloads_weekly "
+        "WHERE package_name = ? AND week_start = ?",
+        (a, data_through),
+    )
     assert f'title="{lw.fetchone()[0]:,}"' in html
     assert "chart-stacked" in charts(html)
     assert "chart-values" in charts(html)

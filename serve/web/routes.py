@@ -270,6 +270,13 @@ async def _main_chart(
     return views.with_markers(chart, found, events.events, reader.build.data_through)
 
 
+async def _counted(
+    reader: Reader, state: CompareState, rows: dict[str, models.Package]
+) -> dict[str, models.Package]:
+    """The stats rows counted with the page's exclusions, in the page's package order."""
+    return await data.with_exclusions(reader, rows, parse_exclude(state.options.exclude))
+
+
 def _controls_context(state: CompareState) -> dict[str, Any]:
     return {
         "opts": state.options,
@@ -356,7 +363,9 @@ async def render_compare(
             "main_chart": main_chart,
             "releases_csv_url": state.data_url("csv", "releases"),
             "events_csv_url": state.data_url("csv", "events"),
-            "stats": [rows[n] for n in state.packages],
+            "stats": list(
+                (await _counted(reader, state, {n: rows[n] for n in state.packages})).values()
+            ),
             "breakdown_package": split.of,
             "dimension_label": dim_label,
             "stacked_chart": split.stacked,
@@ -596,7 +605,7 @@ async def package_page(
         "canonical": canonical,
         "share_url": base_url(request) + canonical,
         "form_action": f"/packages/{normalized}",
-        "stats": [row],
+        "stats": list((await _counted(reader, state, rows)).values()),
         "main_chart": main_chart,
         "releases_csv_url": state.data_url("csv", "releases"),
         "events_csv_url": state.data_url("csv", "events"),
