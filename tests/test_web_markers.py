@@ -191,7 +191,32 @@ async def test_head_tags_links_badges_and_notes(
     assert (await client.get(f"/embed/compare/{a}?theme=pink")).status_code == 400
 
 
+@pytest.mark.anyio
+async def test_stats_count_with_the_page_exclusions(
+    client: AsyncTestClient[Litestar], sql: sqlite3.Connection
+) -> None:
+    (a, last_4, total), (b, *_) = sql.execute(
+        "SELECT package_name, downloads_last_4_weeks, downloads_total FROM packages "
+        "ORDER BY rank LIMIT 2"
+    ).fetchall()
+    pair = "-vs-".join(sorted([a, b]))
+    data_through = sql.execute("SELECT max(week_start) FROM pypi_downloads_weekly").fetchone()[0]
+    d = "downloads - downloads_mirror - downloads_metadata"
+    recent, whole = sql.execute(
+        f"SELECT sum(CASE WHEN week_start > date(?, '-28 days') THEN {d} ELSE 0 END), sum({d}) "
+        "FROM package_downloads_weekly WHERE package_name = ?",
+        (data_through, a),
+    ).fetchone()
+    assert (recent, whole) != (last_4, total), "the sample should have mirrors or metadata"
+    default = (await client.get(f"/compare/{pair}")).text
+    assert f'title="{recent:,}"' in default and f'title="{whole:,}"' in default
+    everything = (await client.get(f"/compare/{pair}?exclude=")).text
+    assert f'title="{last_4:,}"' in everything and f'title="{total:,}"' in everything
+
+
 # --- browser -----------------------------------------------------------------------------------
+# Last in the module: Playwright's sync API keeps its event loop running until the
+# module's browser fixture closes, which async tests after these could not share.
 
 
 @pytest.mark.browser
@@ -278,26 +303,3 @@ def test_phone_shows_the_chart_before_the_controls(
     controls = page.locator('select[name="range"]')
     assert chart.bounding_box()["y"] < controls.bounding_box()["y"]
     assert w.problems() == []
-
-
-@pytest.mark.anyio
-async def test_stats_count_with_the_page_exclusions(
-    client: AsyncTestClient[Litestar], sql: sqlite3.Connection
-) -> None:
-    (a, last_4, total), (b, *_) = sql.execute(
-        "SELECT package_name, downloads_last_4_weeks, downloads_total FROM packages "
-        "ORDER BY rank LIMIT 2"
-    ).fetchall()
-    pair = "-vs-".join(sorted([a, b]))
-    data_through = sql.execute("SELECT max(week_start) FROM pypi_downloads_weekly").fetchone()[0]
-    d = "downloads - downloads_mirror - downloads_metadata"
-    recent, whole = sql.execute(
-        f"SELECT sum(CASE WHEN week_start > date(?, '-28 days') THEN {d} ELSE 0 END), sum({d}) "
-        "FROM package_downloads_weekly WHERE package_name = ?",
-        (data_through, a),
-    ).fetchone()
-    assert (recent, whole) != (last_4, total), "the sample should have mirrors or metadata"
-    default = (await client.get(f"/compare/{pair}")).text
-    assert f'title="{recent:,}"' in default and f'title="{whole:,}"' in default
-    everything = (await client.get(f"/compare/{pair}?exclude=")).text
-    assert f'title="{last_4:,}"' in everything and f'title="{total:,}"' in everything

@@ -879,6 +879,7 @@ def error_page(request: Request[Any, Any, Any], problem: Classified) -> Template
             "fragment": is_htmx(request),
             "htmx_config": HTMX_CONFIG,
             "title": problem.title,
+            "description": problem.detail,
             "heading": problem.title,
             "status": problem.status,
             "message": problem.detail,
