@@ -47,6 +47,7 @@ from serve.openapi_ui import LocalSwaggerUI
 from serve.problems import exception_handler
 from serve.ratelimit import rate_limit_config
 from serve.routes.api import api_router
+from serve.routes.badge import badge_router
 from serve.routes.ops import ops_router
 from serve.settings import Settings
 from serve.web import web_pages
@@ -113,7 +114,7 @@ def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Li
     # Route templates of cached paths (for the metrics of hits answered before routing).
     cached_routes: dict[str, str] = {}
     pages = web_pages()
-    routers: list[ControllerRouterHandler] = [api_router, ops_router, pages.router]
+    routers: list[ControllerRouterHandler] = [api_router, badge_router, ops_router, pages.router]
     # Handlers mark themselves cacheable with opt={"cache": True}; Litestar's response
     # cache reads the handler's `cache` attribute, set here from the settings.
     for handler in _http_handlers(routers):

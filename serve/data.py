@@ -20,11 +20,18 @@ from typing import Any
 
 import msgspec
 
-from contract import DATA_THROUGH_TABLE, PACKAGE_DOWNLOADS_WEEKLY, PACKAGES, Dimension
+from contract import (
+    DATA_EVENTS,
+    DATA_THROUGH_TABLE,
+    PACKAGE_DOWNLOADS_WEEKLY,
+    PACKAGE_RELEASES,
+    PACKAGES,
+    Dimension,
+)
 from serve import models
-from serve.db import Reader, Row
+from serve.db import BuildInfo, Reader, Row
 from serve.formats import humanize
-from serve.params import Window, is_valid_name, normalize_name
+from serve.params import Exclusion, Window, is_valid_name, normalize_name
 from serve.problems import ApiProblem
 
 #: The most rows one query may return.
@@ -135,15 +142,17 @@ async def unknown_packages(reader: Reader, unknown: Sequence[str]) -> ApiProblem
 async def search_packages(reader: Reader, query: str, limit: int) -> models.PackageSearch:
     """Packages whose normalised name starts with the normalised ``query``.
 
-    An empty query lists the most downloaded packages of the last week.
+    The package named exactly ``query`` comes first (``uv`` before
+    ``uvicorn``), then the most downloaded. An empty query lists the most
+    downloaded packages of the last week.
     """
     prefix = normalize_name(query.strip())
     select = f"SELECT {columns(models.PackageMatch)} FROM {PACKAGES.name} "
     if prefix:
         rows = await reader.fetch(
             select + "WHERE package_name >= ? AND package_name < ? "
-            "ORDER BY downloads_last_4_weeks DESC, package_name LIMIT ?",
-            (prefix, prefix + _TOP, limit),
+            "ORDER BY package_name = ? DESC, downloads_last_4_weeks DESC, package_name LIMIT ?",
+            (prefix, prefix + _TOP, prefix, limit),
             max_rows=limit,
         )
     else:
@@ -399,18 +408,180 @@ async def trending(reader: Reader, weeks: int, limit: int, min_downloads: int) -
     )
 
 
-async def badge(reader: Reader, name: str, period: str) -> models.Badge:
-    """A shields.io endpoint badge for one package."""
-    pkg = await get_package(reader, name)
-    if period == "last-week":
-        message = f"{humanize(pkg.downloads_last_week)}/week"
-    elif period == "last-4-weeks":
-        message = f"{humanize(pkg.downloads_last_4_weeks)}/4 weeks"
-    else:
-        message = f"{humanize(pkg.downloads_total)} total"
-    return models.Badge(
-        schema_version=1, label="downloads", message=message, color="blue", cache_seconds=3600
+#: Badge periods -> (weeks counted back from the last complete week (None: all), suffix).
+BADGE_PERIODS: dict[str, tuple[int | None, str]] = {
+    "week": (1, "/week"),
+    "month": (4, "/month"),
+    "total": (None, " total"),
+}
+
+
+async def badge_count(reader: Reader, name: str, weeks: int | None, exclude: Exclusion) -> int:
+    """A package's downloads in its last ``weeks`` complete weeks (all weeks when None)."""
+    await get_package(reader, name)
+    last = date.fromisoformat(reader.build.data_through)
+    first = (last - timedelta(weeks=weeks - 1)).isoformat() if weeks else "0000-01-01"
+    t = PACKAGE_DOWNLOADS_WEEKLY.name
+    rows = await reader.fetch(
+        f"SELECT coalesce(sum({excluded_downloads(t)}), 0) FROM {t} "
+        "WHERE package_name = ? AND week_start BETWEEN ? AND ? LIMIT 1",
+        (*exclude.flags, name, first, last.isoformat()),
+        max_rows=1,
+        inline=weeks is not None,
     )
+    return int(rows[0][0]) if rows else 0
+
+
+async def badge(reader: Reader, name: str, period: str, exclude: Exclusion) -> models.Badge:
+    """A shields.io endpoint badge for one package (``period`` from ``BADGE_PERIODS``)."""
+    weeks, suffix = BADGE_PERIODS[period]
+    count = await badge_count(reader, name, weeks, exclude)
+    return models.Badge(
+        schema_version=1,
+        label="downloads",
+        message=f"{humanize(count)}{suffix}",
+        color="blue",
+        cache_seconds=3600,
+    )
+
+
+async def with_exclusions(
+    reader: Reader, rows: dict[str, models.Package], exclude: Exclusion
+) -> dict[str, models.Package]:
+    """``packages`` rows with their download figures recounted without ``exclude``.
+
+    The ``packages`` mart counts every download; the pages show what their
+    exclusions leave (by default no mirrors and no metadata fetches), so the
+    last week, last 4 weeks, the 4 before, growth and total are summed again
+    from the weekly table. Rank stays the mart's (by every download).
+    """
+    if not rows or exclude == Exclusion():
+        return rows
+    last = date.fromisoformat(reader.build.data_through)
+    cut = (last - timedelta(weeks=4)).isoformat()
+    since = (last - timedelta(weeks=8)).isoformat()
+    t = PACKAGE_DOWNLOADS_WEEKLY.name
+    d = f"({excluded_downloads(t)})"
+    names = list(rows)
+    found = await reader.fetch(
+        f"SELECT package_name, sum(CASE WHEN week_start = ? THEN {d} ELSE 0 END), "
+        f"sum(CASE WHEN week_start > ? THEN {d} ELSE 0 END), "
+        f"sum(CASE WHEN week_start > ? AND week_start <= ? THEN {d} ELSE 0 END), sum({d}) "
+        f"FROM {t} WHERE package_name IN ({_marks(names)}) AND week_start <= ? "
+        "GROUP BY package_name LIMIT ?",
+        (
+            last.isoformat(),
+            *exclude.flags,
+            cut,
+            *exclude.flags,
+            since,
+            cut,
+            *exclude.flags,
+            *exclude.flags,
+            *names,
+            last.isoformat(),
+            len(names) + 1,
+        ),
+        max_rows=len(names),
+        inline=len(names) == 1,
+    )
+    out = dict(rows)
+    for name, last_week, last_4, prev_4, total in found:
+        out[name] = msgspec.structs.replace(
+            rows[name],
+            downloads_last_week=int(last_week),
+            downloads_last_4_weeks=int(last_4),
+            downloads_prev_4_weeks=int(prev_4),
+            growth_4_weeks=(last_4 - prev_4) / prev_4 if prev_4 else None,
+            downloads_total=int(total),
+        )
+    return out
+
+
+# --- releases and log events -------------------------------------------------------------------
+
+
+async def release_rows(
+    reader: Reader, names: Sequence[str], window: Window, kinds: Sequence[str]
+) -> dict[str, list[models.Release]]:
+    """Releases of ``names`` first uploaded in the window's weeks, oldest first, by package."""
+    if not names or not kinds:
+        return {n: [] for n in names}
+    select = columns(models.Release, week="first_upload_week")
+    rows = await reader.fetch(
+        f"SELECT package_name, {select} FROM {PACKAGE_RELEASES.name} "
+        f"WHERE package_name IN ({_marks(names)}) AND first_upload_week BETWEEN ? AND ? "
+        f"AND release_kind IN ({_marks(kinds)}) "
+        "ORDER BY package_name, first_uploaded_at, version LIMIT ?",
+        (
+            *names,
+            window.weeks.start.isoformat(),
+            window.weeks.end.isoformat(),
+            *kinds,
+            MAX_ROWS + 1,
+        ),
+        max_rows=MAX_ROWS,
+        inline=len(names) == 1,
+    )
+    out: dict[str, list[models.Release]] = {n: [] for n in names}
+    for r in rows:
+        out[r[0]].append(models.Release(*r[1:]))
+    return out
+
+
+async def releases(
+    reader: Reader, name: str, window: Window, kinds: Sequence[str]
+) -> models.Releases:
+    """One package's releases in the window (404 for an unknown package)."""
+    pkg = await get_package(reader, name)
+    found = await release_rows(reader, (name,), window, kinds)
+    weeks = window.weeks
+    return models.Releases(
+        package=name,
+        display_name=pkg.display_name,
+        start=weeks.start.isoformat(),
+        end=weeks.end.isoformat(),
+        kinds=list(kinds),
+        releases=found[name],
+    )
+
+
+async def events(reader: Reader, window: Window, names: Sequence[str] = ()) -> models.DataEvents:
+    """Known log events overlapping the window: those for all PyPI and for ``names``."""
+    weeks = window.weeks
+    # An event's last day may fall in the Sunday of the window's last week.
+    last_day = (weeks.end + timedelta(days=6)).isoformat()
+    scopes = ("all", *names)
+    rows = await reader.fetch(
+        f"SELECT {columns(models.DataEvent)} FROM {DATA_EVENTS.name} "
+        f"WHERE scope IN ({_marks(scopes)}) AND start_date <= ? "
+        "AND coalesce(end_date, ?) >= ? ORDER BY start_date, scope LIMIT ?",
+        (*scopes, last_day, last_day, weeks.start.isoformat(), 1001),
+        max_rows=1000,
+        inline=True,
+    )
+    return models.DataEvents(
+        start=weeks.start.isoformat(),
+        end=weeks.end.isoformat(),
+        events=[models.DataEvent(*r) for r in rows],
+    )
+
+
+def sample_notice(build: BuildInfo) -> str | None:
+    """What a file not built from the real logs holds, in a sentence (None for real data)."""
+    if not build.is_sample:
+        return None
+    text = (
+        "This file was generated locally (source target "
+        f"{build.source_target or 'unknown'}), not built from the PyPI download logs. "
+        "Package names are real; download counts, versions, dates and summaries are invented"
+    )
+    if build.sample_scale:
+        text += (
+            f", and counts are scaled down about 1:{round(1 / build.sample_scale):,} "
+            "from the real counts the sample was calibrated on"
+        )
+    return text + "."
 
 
 def meta(reader: Reader) -> models.Meta:
@@ -424,4 +595,7 @@ def meta(reader: Reader) -> models.Meta:
         schema_version=b.schema_version,
         first_week=b.first_week,
         tables=[models.TableCount(table=t, rows=n) for t, n in b.row_counts],
+        sample=b.is_sample,
+        sample_scale=b.sample_scale,
+        notice=sample_notice(b),
     )

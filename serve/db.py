@@ -66,6 +66,13 @@ class BuildInfo:
     first_week: str | None
     path: str
     row_counts: tuple[tuple[str, int], ...]
+    #: ``_meta.sample_scale``: sample downloads per real download (None: not a sample).
+    sample_scale: float | None = None
+
+    @property
+    def is_sample(self) -> bool:
+        """Whether the file holds anything but the real logs (built other than from BigQuery)."""
+        return self.source_target != "prod"
 
 
 class Reader:
@@ -304,7 +311,17 @@ async def read_build_info(conn: aiosqlite.Connection, path: str) -> BuildInfo:
         first_week=first[0][0] if first else None,
         path=path,
         row_counts=tuple((str(name), int(count)) for name, count in tables),
+        sample_scale=_scale(meta.get(Meta.SAMPLE_SCALE)),
     )
+
+
+def _scale(value: Any) -> float | None:
+    """``_meta.sample_scale`` as a positive number (None when absent or unreadable)."""
+    try:
+        scale = float(value)
+    except (TypeError, ValueError):
+        return None
+    return scale if scale > 0 else None
 
 
 class Database:

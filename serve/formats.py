@@ -81,6 +81,14 @@ def table_of(data: object) -> tuple[list[str], list[Sequence[Any]]]:
         return ["week", "downloads", "packages"], [
             (w.week, w.downloads, w.packages) for w in data.weeks
         ]
+    if isinstance(data, models.Releases):
+        fields = models.Release.__struct_fields__
+        return ["package", *fields], [
+            (data.package, *(getattr(r, f) for f in fields)) for r in data.releases
+        ]
+    if isinstance(data, models.DataEvents):
+        fields = models.DataEvent.__struct_fields__
+        return list(fields), [tuple(getattr(e, f) for f in fields) for e in data.events]
     raise TypeError(f"{type(data).__name__} is not a table")
 
 

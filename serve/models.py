@@ -40,6 +40,10 @@ class Package(msgspec.Struct, frozen=True):
     growth_4_weeks: float | None
     rank: int
     data_through: str
+    #: The project's own home page from its upload metadata (any URL: check it before linking).
+    home_page: str | None = None
+    #: The package's page on the index, when the build was given a URL prefix for it.
+    pypi_url: str | None = None
 
 
 class WeekDownloads(msgspec.Struct, frozen=True):
@@ -152,6 +156,47 @@ class Badge(msgspec.Struct, frozen=True, rename="camel"):
     cache_seconds: int
 
 
+class Release(msgspec.Struct, frozen=True):
+    """A release first uploaded in the range, and the week it falls in."""
+
+    version: str
+    release_line: str
+    release_kind: str
+    first_uploaded_at: str
+    week: str
+
+
+class Releases(msgspec.Struct, frozen=True):
+    """A package's releases first uploaded between ``start`` and ``end`` (oldest first)."""
+
+    package: str
+    display_name: str
+    start: str
+    end: str
+    kinds: list[str]
+    releases: list[Release]
+
+
+class DataEvent(msgspec.Struct, frozen=True):
+    """A known event in the download logs; ``end_date`` None means still in effect."""
+
+    scope: str
+    start_date: str
+    end_date: str | None
+    effect: str
+    title: str
+    description: str
+    source: str
+
+
+class DataEvents(msgspec.Struct, frozen=True):
+    """The known log events that overlap ``start``..``end``."""
+
+    start: str
+    end: str
+    events: list[DataEvent]
+
+
 class TableCount(msgspec.Struct, frozen=True):
     """Rows in one exported table."""
 
@@ -169,6 +214,12 @@ class Meta(msgspec.Struct, frozen=True):
     schema_version: str
     first_week: str | None
     tables: list[TableCount]
+    #: True unless the file was built from the real logs (``source_target`` prod).
+    sample: bool = False
+    #: Sample downloads per real download the sample was calibrated on (sample files only).
+    sample_scale: float | None = None
+    #: What the data is, in a sentence (sample files only).
+    notice: str | None = None
 
 
 class Health(msgspec.Struct, frozen=True, omit_defaults=True):

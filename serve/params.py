@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from contract import DIMENSIONS, Dimension
 from serve.problems import InvalidParameter
@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 _SEPARATORS = re.compile(r"[-_.]+")
 _VALID_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 EXCLUDABLE = ("ci", "metadata", "mirror")
+#: Subtracted unless a request says otherwise: neither is a person installing
+#: the package (a mirror copies every file; a ``.metadata`` fetch is a resolver
+#: reading dependencies, not a download). Give ``exclude=`` (empty) to count them.
+DEFAULT_EXCLUDE = ("metadata", "mirror")
 MAX_COMPARE = 10
 DEFAULT_WEEKS = 52
 ONE_WEEK = timedelta(weeks=1)
@@ -94,12 +98,18 @@ class Exclusion:
         return (int(self.ci), int(self.mirror), int(self.metadata))
 
 
-def parse_exclude(values: Iterable[str]) -> Exclusion:
+def parse_exclude(values: Iterable[str] | None) -> Exclusion:
     """Parse ``exclude`` (repeated, comma-separated, or both).
+
+    ``None`` (the parameter is absent) means ``DEFAULT_EXCLUDE``; a present but
+    empty parameter (``exclude=``) excludes nothing; otherwise exactly the
+    categories listed are excluded.
 
     Raises:
         InvalidParameter: for an unknown category.
     """
+    if values is None:
+        return DEFAULT_EXCLUSION
     parts = {p.lower() for p in split_values(values)}
     unknown = sorted(parts - set(EXCLUDABLE))
     if unknown:
@@ -107,6 +117,35 @@ def parse_exclude(values: Iterable[str]) -> Exclusion:
             "exclude", f"unknown value(s) {', '.join(unknown)[:200]}; use {', '.join(EXCLUDABLE)}"
         )
     return Exclusion(ci="ci" in parts, mirror="mirror" in parts, metadata="metadata" in parts)
+
+
+DEFAULT_EXCLUSION: Final = Exclusion(
+    ci="ci" in DEFAULT_EXCLUDE,
+    mirror="mirror" in DEFAULT_EXCLUDE,
+    metadata="metadata" in DEFAULT_EXCLUDE,
+)
+
+
+RELEASE_KINDS = ("major", "minor", "patch", "pre-release", "unknown")
+#: What the charts mark: a patch or pre-release is noise at weekly scale.
+DEFAULT_RELEASE_KINDS = ("major", "minor")
+
+
+def parse_kinds(values: Iterable[str] | None) -> tuple[str, ...]:
+    """Release kinds (``DEFAULT_RELEASE_KINDS`` when absent), in ``RELEASE_KINDS`` order.
+
+    Raises:
+        InvalidParameter: for an unknown kind.
+    """
+    if values is None:
+        return DEFAULT_RELEASE_KINDS
+    parts = {p.lower() for p in split_values(values)}
+    unknown = sorted(parts - set(RELEASE_KINDS))
+    if unknown:
+        raise InvalidParameter(
+            "kind", f"unknown value(s) {', '.join(unknown)[:200]}; use {', '.join(RELEASE_KINDS)}"
+        )
+    return tuple(k for k in RELEASE_KINDS if k in parts)
 
 
 def parse_dimension(slug: str, parameter: str = "dimension") -> Dimension:
@@ -180,7 +219,7 @@ class Window:
     """What a series shows: which weeks, and which downloads."""
 
     weeks: WeekRange
-    exclude: Exclusion = Exclusion()
+    exclude: Exclusion = DEFAULT_EXCLUSION
 
 
 def range_weeks(range_key: str, build: BuildInfo) -> WeekRange:

@@ -208,9 +208,13 @@ async def test_downloads_series_matches_the_file(
     name = facts["top"][0]
     rows = weekly(sql, name)
     start, end = facts["first_week"], facts["data_through"]
+    # ``exclude=`` (empty) counts every download.
     body = (
-        await client.get(f"/api/packages/{name}/downloads", params={"start": start, "end": end})
+        await client.get(
+            f"/api/packages/{name}/downloads", params={"start": start, "end": end, "exclude": ""}
+        )
     ).json()
+    assert body["exclude"] == []
     weeks = [w["week"] for w in body["weeks"]]
     assert weeks[0] == start and weeks[-1] == end
     steps = {date.fromisoformat(b) - date.fromisoformat(a) for a, b in itertools.pairwise(weeks)}
@@ -230,10 +234,20 @@ async def test_downloads_series_matches_the_file(
         d, ci, mirror, _ = rows.get(w["week"], (0, 0, 0, 0))
         assert w["downloads"] == d - ci - mirror
 
+    # Without the parameter, mirrors and metadata fetches are left out.
+    default = (
+        await client.get(f"/api/packages/{name}/downloads", params={"start": start, "end": end})
+    ).json()
+    assert default["exclude"] == ["metadata", "mirror"]
+    assert any(r[2] or r[3] for r in rows.values()), "the sample should have mirror/metadata rows"
+    for w in default["weeks"]:
+        d, _, mirror, metadata = rows.get(w["week"], (0, 0, 0, 0))
+        assert w["downloads"] == d - mirror - metadata
+
     cum = (
         await client.get(
             f"/api/packages/{name}/downloads",
-            params={"start": start, "end": end, "cumulative": "true"},
+            params={"start": start, "end": end, "cumulative": "true", "exclude": ""},
         )
     ).json()
     assert cum["weeks"][-1]["downloads"] == sum(r[0] for w, r in rows.items() if start <= w <= end)
@@ -286,7 +300,7 @@ async def test_dimension_sums_to_the_weekly_total(
 ) -> None:
     name = facts["top"][0]
     rows = weekly(sql, name)
-    params = {"start": facts["first_week"], "share": "true"}
+    params = {"start": facts["first_week"], "share": "true", "exclude": ""}
     body = (await client.get(f"/api/packages/{name}/{dimension}", params=params)).json()
     assert body["dimension"] == dimension
     per_week: dict[str, int] = {}
@@ -314,7 +328,12 @@ async def test_compare_aligns_weeks_and_shares(
 ) -> None:
     a, b = facts["top"][:2]
     pypi = dict(sql.execute("SELECT week_start, downloads FROM pypi_downloads_weekly").fetchall())
-    params = {"packages": f"{a.upper()},{b}", "start": facts["first_week"], "share": "true"}
+    params = {
+        "packages": f"{a.upper()},{b}",
+        "start": facts["first_week"],
+        "share": "true",
+        "exclude": "",
+    }
     body = (await client.get("/api/compare", params=params)).json()
     assert [p["package"] for p in body["packages"]] == [a, b]
     weeks = body["weeks"]
@@ -366,7 +385,9 @@ async def test_trending_and_overall(
         )
         assert p["downloads_last"] == recent
 
-    overall = (await client.get("/api/overall", params={"start": facts["first_week"]})).json()
+    overall = (
+        await client.get("/api/overall", params={"start": facts["first_week"], "exclude": ""})
+    ).json()
     expected = sql.execute(
         "SELECT week_start, downloads, packages FROM pypi_downloads_weekly ORDER BY week_start"
     ).fetchall()

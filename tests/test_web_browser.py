@@ -194,6 +194,8 @@ def test_search_add_chart_range_share_remove(
 
     # Hover shows a tooltip with both packages.
     over = page.locator('[data-chart="chart-main"] .u-over')
+    # The sample notice above the page can push the chart below the fold.
+    over.scroll_into_view_if_needed()
     box = over.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)
     tip = page.locator('[data-chart="chart-main"] .chart-tooltip')

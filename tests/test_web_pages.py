@@ -62,8 +62,10 @@ def charts(html: str) -> dict[str, dict[str, Any]]:
 
 
 def weekly(sql: sqlite3.Connection, name: str, start: str, end: str) -> dict[str, int]:
+    """A package's weekly downloads as the pages count them by default (no mirrors, no metadata)."""
     rows = sql.execute(
-        "SELECT week_start, downloads FROM package_downloads_weekly "
+        "SELECT week_start, downloads - downloads_mirror - downloads_metadata "
+        "FROM package_downloads_weekly "
         "WHERE package_name = ? AND week_start BETWEEN ? AND ?",
         (name, start, end),
     ).fetchall()
@@ -99,7 +101,12 @@ async def test_compare_page_renders_the_whole_state_from_the_url(
     # Controls reflect the URL (no JavaScript-only state).
     assert '<option value="3m" selected>' in html
     # Stats table: last week of each package, from the file.
-    lw = sql.execute("SELECT downloads_last_week FROM packages WHERE package_name = ?", (a,))
+    # The stats count as the chart does: without mirrors and metadata fetches by default.
+    lw = sql.execute(
+        "SELECT downloads - downloads_mirror - downloads_metadata FROM package_downloads_weekly "
+        "WHERE package_name = ? AND week_start = ?",
+        (a, data_through),
+    )
     assert f'title="{lw.fetchone()[0]:,}"' in html
     assert "chart-stacked" in charts(html)
     assert "chart-values" in charts(html)
@@ -161,9 +168,10 @@ async def test_a_name_containing_vs_uses_the_query_form(
     target = r.headers["location"]
     assert target == f"/compare?packages={','.join(sorted([a, 'foo-vs-bar']))}"
     r = await client.get(target, follow_redirects=False)
-    assert r.status_code == 404
-    assert "No package named <strong>foo-vs-bar</strong>" in r.text
-    assert f'href="/compare/{a}"' in r.text  # "compare the others"
+    # The unknown name is dropped with a note; the known one is still compared.
+    assert r.status_code == 200
+    assert "No package named <strong>foo-vs-bar</strong>: left out" in r.text
+    assert f'<link rel="canonical" href="http://testserver.local/compare/{a}">' in r.text
 
 
 async def test_unknown_package_is_answered_inline_with_suggestions(
@@ -172,10 +180,15 @@ async def test_unknown_package_is_answered_inline_with_suggestions(
     a = top[0]
     typo = a[:-1] + ("x" if a[-1] != "x" else "y")
     r = await client.get(f"/compare/{a}-vs-{typo}" if a < typo else f"/compare/{typo}-vs-{a}")
-    assert r.status_code == 404
+    assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/html")
-    assert f"No package named <strong>{typo}</strong>" in r.text
+    assert f"No package named <strong>{typo}</strong>: left out" in r.text
     assert "Did you mean" in r.text
+    assert 'data-chart="chart-main"' in r.text  # the known package is charted
+    # Nothing known at all: a 404 page.
+    alone = await client.get(f"/compare/{typo}")
+    assert alone.status_code == 404
+    assert f"No package named <strong>{typo}</strong>" in alone.text
 
 
 async def test_search_fragment_is_prefix_case_separator_insensitive_and_ranked(
@@ -366,7 +379,8 @@ async def test_exclusions_cumulative_and_shares_follow_the_file(
     ).json()
     pypi = dict(
         sql.execute(
-            "SELECT week_start, downloads FROM pypi_downloads_weekly WHERE week_start >= ?",
+            "SELECT week_start, downloads - downloads_mirror - downloads_metadata "
+            "FROM pypi_downloads_weekly WHERE week_start >= ?",
             (weeks[0],),
         ).fetchall()
     )

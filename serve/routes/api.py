@@ -18,12 +18,22 @@ from serve.params import (
     normalize_name,
     parse_dimension,
     parse_exclude,
+    parse_kinds,
     parse_packages,
     week_range,
 )
 from serve.problems import COMMON_RESPONSES, PACKAGE_RESPONSES
 
 BadgePeriod = Literal["last-week", "last-4-weeks", "total"]
+#: The endpoint badge's period names -> ``data.BADGE_PERIODS``'.
+_BADGE_PERIOD = {"last-week": "week", "last-4-weeks": "month", "total": "total"}
+Kinds = Annotated[
+    list[str] | None,
+    QueryParameter(
+        description="Release kinds (`major`, `minor`, `patch`, `pre-release`, `unknown`), "
+        "repeated or comma-separated. Default: `major,minor` (what the charts mark).",
+    ),
+]
 
 # Shared parameter declarations (documented once in OpenAPI).
 Start = Annotated[
@@ -42,7 +52,10 @@ Exclude = Annotated[
     list[str] | None,
     QueryParameter(
         description="Categories to subtract: `mirror`, `ci`, `metadata`; repeated "
-        "(`exclude=ci&exclude=mirror`) or comma-separated (`exclude=ci,mirror`).",
+        "(`exclude=ci&exclude=mirror`) or comma-separated (`exclude=ci,mirror`). "
+        "**Default (parameter absent): `mirror,metadata`** (mirrors and `.metadata` "
+        "fetches are not people installing). The list replaces the default: give "
+        "`exclude=` (empty) to count every download, `exclude=ci` to subtract CI only.",
     ),
 ]
 Share = Annotated[bool, QueryParameter(description="Add each value's fraction of its week.")]
@@ -65,7 +78,7 @@ def series_window(
     Not a Litestar dependency on purpose: an error raised while resolving a
     dependency would skip the cleanup of ``reader`` and leak its connection.
     """
-    return Window(week_range(start, end, reader.build), parse_exclude(exclude or ()))
+    return Window(week_range(start, end, reader.build), parse_exclude(exclude))
 
 
 @get(
@@ -130,9 +143,62 @@ async def get_badge(
     reader: NamedDependency[Reader],
     name: Name,
     period: Annotated[BadgePeriod, QueryParameter(description="Which total.")] = "last-week",
+    exclude: Exclude = None,
 ) -> models.Badge:
-    """shields.io endpoint JSON: downloads last week, in the last 4 weeks, or in total."""
-    return await data.badge(reader, normalize_name(name), period)
+    """shields.io endpoint JSON: downloads last week, in the last 4 weeks, or in total.
+
+    The SVG badge served directly is ``/badge/{name}.svg``.
+    """
+    return await data.badge(
+        reader, normalize_name(name), _BADGE_PERIOD[period], parse_exclude(exclude)
+    )
+
+
+@get(
+    "/packages/{name:str}/releases",
+    opt=_CACHED,
+    operation_class=TableOperation,
+    responses=PACKAGE_RESPONSES,
+    summary="Releases of one package (the chart's release markers)",
+)
+async def get_releases(
+    request: Request[Any, Any, Any],
+    reader: NamedDependency[Reader],
+    name: Name,
+    start: Start = None,
+    end: End = None,
+    kind: Kinds = None,
+    format_: FormatParam = None,
+) -> Response[models.Releases]:
+    """Versions first uploaded between start and end, with their release line and kind."""
+    kinds = parse_kinds(kind)
+    found = await data.releases(
+        reader, normalize_name(name), series_window(reader, start, end, None), kinds
+    )
+    return respond(request, format_, found)
+
+
+@get(
+    "/events",
+    opt=_CACHED,
+    operation_class=TableOperation,
+    responses=COMMON_RESPONSES,
+    summary="Known events in the download logs (the chart's notes)",
+)
+async def get_events(
+    request: Request[Any, Any, Any],
+    reader: NamedDependency[Reader],
+    start: Start = None,
+    end: End = None,
+    format_: FormatParam = None,
+) -> Response[models.DataEvents]:
+    """Gaps, undercounts and changes of what is logged that overlap start..end.
+
+    ``end_date`` null means the event is still in effect; ``scope`` is `all`
+    (every package) or one package.
+    """
+    found = await data.events(reader, series_window(reader, start, end, None))
+    return respond(request, format_, found)
 
 
 @get(
@@ -237,7 +303,12 @@ async def get_overall(
 
 @get("/meta", opt=_CACHED, responses=COMMON_RESPONSES, summary="The build being served")
 async def get_meta(reader: NamedDependency[Reader]) -> models.Meta:
-    """Build id, data-through week, export time and row counts."""
+    """Build id, data-through week, export time and row counts.
+
+    ``sample`` is true unless the file was built from the real logs
+    (``source_target`` prod); a sample file also carries ``sample_scale``
+    (sample downloads per real download) and a ``notice`` saying what it is.
+    """
     return data.meta(reader)
 
 
@@ -248,6 +319,8 @@ api_router = Router(
         get_package,
         get_downloads,
         get_badge,
+        get_releases,
+        get_events,
         get_dimension,
         get_compare,
         get_trending,

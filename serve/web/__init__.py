@@ -16,7 +16,7 @@ from litestar.template import TemplateConfig
 from serve.formats import humanize
 from serve.web import views
 from serve.web.assets import Assets
-from serve.web.routes import chart_json, pages_router
+from serve.web.routes import chart_json, pages_router, web_link
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -45,6 +45,7 @@ def web_pages() -> WebPages:
             chart_json=chart_json,
             humanize=humanize,
             growth=views.growth,
+            web_link=web_link,
         )
         env.trim_blocks = True
         env.lstrip_blocks = True

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import msgspec
 from litestar import MediaType, Request, Response, Router, get
@@ -26,6 +27,7 @@ from serve import data, models
 from serve.db import Reader
 from serve.formats import NO_VALUE, humanize, render_csv
 from serve.params import (
+    DEFAULT_RELEASE_KINDS,
     MAX_COMPARE,
     Window,
     is_valid_name,
@@ -33,6 +35,7 @@ from serve.params import (
     parse_exclude,
     parse_packages,
     range_weeks,
+    split_values,
 )
 from serve.problems import Classified, InvalidParameter
 from serve.web import views
@@ -76,6 +79,8 @@ HTMX_CONFIG = json.dumps(
 )
 _ENCODER = msgspec.json.Encoder()
 SEARCH_LIMIT = 8
+#: The embed's ``theme``: ``auto`` follows the reader's system setting.
+EMBED_THEMES = ("auto", "light", "dark")
 TRENDING_WINDOWS = (1, 2, 4, 8, 13, 26)
 
 
@@ -117,7 +122,30 @@ def page(
 
 def _build_context(reader: Reader) -> dict[str, Any]:
     build = reader.build
-    return {"data_through": build.data_through, "build_id": build.build_id}
+    return {
+        "data_through": build.data_through,
+        "build_id": build.build_id,
+        "sample_notice": data.sample_notice(build),
+    }
+
+
+def _head(request: Request[Any, Any, Any], canonical: str, description: str) -> dict[str, Any]:
+    """What the ``<head>`` says about a page: absolute canonical URL and its description."""
+    return {"canonical_url": base_url(request) + canonical, "description": description}
+
+
+def web_link(url: str | None) -> str | None:
+    """``url`` when it is an absolute http(s) URL, else None.
+
+    Home pages come from upload metadata, which anyone can write: a
+    ``javascript:`` or relative URL must never become a link.
+    """
+    if not url or len(url) > 2000:
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return url.strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +172,7 @@ class Chip:
     name: str
     label: str
     remove_url: str
+    color: int = 0
 
 
 def _canonical_options(state: CompareState) -> CompareState:
@@ -162,8 +191,9 @@ def _without(state: CompareState, name: str) -> str:
 def _picker_context(
     state: CompareState, labels: dict[str, str], feedback: Feedback | None
 ) -> dict[str, Any]:
+    slots = views.colour_slots(state.packages)
     return {
-        "chips": [Chip(n, labels.get(n, n), _without(state, n)) for n in state.packages],
+        "chips": [Chip(n, labels.get(n, n), _without(state, n), slots[n]) for n in state.packages],
         "add_hidden": state.hidden_fields(),
         "full": len(state.packages) >= MAX_COMPARE,
         "feedback": feedback,
@@ -181,22 +211,40 @@ def _share_context(
     base = base_url(request)
     embed = state.embed_url()
     title = " vs ".join(labels.get(n, n) for n in state.packages)
+    # The exclusions of the page go into the badge, so it shows the number the page shows.
+    excl = state.options.query(breakdown=False)
+    badge_query = [(k, v) for k, v in excl if k == "exclude"]
     badges = []
     for name in state.packages:
-        endpoint = quote(f"{base}/api/packages/{name}/badge", safe="")
+        label = labels.get(name, name)
+        svg = f"{base}/badge/{quote(name)}.svg"
+        if badge_query:
+            svg += "?" + urlencode(badge_query)
+        page_url = f"{base}/packages/{quote(name)}"
         badges.append(
-            f"[![{labels.get(name, name)} downloads](https://img.shields.io/endpoint?url={endpoint})]"
-            f"({base}/packages/{name})"
+            {
+                "name": name,
+                "src": svg.removeprefix(base),
+                "markdown": f"[![{label} downloads]({svg})]({page_url})",
+                "rst": f".. image:: {svg}\n   :alt: {label} downloads\n   :target: {page_url}",
+                "html": f'<a href="{page_url}"><img src="{svg}" alt="{label} downloads"></a>',
+            }
         )
+    # Room for the chart and a legend row per three packages, so the legend shows.
+    height = 420 + 28 * ((len(state.packages) + 2) // 3)
     return {
         "csv_url": state.data_url("csv"),
         "json_url": state.data_url("json"),
         "embed_url": embed,
+        "share_url": base + state.url(),
         "embed_code": (
-            f'<iframe src="{base}{embed}" title="{title} downloads" width="100%" height="420" '
-            'loading="lazy" frameborder="0"></iframe>'
+            f'<iframe src="{base}{embed}" title="{title} downloads" width="100%" '
+            f'height="{height}" loading="lazy" frameborder="0"></iframe>'
         ),
-        "badge_markdown": "\n".join(badges),
+        "badges": badges,
+        "badge_markdown": "\n".join(b["markdown"] for b in badges),
+        "badge_rst": "\n\n".join(b["rst"] for b in badges),
+        "badge_html": "\n".join(b["html"] for b in badges),
         "badge_rows": max(2, len(badges)),
     }
 
@@ -209,8 +257,24 @@ async def _main_chart(
     reader: Reader, state: CompareState, rows: dict[str, models.Package]
 ) -> views.Chart:
     opts = state.options
-    cmp = await data.compare(reader, state.packages, _window(reader, opts), share=False)
-    return views.main_chart(cmp, rows, opts, reader.build.data_through)
+    window = _window(reader, opts)
+    cmp = await data.compare(reader, state.packages, window, share=False)
+    chart = views.main_chart(cmp, rows, opts, reader.build.data_through)
+    # Log events are always marked (they explain a dip); releases when the toggle says so.
+    found = (
+        await data.release_rows(reader, state.packages, window, DEFAULT_RELEASE_KINDS)
+        if state.show_releases
+        else {}
+    )
+    events = await data.events(reader, window, state.packages)
+    return views.with_markers(chart, found, events.events, reader.build.data_through)
+
+
+async def _counted(
+    reader: Reader, state: CompareState, rows: dict[str, models.Package]
+) -> dict[str, models.Package]:
+    """The stats rows counted with the page's exclusions, in the page's package order."""
+    return await data.with_exclusions(reader, rows, parse_exclude(state.options.exclude))
 
 
 def _controls_context(state: CompareState) -> dict[str, Any]:
@@ -222,6 +286,7 @@ def _controls_context(state: CompareState) -> dict[str, Any]:
         "dimensions": [(d.slug, d.label) for d in DIMENSIONS.values()],
         "multi": len(state.packages) > 1,
         "excluded_text": ", ".join(EXCLUDE_LABELS[e] for e in state.options.exclude),
+        "show_releases": state.show_releases,
     }
 
 
@@ -246,23 +311,31 @@ async def render_compare(
     *,
     feedback: Feedback | None = None,
     status: int = 200,
+    notes: Sequence[str] = (),
 ) -> Template:
-    """The compare page (or the start page for an empty set) of ``state``."""
+    """The compare page (or the start page for an empty set) of ``state``.
+
+    Unknown names are dropped with a note (and close matches) while the others
+    are compared; only a set with no known package at all is a 404.
+    """
     if not state.packages:
         return await render_home(request, reader, feedback=feedback, status=status)
     rows = await data.package_rows(reader, state.packages)
     labels = {n: r.display_name for n, r in rows.items()}
     unknown_names = [n for n in state.packages if n not in rows]
-    if unknown_names:
+    known = [n for n in state.packages if n in rows]
+    unknown = [
+        {"name": n, "suggestions": await _suggest(reader, n, state.with_packages(known))}
+        for n in unknown_names
+    ]
+    if not known:
         canonical = state.url()
-        known = [n for n in state.packages if n in rows]
         ctx = _compare_context(reader, state, labels, feedback)
-        ctx["unknown"] = [
-            {"name": n, "suggestions": await _suggest(reader, n, state.with_packages(known))}
-            for n in unknown_names
-        ]
-        ctx["without_unknown_url"] = state.with_packages(known).url() if known else None
+        ctx.update(_head(request, canonical, f"No package named {', '.join(unknown_names)}."))
+        ctx["unknown"] = unknown
+        ctx["notes"] = list(notes)
         return page(request, "compare.html.j2", ctx, status=404, push_url=canonical)
+    state = state.with_packages(known)
 
     main_chart = await _main_chart(reader, state, rows)
     split = await _breakdown(reader, state, labels)
@@ -272,14 +345,27 @@ async def render_compare(
     dim_label = split.dim_label
     path = compare_path(state.packages)
     query_form = "?" in path
+    heading = ctx["heading"]
     ctx.update(
         {
             **_share_context(request, state, labels),
-            "unknown": [],
+            **_head(
+                request,
+                canonical,
+                f"Weekly PyPI downloads of {heading} compared: trends, share, "
+                "release markers and breakdowns by installer, Python version, system, "
+                "country and version.",
+            ),
+            "unknown": unknown,
+            "notes": list(notes),
             "form_action": path.split("?")[0],
             "form_hidden": [("packages", ",".join(state.packages))] if query_form else [],
             "main_chart": main_chart,
-            "stats": [rows[n] for n in state.packages],
+            "releases_csv_url": state.data_url("csv", "releases"),
+            "events_csv_url": state.data_url("csv", "events"),
+            "stats": list(
+                (await _counted(reader, state, {n: rows[n] for n in state.packages})).values()
+            ),
             "breakdown_package": split.of,
             "dimension_label": dim_label,
             "stacked_chart": split.stacked,
@@ -364,6 +450,12 @@ async def render_home(
         **_picker_context(state, {}, feedback),
         "title": "Compare PyPI downloads",
         "canonical": "/",
+        **_head(
+            request,
+            "/",
+            "Compare weekly PyPI download trends of up to 10 Python packages, "
+            "from the public download logs.",
+        ),
         "popular": popular,
         "risers": risers.packages,
         "example_url": state.with_packages(example).url() if len(example) > 1 else None,
@@ -375,6 +467,27 @@ async def render_home(
 def _names(values: Any) -> tuple[str, ...]:
     """A page's package set: parsed as the API parses it, then sorted (the canonical order)."""
     return tuple(sorted(parse_packages(values)))
+
+
+def _link_names(values: Any) -> tuple[tuple[str, ...], list[str]]:
+    """The package set of a page link, keeping the first ``MAX_COMPARE`` names given.
+
+    A shared link with too many names still shows a comparison: the first ten
+    in the link's order, and a note saying which were left out.
+
+    Returns:
+        The set (sorted) and the notes to show.
+    """
+    given = list(dict.fromkeys(normalize_name(v) for v in split_values(values)))
+    kept, dropped = given[:MAX_COMPARE], given[MAX_COMPARE:]
+    notes = []
+    if dropped:
+        notes.append(
+            f"A comparison holds at most {MAX_COMPARE} packages: showing the first "
+            f"{MAX_COMPARE} of the {len(given)} in the link, without "
+            f"{', '.join(d[:100] for d in dropped[:20])}{'…' if len(dropped) > 20 else ''}."
+        )
+    return _names(kept), notes
 
 
 def _query_names(request: Request[Any, Any, Any]) -> tuple[str, ...]:
@@ -401,9 +514,11 @@ async def compare_query(
     request: Request[Any, Any, Any], reader: NamedDependency[Reader]
 ) -> Template | Redirect:
     """``/compare?packages=a,b``: redirect to the path form unless a name contains ``-vs-``."""
-    names = _query_names(request)
+    names, notes = _link_names(request.query_params.getall("packages", []))
     state = _state_from(request, names)
     canonical = state.url()
+    if notes:
+        return await render_compare(request, reader, state, notes=notes)
     if not names or "?packages=" not in canonical or _query_differs(request, canonical):
         return _redirect(canonical)
     return await render_compare(request, reader, state)
@@ -419,8 +534,11 @@ async def compare_page(
     request: Request[Any, Any, Any], reader: NamedDependency[Reader], slug: Slug
 ) -> Template | Redirect:
     """``/compare/<a>-vs-<b>``: names normalised and sorted; other spellings redirect."""
-    names = _names(split_slug(slug))
+    names, notes = _link_names(split_slug(slug))
     state = _state_from(request, names)
+    if notes:
+        # No redirect: the note would be lost. The page names its canonical URL.
+        return await render_compare(request, reader, state, notes=notes)
     canonical_path = compare_path(state.packages)
     if request.url.path != canonical_path:
         # Keep the query as given: only the package part is canonicalised here.
@@ -446,7 +564,8 @@ async def package_page(
     if not is_valid_name(normalized):
         raise InvalidParameter("name", "not a valid package name")
     opts = parse_options(request.query_params.dict())
-    state = CompareState((normalized,), opts)
+    state = CompareState((normalized,), opts).normalized()
+    opts = state.options
     row = await data.get_package(reader, normalized)
     rows = {normalized: row}
     labels = {normalized: row.display_name}
@@ -476,11 +595,20 @@ async def package_page(
         **_controls_context(state),
         **_share_context(request, state, labels),
         "chips": [],
+        **_head(
+            request,
+            canonical,
+            f"Weekly PyPI downloads of {row.display_name}: "
+            f"{humanize(row.downloads_last_week)} last week, release markers and breakdowns.",
+        ),
         "title": row.display_name,
         "canonical": canonical,
+        "share_url": base_url(request) + canonical,
         "form_action": f"/packages/{normalized}",
-        "stats": [row],
+        "stats": list((await _counted(reader, state, rows)).values()),
         "main_chart": main_chart,
+        "releases_csv_url": state.data_url("csv", "releases"),
+        "events_csv_url": state.data_url("csv", "events"),
         "breakdowns": breakdowns,
     }
     return page(request, "package.html.j2", ctx, push_url=canonical)
@@ -500,6 +628,11 @@ async def trending_page(
         **_build_context(reader),
         "title": "Trending",
         "canonical": "/trending" + ("" if weeks == 4 else f"?weeks={weeks}"),
+        **_head(
+            request,
+            "/trending" + ("" if weeks == 4 else f"?weeks={weeks}"),
+            f"The fastest-growing PyPI packages over the last {weeks} weeks.",
+        ),
         "weeks": weeks,
         "window_choices": TRENDING_WINDOWS,
         "min_downloads": min_downloads,
@@ -595,6 +728,8 @@ async def compare_data(
     state = _state_from(request, names)
     rows = await data.known_packages(reader, state.packages)
     stem = "-vs-".join(state.packages)[:150]
+    if which in ("releases", "events"):
+        return await _marker_table(request, reader, state, which, stem)
     if which == "main":
         chart = await _main_chart(reader, state, rows)
     else:
@@ -612,6 +747,57 @@ async def compare_data(
     # characters (a quote would end the header's quoted string).
     stem = re.sub(r"[^A-Za-z0-9._-]", "_", stem)
     header, table = chart.table()
+    extra: dict[str, Any] = {}
+    if which == "main":
+        # The markers the chart draws, as their own tables beside the series.
+        extra = await _marker_tables(reader, state)
+    return _download(request, reader, state, which, stem, header, table, chart, extra)
+
+
+async def _marker_tables(reader: Reader, state: CompareState) -> dict[str, Any]:
+    out = {}
+    for which in ("releases", "events"):
+        header, table = await _marker_rows(reader, state, which)
+        out[which] = {"columns": header, "rows": table}
+    return out
+
+
+async def _marker_rows(
+    reader: Reader, state: CompareState, which: str
+) -> tuple[list[str], list[list[Any]]]:
+    window = _window(reader, state.options)
+    if which == "releases":
+        found = await data.release_rows(reader, state.packages, window, DEFAULT_RELEASE_KINDS)
+        header = ["package", *models.Release.__struct_fields__]
+        return header, [
+            [name, *(getattr(r, f) for f in models.Release.__struct_fields__)]
+            for name, rel in found.items()
+            for r in rel
+        ]
+    events = await data.events(reader, window, state.packages)
+    fields = models.DataEvent.__struct_fields__
+    return list(fields), [[getattr(e, f) for f in fields] for e in events.events]
+
+
+async def _marker_table(
+    request: Request[Any, Any, Any], reader: Reader, state: CompareState, which: str, stem: str
+) -> Response[bytes]:
+    header, table = await _marker_rows(reader, state, which)
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", f"{stem}-{which}")
+    return _download(request, reader, state, which, stem, header, table, None, {})
+
+
+def _download(
+    request: Request[Any, Any, Any],
+    reader: Reader,
+    state: CompareState,
+    which: str,
+    stem: str,
+    header: list[str],
+    table: list[list[Any]],
+    chart: views.Chart | None,
+    extra: dict[str, Any],
+) -> Response[bytes]:
     if request.url.path.endswith(".csv"):
         body = render_csv(header, table)
         media = "text/csv"
@@ -623,10 +809,11 @@ async def compare_data(
                 "data_through": reader.build.data_through,
                 "chart": which,
                 "options": dict(state.options.query(breakdown=which != "main")),
-                "x_label": chart.x_label,
-                "y_label": chart.y_label,
+                "x_label": chart.x_label if chart else None,
+                "y_label": chart.y_label if chart else None,
                 "columns": header,
                 "rows": table,
+                **extra,
             }
         )
         media = MediaType.JSON
@@ -645,6 +832,9 @@ async def _embed(
     if not names:
         raise InvalidParameter("packages", "give one to ten package names")
     rows = await data.known_packages(reader, state.packages)
+    theme = request.query_params.get("theme", "auto")
+    if theme not in EMBED_THEMES:
+        raise InvalidParameter("theme", f"use one of {', '.join(EMBED_THEMES)}")
     chart = await _main_chart(reader, state, rows)
     labels = {n: r.display_name for n, r in rows.items()}
     return Template(
@@ -654,6 +844,8 @@ async def _embed(
             "title": " vs ".join(labels[n] for n in state.packages),
             "page_url": base_url(request) + state.url(),
             "main_chart": chart,
+            "theme": theme,
+            **_build_context(reader),
         },
     )
 
@@ -687,6 +879,7 @@ def error_page(request: Request[Any, Any, Any], problem: Classified) -> Template
             "fragment": is_htmx(request),
             "htmx_config": HTMX_CONFIG,
             "title": problem.title,
+            "description": problem.detail,
             "heading": problem.title,
             "status": problem.status,
             "message": problem.detail,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import quote, urlencode
 
 from contract import DIMENSIONS
-from serve.params import RANGES, normalize_name, parse_dimension, parse_exclude
+from serve.params import DEFAULT_EXCLUDE, RANGES, normalize_name, parse_dimension, parse_exclude
 from serve.problems import InvalidParameter
 
 SEPARATOR = "-vs-"
@@ -44,7 +44,7 @@ DEFAULT_SHOW = "downloads"
 DEFAULT_DIMENSION = next(iter(DIMENSIONS))
 
 #: The charts of the compare page that ``/compare-data.{csv,json}?chart=`` serves.
-DATA_CHARTS = ("main", "breakdown", "values")
+DATA_CHARTS = ("main", "breakdown", "values", "releases", "events")
 EXCLUDE_LABELS = {"mirror": "mirrors", "ci": "CI", "metadata": "metadata fetches"}
 
 
@@ -83,10 +83,12 @@ class ViewOptions:
     show: str = DEFAULT_SHOW
     cumulative: bool = False
     align: bool = False
-    exclude: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
     dim: str = DEFAULT_DIMENSION
     of: str | None = None
     value: str | None = None
+    #: Release markers on the main chart; None: on for one package, off for several.
+    releases: bool | None = None
 
     def query(self, *, breakdown: bool = True) -> list[tuple[str, str]]:
         """The non-default options as ordered query pairs."""
@@ -99,7 +101,11 @@ class ViewOptions:
             pairs.append(("cumulative", "1"))
         if self.align:
             pairs.append(("align", "1"))
-        pairs.extend(("exclude", e) for e in self.exclude)
+        if self.exclude != DEFAULT_EXCLUDE:
+            # ``exclude=`` (empty) says "count everything", unlike no parameter at all.
+            pairs.extend(("exclude", e) for e in self.exclude or ("",))
+        if self.releases is not None:
+            pairs.append(("releases", "1" if self.releases else "0"))
         if breakdown:
             if self.dim != DEFAULT_DIMENSION:
                 pairs.append(("dim", self.dim))
@@ -131,7 +137,9 @@ def parse_options(params: Mapping[str, list[str]]) -> ViewOptions:
     """Read the view options from query parameters (each name -> its values).
 
     ``exclude`` may be repeated (what an HTML form sends) or comma-separated
-    (what the API takes).
+    (what the API takes); absent, it is ``DEFAULT_EXCLUDE``, and empty
+    (``exclude=``) it excludes nothing. The form always sends an empty one, so
+    unticking every box counts everything.
 
     Raises:
         InvalidParameter: for an unknown value.
@@ -152,7 +160,8 @@ def parse_options(params: Mapping[str, list[str]]) -> ViewOptions:
         show=show,
         cumulative=_flag(params, "cumulative"),
         align=_flag(params, "align"),
-        exclude=tuple(parse_exclude(params.get("exclude", [])).names),
+        exclude=tuple(parse_exclude(params.get("exclude")).names),
+        releases=_flag(params, "releases") if _one(params, "releases") is not None else None,
         dim=dim,
         of=normalize_name(of) if of else None,
         value=value,
@@ -173,11 +182,23 @@ class CompareState:
             return self.options.of
         return self.packages[0] if self.packages else None
 
+    @property
+    def show_releases(self) -> bool:
+        """Whether the main chart marks releases: as asked, else only for one package."""
+        if self.options.releases is not None:
+            return self.options.releases
+        return len(self.packages) == 1
+
     def normalized(self) -> CompareState:
-        """The same state without options that do not apply (``of`` not selected)."""
+        """The same state without options that do not apply.
+
+        ``of`` not selected, ``releases`` equal to what the package count picks anyway.
+        """
         opts = self.options
         if opts.of is not None and opts.of not in self.packages:
             opts = replace(opts, of=None)
+        if opts.releases is not None and opts.releases == (len(self.packages) == 1):
+            opts = replace(opts, releases=None)
         return replace(self, options=opts)
 
     def url(self, **changes: object) -> str:

@@ -8,9 +8,10 @@ the same length; the browser only draws it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from typing import Any
 
 from serve import models
@@ -25,6 +26,31 @@ STACK_TOP = 7
 OTHER_VALUES = ("other",)
 
 Number = float | int | None
+#: Colours of the chart palette (app.js PALETTE, app.css --pt-s*).
+PALETTE_SIZE = 10
+#: A stacked breakdown ranks its values by this many last weeks of the range:
+#: what leads now, not what led on average (a new major version starts small).
+RECENT_WEEKS = 4
+
+
+def colour_slots(names: Sequence[str]) -> dict[str, int]:
+    """A palette index per package that does not move when another is added.
+
+    Each name prefers the slot its hash picks; a clash goes to the next free
+    slot, taking names in sorted order. So a package keeps its colour when one
+    joins unless the newcomer wanted the same slot and sorts first, which is
+    far rarer than with colours given by position in the sorted set (where
+    adding ``aaa`` shifts every colour).
+    """
+    taken: dict[int, str] = {}
+    out: dict[str, int] = {}
+    for name in sorted(set(names)):
+        slot = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=2).digest()) % PALETTE_SIZE
+        while slot in taken and len(taken) < PALETTE_SIZE:
+            slot = (slot + 1) % PALETTE_SIZE
+        taken[slot] = name
+        out[name] = slot
+    return out
 
 
 def week_seconds(week: str) -> int:
@@ -45,6 +71,8 @@ class Series:
     label: str
     values: list[Number]
     key: str = ""
+    #: Palette index (None: by position).
+    color: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +89,10 @@ class Chart:
     marker: int | None = None
     marker_label: str = ""
     x_names: list[str] = field(default_factory=list)
+    #: Release ticks: ``{"x", "series", "label"}`` (x in the axis' unit).
+    releases: list[dict[str, Any]] = field(default_factory=list)
+    #: Log-event bands: ``{"x0", "x1", "label"}``.
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -76,9 +108,13 @@ class Chart:
             "xLabel": self.x_label,
             "yLabel": self.y_label,
             "x": self.x,
-            "series": [{"label": s.label, "values": s.values} for s in self.series],
+            "series": [
+                {"label": s.label, "values": s.values, "color": s.color} for s in self.series
+            ],
             "marker": self.marker,
             "markerLabel": self.marker_label,
+            "releases": self.releases,
+            "events": self.events,
         }
 
     def table(self) -> tuple[list[str], list[list[Any]]]:
@@ -168,6 +204,7 @@ def main_chart(
         for p in cmp.packages
     }
     marker_label = f"data through {data_through}"
+    slots = colour_slots([p.package for p in cmp.packages])
     if not opts.align:
         counts: dict[str, list[Number]] = {p.package: list(p.downloads) for p in cmp.packages}
         pypi: list[Number] = list(cmp.pypi_downloads)
@@ -176,7 +213,7 @@ def main_chart(
             kind="lines",
             x=[week_seconds(w) for w in cmp.weeks],
             x_names=list(cmp.weeks),
-            series=[Series(labels[n], values[n], n) for n in counts],
+            series=[Series(labels[n], values[n], n, slots[n]) for n in counts],
             percent=opts.show != "downloads",
             y_label=_y_label(opts),
             marker=week_seconds(data_through),
@@ -209,12 +246,48 @@ def main_chart(
     return Chart(
         kind="lines",
         x=ages,
-        series=[Series(labels[n], values[n], n) for n in aligned],
+        series=[Series(labels[n], values[n], n, slots[n]) for n in aligned],
         time=False,
         percent=opts.show != "downloads",
         x_label="Weeks since release",
         y_label=_y_label(opts),
     )
+
+
+def with_markers(
+    chart: Chart,
+    releases: dict[str, list[models.Release]],
+    events: Sequence[models.DataEvent],
+    data_through: str,
+) -> Chart:
+    """The main chart with release ticks and log-event bands (time axis only)."""
+    if not chart.time or not chart.x:
+        return chart
+    index = {s.key: i for i, s in enumerate(chart.series)}
+    ticks = [
+        {
+            "x": week_seconds(r.week),
+            "series": index[name],
+            "label": f"{chart.series[index[name]].label} {r.version} ({r.release_kind})",
+        }
+        for name, found in releases.items()
+        if name in index
+        for r in found
+    ]
+    last = date.fromisoformat(data_through) + timedelta(days=6)
+    bands = []
+    for e in events:
+        end = date.fromisoformat(e.end_date) if e.end_date else last
+        until = e.end_date or "now"
+        dates = e.start_date if e.end_date == e.start_date else f"{e.start_date} to {until}"
+        bands.append(
+            {
+                "x0": week_seconds(monday(date.fromisoformat(e.start_date)).isoformat()),
+                "x1": week_seconds((monday(min(end, last)) + timedelta(days=7)).isoformat()),
+                "label": f"{e.title} ({dates})",
+            }
+        )
+    return replace(chart, releases=ticks, events=bands)
 
 
 def _by_package_week(
@@ -239,15 +312,21 @@ def value_options(rows: BreakdownRows) -> list[str]:
 def stacked_chart(rows: BreakdownRows, package: str, weeks: Sequence[str], label: str) -> Chart:
     """One package's downloads split by the dimension, as shares stacked to 100 %.
 
-    The ``STACK_TOP`` largest values over the range are kept, the rest (and the
+    The ``STACK_TOP`` values with the most downloads in the range's last
+    ``RECENT_WEEKS`` weeks are kept (ties: the whole range), the rest (and the
     marts' own ``other``) are summed into ``other``.
     """
     data = _by_package_week(rows).get(package, {})
+    recent_weeks = set(weeks[-RECENT_WEEKS:])
     totals: dict[str, int] = {}
-    for per_value in data.values():
+    recent: dict[str, int] = {}
+    for week, per_value in data.items():
         for value, count in per_value.items():
             totals[value] = totals.get(value, 0) + count
-    ranked = [v for v in sorted(totals, key=lambda v: (-totals[v], v)) if v not in OTHER_VALUES]
+            if week in recent_weeks:
+                recent[value] = recent.get(value, 0) + count
+    order = sorted(totals, key=lambda v: (-recent.get(v, 0), -totals[v], v))
+    ranked = [v for v in order if v not in OTHER_VALUES]
     kept = ranked[:STACK_TOP]
     has_other = len(ranked) > STACK_TOP or any(v in totals for v in OTHER_VALUES)
     keys = [*kept, *(["other"] if has_other else [])]

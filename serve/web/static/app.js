@@ -17,6 +17,8 @@
     try { return localStorage.getItem("theme") || "auto"; } catch (e) { return "auto"; }
   }
   function applyTheme(theme) {
+    // An embed asked for a theme (?theme=light|dark) keeps it.
+    if (document.body && document.body.getAttribute("data-fixed-theme")) return;
     if (theme === "auto") root.removeAttribute("data-theme");
     else root.setAttribute("data-theme", theme);
     var button = document.getElementById("theme-toggle");
@@ -72,6 +74,57 @@
     });
   }
 
+  function colorOf(spec, k) {
+    var slot = spec.series[k] && spec.series[k].color;
+    return PALETTE[(slot == null ? k : slot) % PALETTE.length];
+  }
+
+  // Release ticks and log-event bands: DOM elements over the plot (not canvas
+  // strokes), so each carries its label for assistive tech and tests; the
+  // tooltip of the hovered week names them. Repositioned on every redraw.
+  function markersPlugin(spec) {
+    var layer;
+    return {
+      hooks: {
+        init: function (u) {
+          if (!(spec.releases && spec.releases.length) && !(spec.events && spec.events.length)) return;
+          layer = document.createElement("div");
+          layer.className = "chart-markers";
+          u.over.appendChild(layer);
+        },
+        draw: function (u) {
+          if (!layer) return;
+          layer.textContent = "";
+          var width = u.over.clientWidth;
+          var lo = u.scales.x.min, hi = u.scales.x.max;
+          (spec.events || []).forEach(function (e) {
+            var x0 = Math.max(lo, e.x0), x1 = Math.min(hi, e.x1);
+            if (x1 <= x0) return;
+            var left = Math.max(0, u.valToPos(x0, "x"));
+            var right = Math.min(width, u.valToPos(x1, "x"));
+            var band = document.createElement("div");
+            band.className = "event-band";
+            band.title = e.label;
+            band.setAttribute("data-label", e.label);
+            band.style.left = left + "px";
+            band.style.width = Math.max(2, right - left) + "px";
+            layer.appendChild(band);
+          });
+          (spec.releases || []).forEach(function (r) {
+            if (r.x < lo || r.x > hi) return;
+            var tick = document.createElement("div");
+            tick.className = "release-tick";
+            tick.title = r.label;
+            tick.setAttribute("data-label", r.label);
+            tick.style.left = Math.round(u.valToPos(r.x, "x")) + "px";
+            tick.style.background = colorOf(spec, r.series);
+            layer.appendChild(tick);
+          });
+        }
+      }
+    };
+  }
+
   function tooltipPlugin(spec) {
     var tip;
     return {
@@ -91,7 +144,7 @@
           head.textContent = fmtX(spec, spec.x[i]);
           tip.appendChild(head);
           var rows = spec.series.map(function (s, k) {
-            return { label: s.label, value: s.values[i], color: PALETTE[k % PALETTE.length] };
+            return { label: s.label, value: s.values[i], color: colorOf(spec, k) };
           });
           if (spec.kind !== "stacked") {
             rows.sort(function (a, b) { return (b.value || 0) - (a.value || 0); });
@@ -105,6 +158,22 @@
             dot.style.background = r.color;
             line.appendChild(dot);
             line.appendChild(document.createTextNode(r.label + ": " + fmtValue(spec, r.value)));
+            tip.appendChild(line);
+          });
+          // Releases and log events of the hovered week.
+          var x = spec.x[i];
+          (spec.releases || []).forEach(function (r) {
+            if (r.x !== x) return;
+            var line = document.createElement("div");
+            line.className = "tip-release";
+            line.textContent = "Release: " + r.label;
+            tip.appendChild(line);
+          });
+          (spec.events || []).forEach(function (e) {
+            if (x < e.x0 || x >= e.x1) return;
+            var line = document.createElement("div");
+            line.className = "tip-event";
+            line.textContent = "Note: " + e.label;
             tip.appendChild(line);
           });
           tip.hidden = false;
@@ -151,7 +220,7 @@
     var stacked = spec.kind === "stacked";
     var series = [{ label: spec.time ? "Week" : spec.xLabel, value: function (u, v) { return v == null ? "" : fmtX(spec, v); } }];
     spec.series.forEach(function (s, k) {
-      var color = PALETTE[k % PALETTE.length];
+      var color = colorOf(spec, k);
       series.push({
         label: s.label,
         stroke: color,
@@ -185,7 +254,7 @@
       ],
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
-      plugins: [tooltipPlugin(spec), markerPlugin(spec)]
+      plugins: [tooltipPlugin(spec), markerPlugin(spec), markersPlugin(spec)]
     };
   }
 
@@ -277,9 +346,44 @@
 
   // Keep typing after adding a package: the new page's search box gets the focus.
   var refocus = false;
+  // The control a change came from: the swap replaces it, so its twin in the
+  // new <main> (same name, and value for checkboxes) gets the focus back.
+  var changed = null;
   document.addEventListener("htmx:beforeRequest", function (event) {
     var el = event.detail.elt;
     refocus = !!(el && el.closest && (el.closest("#suggestions") || el.closest("#add-form")));
+    var trigger = event.detail.requestConfig && event.detail.requestConfig.triggeringEvent;
+    var control = trigger && trigger.target;
+    changed = null;
+    if (control && control.name && control.closest && control.closest("form.state")) {
+      changed = { name: control.name, value: control.type === "checkbox" ? control.value : null };
+    }
+  });
+
+  function announce(text) {
+    var live = document.getElementById("announce");
+    if (!live) return;
+    // Cleared first so the same text twice is still read out.
+    live.textContent = "";
+    setTimeout(function () { live.textContent = text; }, 50);
+  }
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    // outerHTML swap: detail.target is the old <main>, already detached.
+    if (!event.detail.target || event.detail.target.id !== "main") return;
+    var target = document.getElementById("main");
+    if (!target) return;
+    var heading = target.querySelector("h1");
+    var what = heading ? heading.textContent.trim() : document.title;
+    if (changed) {
+      var selector = '[name="' + changed.name + '"]' +
+        (changed.value != null ? '[value="' + changed.value + '"]' : "") +
+        ":not([type=hidden])";
+      var again = target.querySelector(selector);
+      if (again) again.focus({ preventScroll: true });
+      changed = null;
+    }
+    announce("Updated: " + what + ".");
   });
   document.addEventListener("htmx:beforeCleanupElement", function (event) { forget(event.target); });
 
