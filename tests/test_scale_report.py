@@ -111,3 +111,17 @@ def test_refuses_results_without_two_scales_or_twice_one_threshold(tmp_path: Pat
     assert "no configuration was measured at two or more scales" in done.stderr
     done = render_only(tmp_path, one, one)
     assert done.returncode == 2 and "two results files for one threshold" in done.stderr
+
+
+def test_without_the_bigquery_threshold_the_figures_say_which_one_they_show(
+    tmp_path: Path,
+) -> None:
+    # What a first `make bench-scale` leaves: threshold 0 at two scales only.
+    base = raw(0, [scale_run(100, 1000, 10**8, 10.0, 1), scale_run(10, 10_000, 10**9, 100.0, 1)],
+               "2026-01-01T00:00:00")  # fmt: skip
+    done = render_only(tmp_path, base)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "scale.json").read_text())
+    size = report["figures"][0]
+    assert "threshold 0 (BigQuery's 2,000 not measured" in size["name"]
+    assert size["value"] == 10.0
