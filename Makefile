@@ -88,14 +88,19 @@ bench: $(VENV_STAMP) ## Run every bench/bench_*.py (JSON to data/bench/), then r
 
 .PHONY: bench-docs
 bench-docs: $(VENV_STAMP) ## Render docs/benchmarks.md from data/bench/*.json again, without measuring
+	@# The scale report is rebuilt from its raw results (if any), so a change to
+	@# bench/scale_report.py shows without simulating again.
+	@if ls data/bench/scale/results_t*.json >/dev/null 2>&1; then \
+		$(PY) bench/scale_bench.py --render-only; fi
 	$(PY) bench/render.py
 
 # Not part of `make bench`: simulating and exporting 1/100, 1/30 and 1/10 of
 # PyPI takes tens of minutes and ~10 GB of disk under data/bench/scale/.
 .PHONY: bench-scale
-bench-scale: $(VENV_STAMP) ## Simulate PyPI at 1/100, 1/30, 1/10; export, measure, extrapolate; BigQuery bill (data/bench/scale.json)
+bench-scale: $(VENV_STAMP) ## Simulate PyPI at 1/100, 1/30, 1/10; export, measure, extrapolate; BigQuery bill (data/bench/scale.json), then render docs/benchmarks.md
 	@sync
 	$(PY) bench/scale_bench.py $(BENCH_SCALE_ARGS)
+	$(PY) bench/render.py
 
 .PHONY: test
 test: setup-system setup ## Lint, then the whole test suite (the CI command)

@@ -52,6 +52,7 @@ def figure(
     *,
     goal: tuple[str, float] | None = None,
     detail: str = "",
+    headline: bool | None = None,
 ) -> dict[str, Any]:
     """One figure: ``value`` (usually a ratio against ``peer``) and the goal it is judged by.
 
@@ -62,12 +63,15 @@ def figure(
         peer: What it was compared with in the same run ("" when nothing).
         goal: (operator, bound) with operator one of ">=", "<=", ">", "<".
         detail: The measurements behind the value, for the reader.
+        headline: Whether the README's table shows it (default: when it has a goal).
     """
     out: dict[str, Any] = {"name": name, "value": value, "unit": unit, "peer": peer}
     if goal is not None:
         out["goal"] = {"op": goal[0], "value": goal[1]}
     if detail:
         out["detail"] = detail
+    if headline is not None:
+        out["headline"] = headline
     return out
 
 

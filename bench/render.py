@@ -24,7 +24,22 @@ rendered (bench/record.py writes it for the scripts in bench/)::
           "unit": "x",                   # "x" for a ratio, "ms", "rows/s", ...
           "peer": "datasette -i on the same file, same run",   # "" when none
           "goal": {"op": ">=", "value": 3.0},   # optional; op: >=, <=, >, <
-          "detail": "3,119 vs 932 req/s"        # optional: the numbers behind it
+          "detail": "3,119 vs 932 req/s",       # optional: the numbers behind it
+          "headline": true               # optional: in the README's table (default: has a goal)
+        }
+      ],
+      "tables": [                        # optional: measurements that need rows and columns
+        {
+          "title": "Per scale",          # sub-heading
+          "note": "How to read it.",     # optional paragraph under the heading
+          "columns": [                   # a unit formats the column's numbers; a goal
+            {"name": "scale"},           # (same form as a figure's) judges each of them
+            {"name": "peak RSS", "unit": "MB", "goal": {"op": "<=", "value": 150}}
+          ],
+          "rows": [                      # one cell per column: a string (verbatim), a
+            ["1/100", 145],              # number, null (empty) or {"value": 43.5, "unit": "B"}
+            ["1/10", {"value": 165, "unit": "MB"}]   # (its own unit)
+          ]
         }
       ],
       "results": {...}                   # optional, anything: not rendered
@@ -38,7 +53,8 @@ file and the field. Whether a goal is met is decided here, from ``value`` and
 
 The README's headline table (between the ``<!-- bench:begin -->`` and
 ``<!-- bench:end -->`` lines) is rendered too, from the figures that have a
-goal, each linking to its section: the README's numbers are never typed.
+goal (or ``headline`` set), each linking to its section: the README's numbers
+are never typed. A table cell that misses its column's goal is marked too.
 
 Usage: ``python bench/render.py [--data data/bench] [--out docs/benchmarks.md]
 [--readme README.md]``.
@@ -57,7 +73,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Pipeline order; benches not listed follow in name order.
-ORDER = ["sample", "dbt", "export", "api", "web"]
+ORDER = ["sample", "dbt", "export", "api", "web", "scale"]
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
     "<=": operator.le,
@@ -70,12 +86,56 @@ class ShapeError(ValueError):
     """A bench JSON file breaks the documented shape."""
 
 
+def _validate_goal(goal: Any, at: str) -> None:
+    if not isinstance(goal, dict):
+        raise ShapeError(f"{at}: 'goal' must be dict, not {goal!r}")
+    op = _require(goal, "op", str, f"{at}.goal")
+    if op not in OPS:
+        raise ShapeError(f"{at}.goal: op must be one of {', '.join(OPS)}, not {op!r}")
+    _require(goal, "value", (int, float), f"{at}.goal")
+
+
+def _validate_table(table: Any, at: str) -> None:
+    if not isinstance(table, dict):
+        raise ShapeError(f"{at} must be an object")
+    _require(table, "title", str, at)
+    if "note" in table:
+        _require(table, "note", str, at)
+    columns = _require(table, "columns", list, at)
+    if not columns:
+        raise ShapeError(f"{at}: 'columns' is empty")
+    for j, col in enumerate(columns):
+        where = f"{at}.columns[{j}]"
+        if not isinstance(col, dict):
+            raise ShapeError(f"{where} must be an object")
+        _require(col, "name", str, where)
+        if "unit" in col:
+            _require(col, "unit", str, where)
+        if "goal" in col:
+            _validate_goal(col["goal"], where)
+    for r, row in enumerate(_require(table, "rows", list, at)):
+        where = f"{at}.rows[{r}]"
+        if not isinstance(row, list) or len(row) != len(columns):
+            raise ShapeError(f"{where} must be a list of {len(columns)} cells (one per column)")
+        for c, cell in enumerate(row):
+            if isinstance(cell, dict):
+                _require(cell, "value", (int, float), f"{where}[{c}]")
+                _require(cell, "unit", str, f"{where}[{c}]")
+            elif cell is not None and (
+                isinstance(cell, bool) or not isinstance(cell, str | int | float)
+            ):
+                raise ShapeError(
+                    f"{where}[{c}] must be a string, a number, null or {{value, unit}}, "
+                    f"not {cell!r}"
+                )
+
+
 def _require(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
     if key not in obj:
         raise ShapeError(f"{where}: missing {key!r}")
     value = obj[key]
     # bool is an int in Python, never a valid number here.
-    if isinstance(value, bool) or not isinstance(value, kind):
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
         raise ShapeError(f"{where}: {key!r} must be {_kind_name(kind)}, not {value!r}")
     return value
 
@@ -95,6 +155,8 @@ def validate(report: dict[str, Any], where: str) -> None:
         loads = _require(machine, key, list, f"{where}: machine")
         if not loads or not all(isinstance(x, int | float) for x in loads):
             raise ShapeError(f"{where}: machine.{key} must be a list of numbers")
+    if "tables" in report:
+        _require(report, "tables", list, where)
     figures = _require(report, "figures", list, where)
     if not figures:
         raise ShapeError(f"{where}: 'figures' is empty")
@@ -107,11 +169,11 @@ def validate(report: dict[str, Any], where: str) -> None:
         _require(fig, "unit", str, at)
         _require(fig, "peer", str, at)
         if "goal" in fig:
-            goal = _require(fig, "goal", dict, at)
-            op = _require(goal, "op", str, f"{at}.goal")
-            if op not in OPS:
-                raise ShapeError(f"{at}.goal: op must be one of {', '.join(OPS)}, not {op!r}")
-            _require(goal, "value", (int, float), f"{at}.goal")
+            _validate_goal(fig["goal"], at)
+        if "headline" in fig:
+            _require(fig, "headline", bool, at)
+    for i, table in enumerate(report.get("tables", [])):
+        _validate_table(table, f"{where}: tables[{i}]")
 
 
 def number(value: float, unit: str = "") -> str:
@@ -133,6 +195,47 @@ def verdict(fig: dict[str, Any]) -> str:
 def goal_text(fig: dict[str, Any]) -> str:
     goal = fig.get("goal")
     return f"{goal['op']} {number(goal['value'], fig['unit'])}" if goal else ""
+
+
+def in_headline(fig: dict[str, Any]) -> bool:
+    """Whether the figure goes to the summary tables: ``headline``, else whether it has a goal."""
+    return bool(fig.get("headline", "goal" in fig))
+
+
+def _goal_cell(value: float, unit: str, goal: dict[str, Any] | None) -> str:
+    text = number(value, unit)
+    if goal is None or OPS[goal["op"]](value, goal["value"]):
+        return text
+    return f"**{text}** (not met)"
+
+
+def table_lines(table: dict[str, Any]) -> list[str]:
+    """The Markdown of one of a report's ``tables``: heading, note, header with goals, rows."""
+    columns = table["columns"]
+    header = [
+        _cell(c["name"])
+        + (f" (goal {c['goal']['op']} {number(c['goal']['value'], c.get('unit', ''))})"
+           if "goal" in c else "")
+        for c in columns
+    ]  # fmt: skip
+    lines = [f"### {table['title']}", ""]
+    if table.get("note"):
+        lines += [table["note"].strip(), ""]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(columns)]
+    for row in table["rows"]:
+        cells = []
+        for col, cell in zip(columns, row, strict=True):
+            if cell is None:
+                cells.append("")
+            elif isinstance(cell, str):
+                cells.append(_cell(cell))
+            elif isinstance(cell, dict):
+                cells.append(_goal_cell(cell["value"], cell["unit"], col.get("goal")))
+            else:
+                cells.append(_goal_cell(cell, col.get("unit", ""), col.get("goal")))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    return lines
 
 
 def load_text(report: dict[str, Any]) -> str:
@@ -181,18 +284,21 @@ def section(report: dict[str, Any]) -> list[str]:
             f"| {verdict(fig)} | {_cell(fig['peer'])} | {_cell(fig.get('detail', ''))} |"
         )
     lines.append("")
+    for table in report.get("tables", []):
+        lines += table_lines(table)
     return lines
 
 
 def render(reports: list[dict[str, Any]], unshaped: list[str]) -> str:
-    """The whole page: a summary of every figure with a goal, then one section per bench."""
+    """The whole page: a summary of the figures with a goal or ``headline``, then the sections."""
     lines = [
         "# Benchmarks",
         "",
         "<!-- Generated by bench/render.py from data/bench/*.json: do not edit by hand. "
         "`make bench` measures and renders, `make bench-docs` renders again. -->",
         "",
-        "Every figure comes from the last `make bench` run on the machine named with it, a "
+        "Every figure comes from the last run of its benchmark (`make bench`; the scale one by "
+        "`make bench-scale`) on the machine named with it, a "
         "shared one: the cores and the load are given because they move the absolute "
         "numbers. A ratio compares two measurements of the same run, so load hits both.",
         "",
@@ -201,7 +307,7 @@ def render(reports: list[dict[str, Any]], unshaped: list[str]) -> str:
     ]
     for report in reports:
         for fig in report["figures"]:
-            if "goal" in fig:
+            if "goal" in fig or fig.get("headline"):
                 lines.append(
                     f"| [{_cell(report['title'])}](#{report['bench']}) | {_cell(fig['name'])} "
                     f"| {number(fig['value'], fig['unit'])} | {goal_text(fig)} | {verdict(fig)} "
@@ -225,11 +331,11 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
 def headline(reports: list[dict[str, Any]], page: str) -> str:
-    """The README's table: every figure with a goal, linked to its section of ``page``."""
+    """The README's table: the headline figures (:func:`in_headline`), linked to ``page``."""
     lines = ["| measured | value | goal | | load / cores |", "|---|---:|---|---|---|"]
     for report in reports:
         for fig in report["figures"]:
-            if "goal" in fig:
+            if in_headline(fig):
                 lines.append(
                     f"| [{_cell(report['title'])}: {_cell(fig['name'])}]({page}#{report['bench']}) "
                     f"| {number(fig['value'], fig['unit'])} | {goal_text(fig)} | {verdict(fig)} "

@@ -17,7 +17,11 @@ figures are marked ``extrapolated``. The peer is the goal itself (the
 issue's targets at full scale), stated next to every figure.
 
 Usage: .venv/bin/python bench/scale_bench.py [--scales 100,30,10] [--api-requests 200]
-Writes data/bench/scale.json.
+[--breakdown-min-downloads N]. Each run writes its raw results to
+data/bench/scale/results_t<N>.json, then data/bench/scale.json (the shape
+bench/render.py renders) from every raw results file there
+(bench/scale_report.py). ``--render-only [--from FILE ...]`` rebuilds
+data/bench/scale.json from raw results without measuring.
 """
 
 from __future__ import annotations
@@ -43,7 +47,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from record import cpu_model  # noqa: E402
+from scale_report import build  # noqa: E402
 
 OUT = ROOT / "data" / "bench"
 WORK = OUT / "scale"
@@ -365,8 +372,24 @@ def main() -> int:
         help="package-weeks with fewer downloads get no dimension rows (dbt var)",
     )
     parser.add_argument("--work", type=Path, default=WORK)
-    parser.add_argument("--json", type=Path, default=OUT / "scale.json")
+    parser.add_argument(
+        "--json", type=Path, default=OUT / "scale.json", help="the report bench/render.py renders"
+    )
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="measure nothing: rebuild --json from raw results files (--from)",
+    )
+    parser.add_argument(
+        "--from",
+        dest="sources",
+        type=Path,
+        nargs="+",
+        help="raw results files (default: <work>/results_t*.json)",
+    )
     args = parser.parse_args()
+    if args.render_only:
+        return write_report(args.sources or sorted(args.work.glob("results_t*.json")), args.json)
     scales = sorted({int(s) for s in args.scales.split(",")}, reverse=True)
     work: Path = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -447,11 +470,13 @@ def main() -> int:
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {
             "cores": os.cpu_count(),
+            "cpu_model": cpu_model(),
             "load_avg_end": [round(x, 2) for x in os.getloadavg()],
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
         "breakdown_min_downloads": args.breakdown_min_downloads,
+        "command": " ".join(["python", "bench/scale_bench.py", *sys.argv[1:]]),
         "runs": runs,
         "api": api,
         "extrapolated_full_scale": {
@@ -461,8 +486,9 @@ def main() -> int:
         },
         "bigquery_cost": _cost(),
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    raw_path = work / f"results_t{args.breakdown_min_downloads}.json"
+    raw_path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {raw_path}")
     if extrapolated:
         e = extrapolated
         print(
@@ -476,7 +502,23 @@ def main() -> int:
             print(label, json.dumps(api[label]))
     if result["bigquery_cost"]:
         print(json.dumps(result["bigquery_cost"]["summary"], indent=2))
-    print(f"wrote {args.json}")
+    return write_report(sorted(work.glob("results_t*.json")), args.json)
+
+
+def write_report(sources: list[Path], out: Path) -> int:
+    """Write ``out`` in bench/render.py's shape from the raw results files ``sources``."""
+    if not sources:
+        print("scale_bench: no raw results (run `make bench-scale` first)", file=sys.stderr)
+        return 2
+    raws = [json.loads(path.read_text()) for path in sources]
+    thresholds = [r.get("breakdown_min_downloads", 0) for r in raws]
+    if len(set(thresholds)) != len(thresholds):
+        print(f"scale_bench: two results files for one threshold: {sources}", file=sys.stderr)
+        return 2
+    report = build(raws)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out} from {', '.join(str(p) for p in sources)}")
     return 0
 
 

@@ -154,3 +154,78 @@ def test_readme_headline_table_is_rendered_between_the_markers(tmp_path: Path) -
     done = run(data, docs / "benchmarks.md", "--readme", str(readme))
     assert done.returncode == 2
     assert "no <!-- bench:begin -->" in done.stderr
+
+
+# Written by hand: a figure kept out of the README, one headline figure without a
+# goal, and a table whose columns carry units and a goal.
+SIZES = {
+    **QUEUE,
+    "bench": "sizes",
+    "title": "File sizes",
+    "figures": [
+        {"name": "file at full size, extrapolated", "value": 13.5, "unit": "GB", "peer": "",
+         "goal": {"op": "<=", "value": 15}, "headline": False},
+        {"name": "weekly bill", "value": 20.125, "unit": "USD", "peer": "", "headline": True},
+    ],
+    "tables": [
+        {
+            "title": "Per scale",
+            "note": "Two scales, measured.",
+            "columns": [
+                {"name": "scale"},
+                {"name": "rows"},
+                {"name": "file", "unit": "GB"},
+                {"name": "peak RSS", "unit": "MB", "goal": {"op": "<=", "value": 150}},
+            ],
+            "rows": [
+                ["1/100", 12656845, None, 145],
+                ["1/10", 126645083, {"value": 5496.8, "unit": "MB"}, 164.7],
+            ],
+        }
+    ],
+}  # fmt: skip
+
+
+def test_tables_and_headline_flags(tmp_path: Path) -> None:
+    data, docs = tmp_path / "bench", tmp_path / "docs"
+    docs.mkdir()
+    write(data, "sizes", SIZES)
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- bench:begin -->\n<!-- bench:end -->\n")
+    done = run(data, docs / "benchmarks.md", "--readme", str(readme))
+    assert done.returncode == 0, done.stderr
+    page = (docs / "benchmarks.md").read_text()
+    assert "### Per scale\n\nTwo scales, measured.\n" in page
+    assert "| scale | rows | file | peak RSS (goal <= 150 MB) |" in page
+    assert "| 1/100 | 12,656,845 |  | 145 MB |" in page
+    # A cell's own unit wins over the column's; a cell over the column's goal is marked.
+    assert "| 1/10 | 126,645,083 | 5,497 MB | **165 MB** (not met) |" in page
+    # The docs summary has every goal and every headline figure; the README drops
+    # the figure marked headline false and keeps the one without a goal.
+    assert "| [File sizes](#sizes) | file at full size, extrapolated | 13.5 GB |" in page
+    assert "| [File sizes](#sizes) | weekly bill | 20.1 USD |  |  |" in page
+    text = readme.read_text()
+    assert "extrapolated" not in text
+    assert "| [File sizes: weekly bill](docs/benchmarks.md#sizes) | 20.1 USD |  |  |" in text
+
+
+def test_a_broken_table_names_the_file_and_cell(tmp_path: Path) -> None:
+    data, out = tmp_path / "bench", tmp_path / "benchmarks.md"
+    broken = json.loads(json.dumps(SIZES))
+    broken["tables"][0]["rows"][1] = ["1/10", 1]
+    write(data, "sizes", broken)
+    done = run(data, out)
+    assert done.returncode == 2
+    assert "sizes.json: tables[0].rows[1] must be a list of 4 cells" in done.stderr
+    broken["tables"][0]["rows"][1] = ["1/10", 1, [2], 3]
+    write(data, "sizes", broken)
+    assert "tables[0].rows[1][2] must be a string, a number" in run(data, out).stderr
+    broken["tables"][0]["rows"][1] = ["1/10", 1, 2, 3]
+    broken["tables"][0]["columns"][3]["goal"]["op"] = "=="
+    write(data, "sizes", broken)
+    assert "tables[0].columns[3].goal: op must be one of" in run(data, out).stderr
+    broken["tables"][0]["columns"][3]["goal"]["op"] = "<="
+    broken["figures"][1]["headline"] = "yes"
+    write(data, "sizes", broken)
+    assert "figures[1]: 'headline' must be bool" in run(data, out).stderr
+    assert not out.exists()
