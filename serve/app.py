@@ -200,14 +200,23 @@ def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Li
 
 
 class _ApiCors:
-    """Litestar's CORS middleware (from ``CORSConfig``) on ``/api/`` paths only."""
+    """Litestar's CORS middleware (from ``CORSConfig``) on ``/api/`` paths only.
+
+    Only requests with an ``Origin`` header reach it: without one Litestar's
+    middleware passes the request on untouched, after building a ``Headers``
+    object to find that out.
+    """
 
     def __init__(self, app: ASGIApp, config: CORSConfig) -> None:
         self.app = app
         self.cors = CORSMiddleware(app, config)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP and scope["path"].startswith("/api/"):
+        if (
+            scope["type"] == ScopeType.HTTP
+            and scope["path"].startswith("/api/")
+            and any(name == b"origin" for name, _ in scope["headers"])
+        ):
             await self.cors(scope, receive, send)
         else:
             await self.app(scope, receive, send)

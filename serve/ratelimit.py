@@ -153,6 +153,9 @@ class GcraRateLimitMiddleware(RateLimitMiddleware):
         self._limit_value = str(self.max_requests).encode()
         self._policy_key = config.rate_limit_policy_header_key.lower().encode()
         self._policy_value = self.policy.encode()
+        self._remaining_key = config.rate_limit_remaining_header_key.lower().encode()
+        self._reset_key = config.rate_limit_reset_header_key.lower().encode()
+        self._interval_seconds = self.limit.period_seconds / self.limit.requests
 
     def _limiter(self, app: Litestar) -> MemoryGcra | RedisGcra:
         # Litestar builds one middleware instance per route: the table belongs to the
@@ -195,20 +198,16 @@ class GcraRateLimitMiddleware(RateLimitMiddleware):
         await self.app(scope, receive, self._with_headers(send, headers))
 
     def _interval(self) -> float:
-        return self.limit.period_seconds / self.limit.requests
+        return self._interval_seconds
 
     def _headers(self, decision: Decision) -> list[tuple[bytes, bytes]]:
-        interval = self._interval()
+        interval = self._interval_seconds
         spare = self.limit.period_seconds - decision.debt
         remaining = max(0, min(self.max_requests, math.floor(spare / interval + 1e-9)))
-        config = self.config
         return [
             (self._limit_key, self._limit_value),
-            (config.rate_limit_remaining_header_key.lower().encode(), str(remaining).encode()),
-            (
-                config.rate_limit_reset_header_key.lower().encode(),
-                str(max(0, math.ceil(decision.debt))).encode(),
-            ),
+            (self._remaining_key, str(remaining).encode()),
+            (self._reset_key, str(max(0, math.ceil(decision.debt))).encode()),
             (self._policy_key, self._policy_value),
         ]
 
