@@ -40,6 +40,7 @@ from serve.edge import (
     RequestContext,
     SizeLimit,
     header_finisher,
+    headers_finisher,
 )
 from serve.logs import AccessLog, make_access_log
 from serve.metrics import Metrics
@@ -135,6 +136,7 @@ def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Li
         ],
         max_age=86400,
     )
+    finish = headers_finisher(cors_vary="*" not in settings.cors_origins)
     app = Litestar(
         route_handlers=routers,
         lifespan=[lifespan],
@@ -167,7 +169,7 @@ def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Li
                 routes=cached_routes,
             ),
         ],
-        before_send=[header_finisher(cors_vary="*" not in settings.cors_origins)],
+        before_send=[header_finisher(finish)],
         # Logging is configured by serve.logs (JSON or console), not by Litestar.
         logging_config=None,
     )
@@ -182,6 +184,7 @@ def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Li
         build_id=build_id,
         max_age=settings.cache_max_age_seconds,
         routes=cached_routes,
+        finish=finish,
     )
     app.asgi_handler = RequestContext(
         HostGuard(

@@ -173,8 +173,8 @@ class BoundedMemoryStore(Store):
     def peek_decoded(self, key: str, decode: Callable[[bytes], T]) -> T | None:
         """``peek``, then ``decode`` of the value, computed once per stored value.
 
-        ``decode`` must be the same function for every call (the result is kept
-        by key only), and callers must not mutate what it returns.
+        The result is kept by key only: ``decode`` must give the same result for
+        the same key and value, and callers must not mutate what it returns.
         """
         raw = self.peek(key)
         if raw is None:

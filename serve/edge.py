@@ -27,6 +27,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import msgspec
@@ -228,6 +229,7 @@ class CachedHits:
         build_id: Callable[[], str | None],
         max_age: int,
         routes: dict[str, str],
+        finish: HeaderFinisher,
     ) -> None:
         self.app = app
         self.store = store
@@ -235,6 +237,7 @@ class CachedHits:
         self.build_id = build_id
         self.cache_control = (b"cache-control", f"public, max-age={max_age}".encode())
         self.routes = routes
+        self.finish = finish
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
@@ -242,43 +245,65 @@ class CachedHits:
             await self.app(scope, receive, send)
             return
         key = self.key(scope)
-        response = self.store.peek_decoded(key, _cached_response)
-        if response is None:
+        path = scope["path"]
+        hit = self.store.peek_decoded(key, lambda raw: self._prepare(raw, key, path))
+        if hit is None:
             await self.app(scope, receive, send)
             return
-        scope["state"]["cache"] = "hit"
-        scope["path_template"] = self.routes.get(scope["path"], "cached")
-        etag = etag_for(key)
-        validators = [(b"etag", etag), self.cache_control]
+        state = scope["state"]
+        state["cache"] = "hit"
+        scope["path_template"] = self.routes.get(path, "cached")
         inm = None
+        cors = False
         for name, value in scope["headers"]:
             if name == b"if-none-match":
                 inm = value
-        if inm is not None and etag_matches(inm, etag):
+            elif name == b"origin":
+                cors = True
+        if inm is not None and etag_matches(inm, hit.etag):
+            validators = [(b"etag", hit.etag), self.cache_control]
             not_modified = {"type": "http.response.start", "status": 304, "headers": validators}
             await send(cast("Message", not_modified))
             await send(cast("Message", {"type": "http.response.body", "body": b""}))
             return
-        start, bodies = response
-        # Fresh dicts: later layers set headers on the message they are given.
-        await send(cast("Message", {**start, "headers": [*start["headers"], *validators]}))
-        for body in bodies:
+        if cors:
+            # Litestar's CORS layer, further out, sets its own Vary: finish after it.
+            start = hit.start
+        else:
+            start = hit.finished
+            state[_FINISHED] = True
+        # Fresh dicts and lists: later layers add headers to the message they are given.
+        await send(cast("Message", {**start, "headers": [*start["headers"]]}))
+        for body in hit.bodies:
             await send(cast("Message", dict(body)))
 
+    def _prepare(self, raw: bytes, key: str, path: str) -> _Hit:
+        """The stored messages, with the validators and the finished headers (once per entry)."""
+        start: dict[str, Any] | None = None
+        bodies: list[dict[str, Any]] = []
+        etag = etag_for(key)
+        for message in _MSGPACK.decode(raw):
+            if message["type"] == "http.response.start":
+                headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
+                headers += [(b"etag", etag), self.cache_control]
+                start = {**message, "headers": headers}
+            else:
+                bodies.append(message)
+        if start is None:
+            raise ValueError("cached response without a start message")
+        finished = {**start, "headers": self.finish(start["headers"], start["status"], path)}
+        return _Hit(etag, start, finished, bodies)
 
-def _cached_response(raw: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The messages Litestar's response cache stored, as (start, bodies), headers as bytes."""
-    start: dict[str, Any] | None = None
-    bodies: list[dict[str, Any]] = []
-    for message in _MSGPACK.decode(raw):
-        if message["type"] == "http.response.start":
-            headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
-            start = {**message, "headers": headers}
-        else:
-            bodies.append(message)
-    if start is None:
-        raise ValueError("cached response without a start message")
-    return start, bodies
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    """A cached response as ``CachedHits`` sends it."""
+
+    etag: bytes
+    # The stored start message with the validators, and the same with finished headers.
+    start: dict[str, Any]
+    finished: dict[str, Any]
+    bodies: list[dict[str, Any]]
 
 
 class Conditional:
@@ -339,27 +364,33 @@ class Conditional:
         await self.app(scope, receive, wrapped)
 
 
-def header_finisher(cors_vary: bool) -> Callable[[Message, Scope], Any]:
-    """The ``before_send`` hook: security headers by path, and one merged ``Vary``.
+HeaderFinisher = Callable[[list[tuple[bytes, bytes]], int, str], list[tuple[bytes, bytes]]]
+_FINISHED = "headers_finished"
+
+
+def headers_finisher(cors_vary: bool) -> HeaderFinisher:
+    """What every response's headers get last: one merged ``Vary``, and the security headers.
 
     Works on the raw header list (one pass, bytes only): Litestar's
-    ``MutableScopeHeaders`` decodes every header on each lookup, which made this
-    hook the largest single cost of a cached response.
+    ``MutableScopeHeaders`` decodes every header on each lookup, which made
+    this the largest single cost of a cached response.
 
     Args:
         cors_vary: Whether API responses vary by ``Origin`` (a list of allowed
             origins rather than ``*``).
+
+    Returns:
+        ``finish(headers, status, path)``: the finished header list (a new list).
     """
 
-    async def finish_headers(message: Message, scope: Scope) -> None:
-        if message["type"] != "http.response.start":
-            return
-        path: str = scope.get("path", "")
-        drop = _DROP_ON_304 if message["status"] == 304 else frozenset()
+    def finish(
+        headers: list[tuple[bytes, bytes]], status: int, path: str
+    ) -> list[tuple[bytes, bytes]]:
+        drop = _DROP_ON_304 if status == 304 else frozenset()
         kept: list[tuple[bytes, bytes]] = []
         vary: list[bytes] = []
         etag = False
-        for name, value in message.get("headers", ()):
+        for name, value in headers:
             lowered = name.lower()
             if lowered == b"vary":
                 vary += value.split(b",")
@@ -382,6 +413,23 @@ def header_finisher(cors_vary: bool) -> Callable[[Message, Scope], Any]:
             if seen:
                 kept.append((b"vary", b", ".join(seen.values())))
         kept += security_headers(path)
-        message["headers"] = kept
+        return kept
+
+    return finish
+
+
+def header_finisher(finish: HeaderFinisher) -> Callable[[Message, Scope], Any]:
+    """The ``before_send`` hook that applies ``finish`` to each response start.
+
+    A start message whose headers ``CachedHits`` finished already (once per
+    cache entry) is left alone.
+    """
+
+    async def finish_headers(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start" or scope["state"].get(_FINISHED):
+            return
+        message["headers"] = finish(
+            list(message.get("headers", ())), message["status"], scope.get("path", "")
+        )
 
     return finish_headers
