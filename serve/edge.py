@@ -16,8 +16,11 @@ is left here:
   for a declared body over its limit;
 * ``Conditional`` (route middleware): the build-id ETag, ``Cache-Control``,
   and ``If-None-Match`` -> 304 before the handler runs;
-* ``finish_headers`` (a ``before_send`` hook): security headers per kind of
-  page and one merged ``Vary``.
+* ``CachedHits``: responses the response cache holds, answered before
+  routing;
+* ``headers_finisher`` (applied by a ``before_send`` hook, and once per cache
+  entry by ``CachedHits``): security headers per kind of page and one merged
+  ``Vary``.
 """
 
 from __future__ import annotations
@@ -219,6 +222,10 @@ class CachedHits:
     what Litestar's ``ResponseCacheMiddleware`` stores (its messages, msgpack-
     encoded) under the same key, and ``Conditional`` tags misses; a hit gets the
     same ETag and ``Cache-Control`` here, or a 304 when ``If-None-Match`` matches.
+
+    An entry is decoded once and kept with its finished headers (the ones the
+    ``before_send`` hook would compute, which then skips the message), since
+    decoding and finishing per hit were most of a hit's cost.
     """
 
     def __init__(
