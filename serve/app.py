@@ -40,6 +40,7 @@ from serve.edge import (
     RequestContext,
     SizeLimit,
     header_finisher,
+    headers_finisher,
 )
 from serve.logs import AccessLog, make_access_log
 from serve.metrics import Metrics
@@ -136,6 +137,7 @@ def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Li
         ],
         max_age=86400,
     )
+    finish = headers_finisher(cors_vary="*" not in settings.cors_origins)
     app = Litestar(
         route_handlers=routers,
         lifespan=[lifespan],
@@ -168,7 +170,7 @@ def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Li
                 routes=cached_routes,
             ),
         ],
-        before_send=[header_finisher(cors_vary="*" not in settings.cors_origins)],
+        before_send=[header_finisher(finish)],
         # Logging is configured by serve.logs (JSON or console), not by Litestar.
         logging_config=None,
     )
@@ -183,6 +185,7 @@ def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Li
         build_id=build_id,
         max_age=settings.cache_max_age_seconds,
         routes=cached_routes,
+        finish=finish,
     )
     app.asgi_handler = RequestContext(
         HostGuard(
@@ -201,14 +204,23 @@ def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Li
 
 
 class _ApiCors:
-    """Litestar's CORS middleware (from ``CORSConfig``) on ``/api/`` paths only."""
+    """Litestar's CORS middleware (from ``CORSConfig``) on ``/api/`` paths only.
+
+    Only requests with an ``Origin`` header reach it: without one Litestar's
+    middleware passes the request on untouched, after building a ``Headers``
+    object to find that out.
+    """
 
     def __init__(self, app: ASGIApp, config: CORSConfig) -> None:
         self.app = app
         self.cors = CORSMiddleware(app, config)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP and scope["path"].startswith("/api/"):
+        if (
+            scope["type"] == ScopeType.HTTP
+            and scope["path"].startswith("/api/")
+            and any(name == b"origin" for name, _ in scope["headers"])
+        ):
             await self.cors(scope, receive, send)
         else:
             await self.app(scope, receive, send)

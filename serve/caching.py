@@ -19,12 +19,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from litestar import Request
 from litestar.stores.base import Store
 from litestar.types import Scope
 
+T = TypeVar("T")
 # Longest HX-Request value kept verbatim in the key (real ones are "true").
 _HX_MAX = 32
 
@@ -111,12 +112,17 @@ class BoundedMemoryStore(Store):
 
     Litestar's ``MemoryStore`` grows without bound until entries expire: every
     distinct query string would stay in memory for the expiry time.
+
+    ``peek_decoded`` keeps, next to an entry's bytes, the form a caller decoded
+    them into, so a response served many times is decoded once. Each entry is
+    charged twice its size against ``max_bytes`` for that reason.
     """
 
     def __init__(self, max_entries: int, max_bytes: int) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._entries: OrderedDict[str, tuple[bytes, float | None]] = OrderedDict()
+        self._decoded: dict[str, Any] = {}
         self._bytes = 0
 
     @property
@@ -128,12 +134,16 @@ class BoundedMemoryStore(Store):
         """
         return len(self._entries)
 
+    @staticmethod
+    def _size(key: str, data: bytes) -> int:
+        return 2 * len(data) + len(key) + 100
+
     async def set(
         self, key: str, value: str | bytes, expires_in: int | timedelta | None = None
     ) -> None:
         """Store ``value``, evicting the least recently used entries over budget."""
         data = value.encode() if isinstance(value, str) else value
-        size = len(data) + len(key) + 100
+        size = self._size(key, data)
         if size > self.max_bytes // 4:
             return
         if isinstance(expires_in, timedelta):
@@ -160,6 +170,20 @@ class BoundedMemoryStore(Store):
         self._entries.move_to_end(key)
         return entry[0]
 
+    def peek_decoded(self, key: str, decode: Callable[[bytes], T]) -> T | None:
+        """``peek``, then ``decode`` of the value, computed once per stored value.
+
+        The result is kept by key only: ``decode`` must give the same result for
+        the same key and value, and callers must not mutate what it returns.
+        """
+        raw = self.peek(key)
+        if raw is None:
+            return None
+        decoded: T | None = self._decoded.get(key)
+        if decoded is None:
+            decoded = self._decoded[key] = decode(raw)
+        return decoded
+
     async def delete(self, key: str) -> None:
         """Remove ``key``."""
         self._drop(key)
@@ -182,9 +206,11 @@ class BoundedMemoryStore(Store):
     def clear(self) -> None:
         """Drop everything (synchronously: called when a new build is opened)."""
         self._entries.clear()
+        self._decoded.clear()
         self._bytes = 0
 
     def _drop(self, key: str) -> None:
         old = self._entries.pop(key, None)
+        self._decoded.pop(key, None)
         if old is not None:
-            self._bytes -= len(old[0]) + len(key) + 100
+            self._bytes -= self._size(key, old[0])

@@ -16,8 +16,11 @@ is left here:
   for a declared body over its limit;
 * ``Conditional`` (route middleware): the build-id ETag, ``Cache-Control``,
   and ``If-None-Match`` -> 304 before the handler runs;
-* ``finish_headers`` (a ``before_send`` hook): security headers per kind of
-  page and one merged ``Vary``.
+* ``CachedHits``: responses the response cache holds, answered before
+  routing;
+* ``headers_finisher`` (applied by a ``before_send`` hook, and once per cache
+  entry by ``CachedHits``): security headers per kind of page and one merged
+  ``Vary``.
 """
 
 from __future__ import annotations
@@ -27,10 +30,10 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import msgspec
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
@@ -48,7 +51,7 @@ _HOST = re.compile(
     rb"^(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(?::[0-9]{1,5})?$"
 )
 _DROP_ON_304 = frozenset((b"content-length", b"content-type", b"content-encoding"))
-_CACHED_VARY = ("Accept", "Accept-Encoding", "HX-Request")
+_CACHED_VARY = (b"Accept", b"Accept-Encoding", b"HX-Request")
 _MAX_ROUTES = 65536
 _MSGPACK = msgspec.msgpack.Decoder()
 
@@ -219,6 +222,10 @@ class CachedHits:
     what Litestar's ``ResponseCacheMiddleware`` stores (its messages, msgpack-
     encoded) under the same key, and ``Conditional`` tags misses; a hit gets the
     same ETag and ``Cache-Control`` here, or a 304 when ``If-None-Match`` matches.
+
+    An entry is decoded once and kept with its finished headers (the ones the
+    ``before_send`` hook would compute, which then skips the message), since
+    decoding and finishing per hit were most of a hit's cost.
     """
 
     def __init__(
@@ -229,6 +236,7 @@ class CachedHits:
         build_id: Callable[[], str | None],
         max_age: int,
         routes: dict[str, str],
+        finish: HeaderFinisher,
     ) -> None:
         self.app = app
         self.store = store
@@ -236,6 +244,7 @@ class CachedHits:
         self.build_id = build_id
         self.cache_control = (b"cache-control", f"public, max-age={max_age}".encode())
         self.routes = routes
+        self.finish = finish
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
@@ -243,30 +252,65 @@ class CachedHits:
             await self.app(scope, receive, send)
             return
         key = self.key(scope)
-        raw = self.store.peek(key)
-        if raw is None:
+        path = scope["path"]
+        hit = self.store.peek_decoded(key, lambda raw: self._prepare(raw, key, path))
+        if hit is None:
             await self.app(scope, receive, send)
             return
-        scope["state"]["cache"] = "hit"
-        scope["path_template"] = self.routes.get(scope["path"], "cached")
-        etag = etag_for(key)
-        validators = [(b"etag", etag), self.cache_control]
+        state = scope["state"]
+        state["cache"] = "hit"
+        scope["path_template"] = self.routes.get(path, "cached")
         inm = None
+        cors = False
         for name, value in scope["headers"]:
             if name == b"if-none-match":
                 inm = value
-        if inm is not None and etag_matches(inm, etag):
-            start = {"type": "http.response.start", "status": 304, "headers": validators}
-            await send(cast("Message", start))
+            elif name == b"origin":
+                cors = True
+        if inm is not None and etag_matches(inm, hit.etag):
+            validators = [(b"etag", hit.etag), self.cache_control]
+            not_modified = {"type": "http.response.start", "status": 304, "headers": validators}
+            await send(cast("Message", not_modified))
             await send(cast("Message", {"type": "http.response.body", "body": b""}))
             return
-        messages = _MSGPACK.decode(raw)
-        for message in messages:
+        if cors:
+            # Litestar's CORS layer, further out, sets its own Vary: finish after it.
+            start = hit.start
+        else:
+            start = hit.finished
+            state[_FINISHED] = True
+        # Fresh dicts and lists: later layers add headers to the message they are given.
+        await send(cast("Message", {**start, "headers": [*start["headers"]]}))
+        for body in hit.bodies:
+            await send(cast("Message", dict(body)))
+
+    def _prepare(self, raw: bytes, key: str, path: str) -> _Hit:
+        """The stored messages, with the validators and the finished headers (once per entry)."""
+        start: dict[str, Any] | None = None
+        bodies: list[dict[str, Any]] = []
+        etag = etag_for(key)
+        for message in _MSGPACK.decode(raw):
             if message["type"] == "http.response.start":
-                message["headers"] = [
-                    (bytes(k), bytes(v)) for k, v in message.get("headers", ())
-                ] + validators
-            await send(message)
+                headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
+                headers += [(b"etag", etag), self.cache_control]
+                start = {**message, "headers": headers}
+            else:
+                bodies.append(message)
+        if start is None:
+            raise ValueError("cached response without a start message")
+        finished = {**start, "headers": self.finish(start["headers"], start["status"], path)}
+        return _Hit(etag, start, finished, bodies)
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    """A cached response as ``CachedHits`` sends it."""
+
+    etag: bytes
+    # The stored start message with the validators, and the same with finished headers.
+    start: dict[str, Any]
+    finished: dict[str, Any]
+    bodies: list[dict[str, Any]]
 
 
 class Conditional:
@@ -327,35 +371,72 @@ class Conditional:
         await self.app(scope, receive, wrapped)
 
 
-def header_finisher(cors_vary: bool) -> Callable[[Message, Scope], Any]:
-    """The ``before_send`` hook: security headers by path, and one merged ``Vary``.
+HeaderFinisher = Callable[[list[tuple[bytes, bytes]], int, str], list[tuple[bytes, bytes]]]
+_FINISHED = "headers_finished"
+
+
+def headers_finisher(cors_vary: bool) -> HeaderFinisher:
+    """What every response's headers get last: one merged ``Vary``, and the security headers.
+
+    Works on the raw header list (one pass, bytes only): Litestar's
+    ``MutableScopeHeaders`` decodes every header on each lookup, which made
+    this the largest single cost of a cached response.
 
     Args:
         cors_vary: Whether API responses vary by ``Origin`` (a list of allowed
             origins rather than ``*``).
+
+    Returns:
+        ``finish(headers, status, path)``: the finished header list (a new list).
+    """
+
+    def finish(
+        headers: list[tuple[bytes, bytes]], status: int, path: str
+    ) -> list[tuple[bytes, bytes]]:
+        drop = _DROP_ON_304 if status == 304 else frozenset()
+        kept: list[tuple[bytes, bytes]] = []
+        vary: list[bytes] = []
+        etag = False
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == b"vary":
+                vary += value.split(b",")
+                continue
+            if lowered == b"etag":
+                etag = True
+            elif lowered in drop:
+                continue
+            kept.append((name, value))
+        if etag:
+            vary += _CACHED_VARY
+        if cors_vary and path.startswith("/api/"):
+            vary.append(b"Origin")
+        if vary:
+            seen: dict[bytes, bytes] = {}
+            for v in vary:
+                v = v.strip()
+                if v:
+                    seen.setdefault(v.lower(), v)
+            if seen:
+                kept.append((b"vary", b", ".join(seen.values())))
+        kept += security_headers(path)
+        return kept
+
+    return finish
+
+
+def header_finisher(finish: HeaderFinisher) -> Callable[[Message, Scope], Any]:
+    """The ``before_send`` hook that applies ``finish`` to each response start.
+
+    A start message whose headers ``CachedHits`` finished already (once per
+    cache entry) is left alone.
     """
 
     async def finish_headers(message: Message, scope: Scope) -> None:
-        if message["type"] != "http.response.start":
+        if message["type"] != "http.response.start" or scope["state"].get(_FINISHED):
             return
-        path: str = scope.get("path", "")
-        headers = MutableScopeHeaders.from_message(message)
-        vary: list[str] = []
-        for value in headers.getall("vary", []):
-            vary += [v.strip() for v in value.split(",") if v.strip()]
-        if "etag" in headers:
-            vary += _CACHED_VARY
-        if cors_vary and path.startswith("/api/"):
-            vary.append("Origin")
-        if vary:
-            seen: dict[str, str] = {}
-            for v in vary:
-                seen.setdefault(v.lower(), v)
-            headers["Vary"] = ", ".join(seen.values())
-        if message["status"] == 304:
-            message["headers"] = [
-                (k, v) for k, v in message["headers"] if k.lower() not in _DROP_ON_304
-            ]
-        message["headers"] = [*message["headers"], *security_headers(path)]
+        message["headers"] = finish(
+            list(message.get("headers", ())), message["status"], scope.get("path", "")
+        )
 
     return finish_headers

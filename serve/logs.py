@@ -84,6 +84,9 @@ class AccessLog:
     def __init__(self, stream: TextIO | None = None, *, use_json: bool = True) -> None:
         self.stream = stream
         self.use_json = use_json
+        # The timestamp up to the second, formatted once per second.
+        self._second = -1
+        self._head = ""
 
     def write(self, fields: dict[str, Any]) -> None:
         """Write one request line (no-op when no stream is configured)."""
@@ -92,10 +95,13 @@ class AccessLog:
             return
         now = time.time()
         if self.use_json:
-            head = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+            second = int(now)
+            if second != self._second:
+                self._second = second
+                self._head = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             line = _ENCODER.encode(
                 {
-                    "ts": f"{head}.{int(now % 1 * 1000):03d}Z",
+                    "ts": f"{self._head}.{int(now % 1 * 1000):03d}Z",
                     "level": "info",
                     "logger": "serve.access",
                     "msg": "request",

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -153,6 +154,13 @@ class GcraRateLimitMiddleware(RateLimitMiddleware):
         self._limit_value = str(self.max_requests).encode()
         self._policy_key = config.rate_limit_policy_header_key.lower().encode()
         self._policy_value = self.policy.encode()
+        self._remaining_key = config.rate_limit_remaining_header_key.lower().encode()
+        self._reset_key = config.rate_limit_reset_header_key.lower().encode()
+        self._interval_seconds = self.limit.period_seconds / self.limit.requests
+        # An identifier that can read the scope itself spares building a Request.
+        self._from_scope: Callable[[Scope], str] | None = getattr(
+            config.identifier_for_request, "from_scope", None
+        )
 
     def _limiter(self, app: Litestar) -> MemoryGcra | RedisGcra:
         # Litestar builds one middleware instance per route: the table belongs to the
@@ -174,11 +182,14 @@ class GcraRateLimitMiddleware(RateLimitMiddleware):
             await self.app(scope, receive, send)
             return
         app = scope["litestar_app"]
-        request = app.request_class(scope)
-        if self.check_throttle_handler and not await self.check_throttle_handler(request):
-            await self.app(scope, receive, send)
-            return
-        client = self.get_identifier_for_request(request)
+        if self.check_throttle_handler is None and self._from_scope is not None:
+            client = self._from_scope(scope)
+        else:
+            request = app.request_class(scope)
+            if self.check_throttle_handler and not await self.check_throttle_handler(request):
+                await self.app(scope, receive, send)
+                return
+            client = self.get_identifier_for_request(request)
         limiter = self._limiter(app)
         if isinstance(limiter, MemoryGcra):
             decision = limiter.hit(client, time.monotonic())
@@ -195,20 +206,16 @@ class GcraRateLimitMiddleware(RateLimitMiddleware):
         await self.app(scope, receive, self._with_headers(send, headers))
 
     def _interval(self) -> float:
-        return self.limit.period_seconds / self.limit.requests
+        return self._interval_seconds
 
     def _headers(self, decision: Decision) -> list[tuple[bytes, bytes]]:
-        interval = self._interval()
+        interval = self._interval_seconds
         spare = self.limit.period_seconds - decision.debt
         remaining = max(0, min(self.max_requests, math.floor(spare / interval + 1e-9)))
-        config = self.config
         return [
             (self._limit_key, self._limit_value),
-            (config.rate_limit_remaining_header_key.lower().encode(), str(remaining).encode()),
-            (
-                config.rate_limit_reset_header_key.lower().encode(),
-                str(max(0, math.ceil(decision.debt))).encode(),
-            ),
+            (self._remaining_key, str(remaining).encode()),
+            (self._reset_key, str(max(0, math.ceil(decision.debt))).encode()),
             (self._policy_key, self._policy_value),
         ]
 
@@ -222,25 +229,39 @@ class GcraRateLimitMiddleware(RateLimitMiddleware):
         return wrapped
 
 
-def client_identity(trusted_proxy_header: str | None) -> Any:
+class ClientIdentity:
     """The ``identifier_for_request`` callable: the proxy header's last hop, else the peer.
 
     The right-most ``X-Forwarded-For`` entry is the one the trusted proxy
-    appended itself; entries to its left are supplied by the client.
+    appended itself; entries to its left are supplied by the client. Only the
+    first such header counts (as ``request.headers.get`` would read it).
+    ``from_scope`` gives the same answer from the ASGI scope, which
+    ``GcraRateLimitMiddleware`` uses to skip building a ``Request``.
     """
-    header = trusted_proxy_header.lower() if trusted_proxy_header else None
 
-    def identify(request: Any) -> str:
-        if header is not None:
-            value = request.headers.get(header)
-            if value:
-                last = str(value).rsplit(",", 1)[-1].strip()
-                if last:
-                    return last[:100]
-        client = request.scope.get("client")
+    def __init__(self, trusted_proxy_header: str | None) -> None:
+        self.header = trusted_proxy_header.lower().encode() if trusted_proxy_header else None
+
+    def __call__(self, request: Any) -> str:
+        """The identity of ``request``'s client."""
+        return self.from_scope(request.scope)
+
+    def from_scope(self, scope: Scope) -> str:
+        """The identity of the client of ``scope``."""
+        if self.header is not None:
+            for name, value in scope["headers"]:
+                if name == self.header:
+                    last = value.decode("latin-1").rsplit(",", 1)[-1].strip()
+                    if last:
+                        return last[:100]
+                    break
+        client = scope.get("client")
         return str(client[0]) if client else "unknown"
 
-    return identify
+
+def client_identity(trusted_proxy_header: str | None) -> ClientIdentity:
+    """The ``identifier_for_request`` callable (see ``ClientIdentity``)."""
+    return ClientIdentity(trusted_proxy_header)
 
 
 def rate_limit_config(limit: RateLimit, trusted_proxy_header: str | None) -> RateLimitConfig:

@@ -149,6 +149,27 @@ async def test_the_response_cache_is_bounded_and_serves_hits(published_db: Path,
         assert 'pypi_trends_response_cache_total{result="hit"} 1.0' in metrics
 
 
+async def test_a_hit_has_the_headers_of_the_miss_that_stored_it(
+    published_db: Path, top: str
+) -> None:
+    settings = settings_for(published_db, cors_origins=("https://a.example",))
+    app = create_app(settings, access_log=AccessLog(None))
+    per_request = {"x-request-id", "ratelimit-remaining", "ratelimit-reset", "date"}
+    async with AsyncTestClient(app) as c:
+        for headers in ({}, {"Origin": "https://a.example"}, {"Accept-Encoding": "identity"}):
+            url = f"/api/packages/{top}/downloads?weeks=8&h={len(headers)}{sorted(headers)}"
+            miss, hit = [await c.get(url, headers=headers) for _ in range(2)]
+            assert (miss.status_code, hit.status_code) == (200, 200)
+            assert hit.content == miss.content
+            assert len(hit.headers.get_list("vary")) == 1
+            assert len(hit.headers.get_list("x-frame-options")) == 1
+            assert sorted((k, v) for k, v in hit.headers.multi_items() if k not in per_request) == (
+                sorted((k, v) for k, v in miss.headers.multi_items() if k not in per_request)
+            )
+        metrics = (await c.get("/metrics")).text
+        assert 'pypi_trends_response_cache_total{result="hit"} 3.0' in metrics
+
+
 # --- Host ----------------------------------------------------------------------------------
 
 
