@@ -51,7 +51,7 @@ def connect(memory_limit: str, spill_dir: Path, threads: int = 2) -> duckdb.Duck
         }
     )
     # Progress is counted in chunks and parts (exports.report); DuckDB's own
-    # tracking costs ~10% of a per-row insert, and must never print a bar.
+    # tracking slows every insert, and must never print a bar.
     con.execute("SET enable_progress_bar = false")
     con.execute("SET enable_progress_bar_print = false")
     # Return freed memory to the OS promptly: RSS then follows the buffer cap.

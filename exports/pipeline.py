@@ -337,10 +337,10 @@ def _estimate_rows(source: Source, con: object, marts: list[MartSpec]) -> int:
     try:
         # The catalog's estimate, not count(*): a table with deleted rows (every
         # incremental run leaves some) would be scanned, and the scan keeps the
-        # tables' version info in memory, which alone outgrew the 40 MB cap on
-        # the demo warehouse. A progress bar needs no exact total. No bound
-        # parameters: DuckDB's Python client imports pandas (and numpy, pyarrow)
-        # to convert the first parameter it sees, +85 MB RSS for the whole run.
+        # tables' version info in memory, which can outgrow the memory cap. A
+        # progress bar needs no exact total. No bound parameters: DuckDB's
+        # Python client imports pandas (and numpy, pyarrow) to convert the first
+        # parameter it sees, which stays in RSS for the whole run.
         sizes = {
             (str(schema), str(table)): int(size or 0)
             for schema, table, size in con.execute(

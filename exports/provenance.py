@@ -8,9 +8,12 @@ invocation wrote each mart (a post-hook) and every test status of every
 ``build``/``test`` invocation (``on-run-end``). This module reads that log
 against the manifest's tests and decides:
 
-* the invocation that last wrote a mart must have run every test of the mart
-  in the manifest (data and unit tests that depend on it), each ``pass`` or
-  ``warn`` (missing, ``skipped``, ``fail`` or ``error`` refuse);
+* the invocation that last wrote a mart must have run every data test of the
+  mart in the manifest, each ``pass`` or ``warn`` (missing, ``skipped``,
+  ``fail`` or ``error`` refuse). Unit tests are not required: they check the
+  SQL's logic on fixtures, not the rows written, and production builds on
+  BigQuery leave them out (``--exclude-resource-type unit_test``; CI runs them
+  on DuckDB);
 * no later invocation may have failed one of those tests (a ``dbt test``
   after the build that found the mart wrong).
 """
@@ -58,12 +61,10 @@ class Provenance:
 
 
 def tests_by_model(manifest: dict[str, Any]) -> dict[str, set[str]]:
-    """Model unique id -> unique ids of the data and unit tests that depend on it."""
+    """Model unique id -> unique ids of the data tests that depend on it."""
     out: dict[str, set[str]] = {}
-    nodes = list((manifest.get("nodes") or {}).values())
-    nodes += list((manifest.get("unit_tests") or {}).values())
-    for node in nodes:
-        if node.get("resource_type") not in ("test", "unit_test"):
+    for node in (manifest.get("nodes") or {}).values():
+        if node.get("resource_type") != "test":
             continue
         for dep in (node.get("depends_on") or {}).get("nodes") or []:
             out.setdefault(dep, set()).add(str(node["unique_id"]))

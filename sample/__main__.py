@@ -34,8 +34,7 @@ if __name__ == "__main__":
     if "pandas" not in sys.modules:
         sys.meta_path.insert(0, _NoPandas())
     # pyarrow's allocator (mimalloc) gives freed pages back to the system after
-    # 10 ms; each day's arrays then fault in and zero fresh pages again (on this
-    # VM, part of them as transparent huge pages). Kept, they serve the next days;
-    # read when pyarrow loads, so set before it is imported.
+    # 10 ms; each day's arrays then fault in and zero fresh pages again. Kept,
+    # they serve the next days. Read when pyarrow loads: set before it is imported.
     os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
     sys.exit(main())

@@ -71,7 +71,7 @@ PYTHON_ENV = "PYPI_TRENDS_PYTHON313"
 READ_LOG_ENV = "PYPI_TRENDS_BQ_EMULATOR_READ_LOG"
 
 #: dbt-bigquery's ``SET (var) = (SELECT AS STRUCT ...)`` for a single variable.
-_PARTITION_TIME = re.compile(r"\b(?:max|min)\(\s*last_modified_time\s*\)", re.IGNORECASE)
+_PARTITION_TIME = re.compile(r"\b(max|min)\(\s*last_modified_time\s*\)", re.IGNORECASE)
 _STRUCT_SET = re.compile(
     r"\bset\s*\(\s*(\w+)\s*\)\s*=\s*\(\s*select\s+as\s+struct\b", re.IGNORECASE
 )
@@ -319,7 +319,7 @@ def rewrite_partition_times(sql: str) -> str:
     """``max|min(last_modified_time)`` -> NULL on ``INFORMATION_SCHEMA.PARTITIONS`` reads."""
     if "INFORMATION_SCHEMA.PARTITIONS" not in sql:
         return sql
-    return _PARTITION_TIME.sub("cast(null as timestamp)", sql)
+    return _PARTITION_TIME.sub(r"\1(cast(null as timestamp))", sql)
 
 
 _ORIGINAL: dict[str, Any] = {}

@@ -193,10 +193,12 @@ def _dbt(
         str(target_dir),
         "--log-path",
         str(target_dir / "logs"),
-        # The DuckDB marts it is compared with keep every breakdown (the
-        # threshold's BigQuery default is for all of PyPI, not a tiny sample).
+        # Settings of the data, not of the engine: the DuckDB marts it is
+        # compared with keep every breakdown (the threshold's BigQuery default
+        # is for all of PyPI, not a tiny sample), and the sample logs
+        # `.metadata` requests on every day (the public table stops on 2026-08-24).
         "--vars",
-        "{breakdown_min_downloads: 0}",
+        "{breakdown_min_downloads: 0, metadata_files_logged_until: null}",
     ]
     done = subprocess.run(
         args,

@@ -259,8 +259,16 @@
   The first day PyPI no longer logs requests for `.metadata` files, or none
   when the raw data logs them throughout. The generated sample does (it does
   not model PyPI's change), the public BigQuery table stops on 2026-08-24.
+  The var `metadata_files_logged_until` (YYYY-MM-DD, or null for "throughout")
+  overrides it, for raw data other than these two (e.g. the sample loaded
+  into BigQuery).
 #}
 {% macro metadata_files_logged_until() %}
+  {%- set override = var('metadata_files_logged_until', 'by_adapter') -%}
+  {%- if override is none -%}{{ return(none) }}{%- endif -%}
+  {%- if override != 'by_adapter' -%}
+    {{ return(modules.datetime.date.fromisoformat(override | string)) }}
+  {%- endif -%}
   {{ return(adapter.dispatch('metadata_files_logged_until', 'pypi_trends')()) }}
 {% endmacro %}
 
