@@ -621,11 +621,12 @@ def test_cost_guard_dry_run_runs_against_the_emulator(
         # The dbt command below runs with the emulator's shims (tests/bigquery_emulator.py).
         "PYTHONPATH": str(REPO_ROOT),
     }
+    # The pipeline runs `<dbt> compile ...`: here <dbt> is dbt with the shims.
+    dbt = tmp_path / "dbt-with-shims"
+    dbt.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m tests.bigquery_emulator dbt "$@"\n')
+    dbt.chmod(0o755)
     base = [
-        sys.executable,
-        "-m",
-        "tests.bigquery_emulator",
-        "dbt",
+        str(dbt),
         "--project-dir",
         str(DBT_PROJECT_DIR),
         "--target-path",
