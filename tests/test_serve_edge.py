@@ -29,8 +29,9 @@ from litestar.testing import AsyncTestClient
 
 from serve.app import create_app
 from serve.logs import AccessLog
-from serve.settings import RateLimit, Settings
+from serve.settings import RateLimit
 from tests.fixtures.server import free_port, serve_process
+from tests.test_api import api_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -40,14 +41,7 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def settings_for(db: Path, **changes: Any) -> Settings:
-    base = Settings(
-        db_path=db,
-        allowed_hosts=("testserver.local", "127.0.0.1", "localhost"),
-        rate_limit=RateLimit(1_000_000, 60),
-        reload_interval_seconds=0.2,
-    )
-    return base.replace(**changes)
+settings_for = api_settings
 
 
 @pytest.fixture
