@@ -110,12 +110,7 @@ def parse_exclude(values: Iterable[str] | None) -> Exclusion:
     """
     if values is None:
         return DEFAULT_EXCLUSION
-    parts = {p.lower() for p in split_values(values)}
-    unknown = sorted(parts - set(EXCLUDABLE))
-    if unknown:
-        raise InvalidParameter(
-            "exclude", f"unknown value(s) {', '.join(unknown)[:200]}; use {', '.join(EXCLUDABLE)}"
-        )
+    parts = _choices("exclude", values, EXCLUDABLE)
     return Exclusion(ci="ci" in parts, mirror="mirror" in parts, metadata="metadata" in parts)
 
 
@@ -139,13 +134,23 @@ def parse_kinds(values: Iterable[str] | None) -> tuple[str, ...]:
     """
     if values is None:
         return DEFAULT_RELEASE_KINDS
+    parts = _choices("kind", values, RELEASE_KINDS)
+    return tuple(k for k in RELEASE_KINDS if k in parts)
+
+
+def _choices(parameter: str, values: Iterable[str], allowed: tuple[str, ...]) -> set[str]:
+    """The listed values, lower-cased, each one of ``allowed``.
+
+    Raises:
+        InvalidParameter: naming ``parameter``, for a value not in ``allowed``.
+    """
     parts = {p.lower() for p in split_values(values)}
-    unknown = sorted(parts - set(RELEASE_KINDS))
+    unknown = sorted(parts - set(allowed))
     if unknown:
         raise InvalidParameter(
-            "kind", f"unknown value(s) {', '.join(unknown)[:200]}; use {', '.join(RELEASE_KINDS)}"
+            parameter, f"unknown value(s) {', '.join(unknown)[:200]}; use {', '.join(allowed)}"
         )
-    return tuple(k for k in RELEASE_KINDS if k in parts)
+    return parts
 
 
 def parse_dimension(slug: str, parameter: str = "dimension") -> Dimension:

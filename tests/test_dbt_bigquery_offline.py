@@ -124,7 +124,8 @@ def stubbed_bigquery(monkeypatch: pytest.MonkeyPatch) -> Iterator[_StubbedBigQue
     yield stub
 
 
-def _compile(target_dir: Path, *extra: str) -> dict[str, Any]:
+def _invoke_compile(target_dir: Path, *extra: str) -> Any:
+    """``dbt compile --target prod`` in this process (the adapter is stubbed)."""
     result = dbtRunner().invoke(
         [
             "compile",
@@ -138,14 +139,17 @@ def _compile(target_dir: Path, *extra: str) -> dict[str, Any]:
             str(target_dir),
             "--log-path",
             str(target_dir / "logs"),
-            # Unit tests are for DuckDB (struct fixtures); production runs
-            # `dbt build --exclude-resource-type unit_test`.
-            "--exclude",
-            "resource_type:unit_test",
             *extra,
         ]
     )
     assert result.success, result.exception
+    return result
+
+
+def _compile(target_dir: Path, *extra: str) -> dict[str, Any]:
+    # Unit tests are for DuckDB (struct fixtures); production runs
+    # `dbt build --exclude-resource-type unit_test`.
+    _invoke_compile(target_dir, "--exclude", "resource_type:unit_test", *extra)
     return dict(json.loads((target_dir / "manifest.json").read_text()))
 
 
@@ -311,24 +315,7 @@ def test_prod_explicit_window_is_used(stubbed_bigquery: _StubbedBigQuery, target
 def test_provenance_statements_are_valid_bigquery_sql(
     stubbed_bigquery: _StubbedBigQuery, target_dir: Path, macro: str
 ) -> None:
-    result = dbtRunner().invoke(
-        [
-            "compile",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROFILES_DIR),
-            "--target",
-            "prod",
-            "--target-path",
-            str(target_dir),
-            "--log-path",
-            str(target_dir / "logs"),
-            "--inline",
-            "{{ " + macro + " }}",
-        ]
-    )
-    assert result.success, result.exception
+    result = _invoke_compile(target_dir, "--inline", "{{ " + macro + " }}")
     sql = result.result.results[0].node.compiled_code
     tree = sqlglot.parse_one(sql, read="bigquery")
     table = tree.find(exp.Table)
