@@ -96,6 +96,10 @@ def _versions() -> tuple[str, ...]:
     return tuple(out[:240])
 
 
+def _release_lines() -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v.rsplit(".", 1)[0] for v in _versions()))
+
+
 DIMENSIONS = (
     Dimension(
         "package_python_versions_weekly",
@@ -167,7 +171,14 @@ DIMENSIONS = (
         "file_type",
         ("bdist_wheel", "sdist", "unknown", "bdist_egg", "bdist_wininst"),
     ),
+    Dimension("package_version_lines_weekly", "release_line", _release_lines()),
 )
+#: Share of a package's releases first uploaded inside the 104 weeks (the
+#: package_releases mart keeps only those): PyPI gets about a third of its
+#: releases in any two years.
+RELEASES_IN_WINDOW = 0.35
+#: The hand-kept log events, exported as they are.
+EVENTS_SEED = ROOT / "dbt" / "seeds" / "pypi_log_events.csv"
 
 
 def monthly_counts() -> tuple[np.ndarray, list[str], dict[str, float]]:
@@ -330,6 +341,8 @@ def simulate(scale: int, out: Path, target_dir: Path, min_downloads: int = 0) ->
         " count(*) FROM core GROUP BY w ORDER BY w"
     )
     _write_packages(con, marts["packages"], week)
+    _write_releases(con, marts["package_releases"], first_week)
+    _write_events(con, marts["data_events"])
     n_pkg = len(frame["pkg_id"])
     for dim in DIMENSIONS:
         _write_dimension(con, marts[dim.mart], dim, week, n_pkg, min_downloads)
@@ -372,6 +385,7 @@ def _write_packages(con: duckdb.DuckDBPyConnection, mart: MartSpec, week: str) -
             FROM core GROUP BY pkg_id
         )
         SELECT package_name, package_name, 'A simulated package.', '1.' || rel::VARCHAR || '.0',
+               NULL, NULL,
                (DATE '{LAST_WEEK}' - (7 * (first_w + 52))::INTEGER)::DATE,
                (DATE '{LAST_WEEK}' - (7 * ({last} - first_w))::INTEGER)::DATE,
                (DATE '{LAST_WEEK}' - (7 * ({last} - last_w))::INTEGER)::DATE,
@@ -380,6 +394,41 @@ def _write_packages(con: duckdb.DuckDBPyConnection, mart: MartSpec, week: str) -
                     ELSE (coalesce(last4, 0) - prev4) / prev4::DOUBLE END,
                row_number() OVER (ORDER BY coalesce(last_week, 0) DESC, package_name)::INTEGER
         FROM agg ORDER BY pkg_id"""
+    )
+
+
+def _write_releases(con: duckdb.DuckDBPyConnection, mart: MartSpec, first_week: date) -> None:
+    """The releases first uploaded inside the window: a share of each package's, spread evenly."""
+    _create(con, mart)
+    con.execute(
+        f"""INSERT INTO main."{mart.alias}"
+        WITH r AS (
+            SELECT package_name, i, n
+            FROM (SELECT package_name, floor(releases * {RELEASES_IN_WINDOW}
+                         + {_u("rank", "'relwin'")})::INTEGER AS n FROM pk),
+                 range(n) t(i)
+        ), dated AS (
+            SELECT package_name, (i // 10)::VARCHAR || '.' || (i % 10)::VARCHAR AS line,
+                   (i // 10)::VARCHAR || '.' || (i % 10)::VARCHAR || '.0' AS version,
+                   CASE WHEN i % 10 = 0 THEN 'major' ELSE 'minor' END AS kind,
+                   TIMESTAMPTZ '{first_week} 00:00:00+00'
+                       + to_seconds(((i + 0.5) / n * {WEEKS * 7 * 86400})::BIGINT) AS uploaded_at
+            FROM r
+        )
+        SELECT package_name, version, line, kind, uploaded_at,
+               (uploaded_at::DATE - (isodow(uploaded_at::DATE) - 1)::INTEGER)::DATE
+        FROM dated ORDER BY package_name, version"""
+    )
+
+
+def _write_events(con: duckdb.DuckDBPyConnection, mart: MartSpec) -> None:
+    """The log events seed, as the data_events mart stores it."""
+    _create(con, mart)
+    cols = ", ".join(f'"{c.name}"' for c in mart.columns)
+    con.execute(
+        f'INSERT INTO main."{mart.alias}" SELECT {cols} FROM read_csv(?, header = true)'
+        " ORDER BY scope, start_date",
+        [str(EVENTS_SEED)],
     )
 
 
