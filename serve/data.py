@@ -295,16 +295,14 @@ async def download_series(
     """A package's weekly downloads, zero-filled over the window."""
     display, by_week = (await _package_weeks(reader, (name,), window))[name]
     axis = window.weeks.weeks
-    counts = [by_week.get(w, 0) for w in axis]
-    if cumulative:
-        counts = list(accumulate(counts))
     week = models.WeekDownloads
+    if cumulative:
+        totals = accumulate(by_week.get(w, 0) for w in axis)
+        weeks = [week(w, c) for w, c in zip(axis, totals, strict=True)]
+    else:
+        weeks = [week(w, by_week.get(w, 0)) for w in axis]
     return models.DownloadSeries(
-        package=name,
-        display_name=display,
-        cumulative=cumulative,
-        weeks=[week(w, c) for w, c in zip(axis, counts, strict=True)],
-        **_span(window),
+        package=name, display_name=display, cumulative=cumulative, weeks=weeks, **_span(window)
     )
 
 
