@@ -15,6 +15,7 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 from itertools import accumulate
 from typing import Any, cast
 
@@ -235,6 +236,17 @@ async def _weekly_rows(
 _WEEK_COUNTS = msgspec.json.Decoder(dict[str, int])
 
 
+@lru_cache(maxsize=16)
+def _package_weeks_sql(count: int) -> str:
+    t = PACKAGE_DOWNLOADS_WEEKLY.name
+    return (
+        f"SELECT p.package_name, p.display_name, "
+        f"(SELECT json_group_object(t.week_start, {excluded_downloads('t')}) FROM {t} AS t "
+        "WHERE t.package_name = p.package_name AND t.week_start BETWEEN ? AND ?) "
+        f"FROM {PACKAGES.name} AS p WHERE p.package_name IN ({','.join('?' * count)}) LIMIT ?"
+    )
+
+
 async def _package_weeks(
     reader: Reader, names: Sequence[str], window: Window
 ) -> dict[str, tuple[str, dict[str, int]]]:
@@ -250,12 +262,8 @@ async def _package_weeks(
     Raises:
         ApiProblem: 404 when a name is not in the file.
     """
-    t = PACKAGE_DOWNLOADS_WEEKLY.name
     rows = await reader.fetch(
-        f"SELECT p.package_name, p.display_name, "
-        f"(SELECT json_group_object(t.week_start, {excluded_downloads('t')}) FROM {t} AS t "
-        "WHERE t.package_name = p.package_name AND t.week_start BETWEEN ? AND ?) "
-        f"FROM {PACKAGES.name} AS p WHERE p.package_name IN ({_marks(names)}) LIMIT ?",
+        _package_weeks_sql(len(names)),
         (
             *window.exclude.flags,
             window.weeks.start.isoformat(),
