@@ -15,8 +15,9 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 from itertools import accumulate
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -173,46 +174,110 @@ def _span(window: Window) -> dict[str, Any]:
     }
 
 
+_DISPLAY_SQL = f"SELECT package_name, display_name FROM {PACKAGES.name} "
+
+
+async def display_names(reader: Reader, names: Sequence[str]) -> dict[str, str]:
+    """The display names of ``names``, all of which must exist.
+
+    Raises:
+        ApiProblem: 404 with close matches when one is not in the file.
+    """
+    rows = await reader.fetch(
+        _DISPLAY_SQL + f"WHERE package_name IN ({_marks(names)}) LIMIT ?",
+        (*names, len(names) + 1),
+        max_rows=len(names),
+        inline=True,
+    )
+    display: dict[str, str] = dict(rows)
+    if len(display) < len(names):
+        raise await unknown_packages(reader, [n for n in names if n not in display])
+    return display
+
+
+def _weekly_sql(table: str, select: str, count: int) -> str:
+    """Rows of a weekly table for ``count`` packages over a week range (parameters: see callers)."""
+    where = "package_name = ?" if count == 1 else f"package_name IN ({','.join('?' * count)})"
+    return (
+        f"SELECT {select}{excluded_downloads(table)} FROM {table} "
+        f"WHERE {where} AND week_start BETWEEN ? AND ? LIMIT ?"
+    )
+
+
 async def _weekly_rows(
     reader: Reader,
     names: Sequence[str],
     window: Window,
     table: str,
-    value: str = "",
+    select: str,
     *,
     inline: bool = True,
-) -> tuple[dict[str, str], list[Row]]:
-    """``(package, display_name, week, [value,] downloads)`` rows of a weekly table.
+) -> list[Row]:
+    """``(*select, downloads)`` rows of a weekly table for ``names`` over the window.
 
-    One query: the ``packages`` rows LEFT JOINed to their weeks, so an unknown
-    package (no row at all) is told apart from one without downloads in range.
-
-    Returns:
-        The display names by package, and the rows that have a week.
-
-    Raises:
-        ApiProblem: 404 when a name is not in the file.
+    The caller looks the packages up first (``display_names``), so that an
+    unknown package (404) is told apart from one without downloads in range;
+    the weekly rows then carry only what varies per row.
     """
-    rows = await reader.fetch(
-        f"SELECT p.package_name, p.display_name, t.week_start, {value}{excluded_downloads('t')} "
-        f"FROM {PACKAGES.name} AS p LEFT JOIN {table} AS t "
-        "ON t.package_name = p.package_name AND t.week_start BETWEEN ? AND ? "
-        f"WHERE p.package_name IN ({_marks(names)}) LIMIT ?",
+    return await reader.fetch(
+        _weekly_sql(table, select, len(names)),
         (
             *window.exclude.flags,
+            *names,
             window.weeks.start.isoformat(),
             window.weeks.end.isoformat(),
-            *names,
             MAX_ROWS + 1,
         ),
         max_rows=MAX_ROWS,
         inline=inline,
     )
-    display = {r[0]: r[1] for r in rows}
-    unknown = [n for n in names if n not in display]
-    if unknown:
-        raise await unknown_packages(reader, unknown)
-    return display, [r for r in rows if r[2] is not None]
+
+
+_WEEK_COUNTS = msgspec.json.Decoder(dict[str, int])
+
+
+@lru_cache(maxsize=16)
+def _package_weeks_sql(count: int) -> str:
+    t = PACKAGE_DOWNLOADS_WEEKLY.name
+    return (
+        f"SELECT p.package_name, p.display_name, "
+        f"(SELECT json_group_object(t.week_start, {excluded_downloads('t')}) FROM {t} AS t "
+        "WHERE t.package_name = p.package_name AND t.week_start BETWEEN ? AND ?) "
+        f"FROM {PACKAGES.name} AS p WHERE p.package_name IN ({','.join('?' * count)}) LIMIT ?"
+    )
+
+
+async def _package_weeks(
+    reader: Reader, names: Sequence[str], window: Window
+) -> dict[str, tuple[str, dict[str, int]]]:
+    """Each package's display name and its downloads by week over the window.
+
+    One primary-key lookup per package, its weeks gathered by SQLite into one
+    JSON object (``{"2026-01-05": 123, ...}``, weeks without a row absent):
+    a row per package instead of a row per package-week, which costs much
+    less to hand from SQLite to Python. An unknown package has no row at all,
+    so it is told apart from one without downloads in range. The object holds
+    at most one member per week of the window, so the row bound holds too.
+
+    Raises:
+        ApiProblem: 404 when a name is not in the file.
+    """
+    rows = await reader.fetch(
+        _package_weeks_sql(len(names)),
+        (
+            *window.exclude.flags,
+            window.weeks.start.isoformat(),
+            window.weeks.end.isoformat(),
+            *names,
+            len(names) + 1,
+        ),
+        max_rows=len(names),
+        inline=True,
+    )
+    found = {name: (display, _WEEK_COUNTS.decode(weeks)) for name, display, weeks in rows}
+    if len(found) < len(names):
+        raise await unknown_packages(reader, [n for n in names if n not in found])
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,29 +291,26 @@ class WeeklyDownloads:
 
 async def weekly_downloads(reader: Reader, names: Sequence[str], window: Window) -> WeeklyDownloads:
     """Weekly downloads of ``names``, in the order given, zero-filled over the window."""
-    display, rows = await _weekly_rows(reader, names, window, PACKAGE_DOWNLOADS_WEEKLY.name)
+    found = await _package_weeks(reader, names, window)
     axis = window.weeks.weeks
-    index = {w: i for i, w in enumerate(axis)}
-    counts = {n: [0] * len(axis) for n in names}
-    for name, _, week, count in rows:
-        counts[name][index[week]] = count
-    return WeeklyDownloads(axis, display, counts)
+    counts = {n: [found[n][1].get(w, 0) for w in axis] for n in names}
+    return WeeklyDownloads(axis, {n: found[n][0] for n in names}, counts)
 
 
 async def download_series(
     reader: Reader, name: str, window: Window, cumulative: bool
 ) -> models.DownloadSeries:
     """A package's weekly downloads, zero-filled over the window."""
-    found = await weekly_downloads(reader, (name,), window)
-    counts = found.counts[name]
+    display, by_week = (await _package_weeks(reader, (name,), window))[name]
+    axis = window.weeks.weeks
+    week = models.WeekDownloads
     if cumulative:
-        counts = list(accumulate(counts))
+        totals = accumulate(by_week.get(w, 0) for w in axis)
+        weeks = [week(w, c) for w, c in zip(axis, totals, strict=True)]
+    else:
+        weeks = [week(w, by_week.get(w, 0)) for w in axis]
     return models.DownloadSeries(
-        package=name,
-        display_name=found.display_names[name],
-        cumulative=cumulative,
-        weeks=[models.WeekDownloads(w, c) for w, c in zip(found.weeks, counts, strict=True)],
-        **_span(window),
+        package=name, display_name=display, cumulative=cumulative, weeks=weeks, **_span(window)
     )
 
 
@@ -317,12 +379,13 @@ async def breakdown_rows(
     reader: Reader, names: Sequence[str], dimension: Dimension, window: Window
 ) -> BreakdownRows:
     """Weekly downloads of ``names`` split by ``dimension`` (one query for all packages)."""
-    value = f"t.{dimension.column}, "
+    display = await display_names(reader, names)
+    select = f"package_name, week_start, {dimension.column}, "
     # Several packages' breakdowns can outgrow the event loop's budget: use the thread.
-    table = dimension.table.name
-    display, rows = await _weekly_rows(reader, names, window, table, value, inline=len(names) == 1)
-    data = [(r[0], r[2], r[3], r[4]) for r in rows]
-    return BreakdownRows(dimension.slug, data, display)
+    rows = await _weekly_rows(
+        reader, names, window, dimension.table.name, select, inline=len(names) == 1
+    )
+    return BreakdownRows(dimension.slug, cast("list[tuple[str, str, str, int]]", rows), display)
 
 
 async def dimension_series(

@@ -53,6 +53,7 @@ _HOST = re.compile(
 _DROP_ON_304 = frozenset((b"content-length", b"content-type", b"content-encoding"))
 _CACHED_VARY = (b"Accept", b"Accept-Encoding", b"HX-Request")
 _MAX_ROUTES = 65536
+_MAX_PASSED_HOSTS = 256
 _MSGPACK = msgspec.msgpack.Decoder()
 
 
@@ -164,6 +165,9 @@ class HostGuard:
     def __init__(self, app: ASGIApp, allowed_hosts: tuple[str, ...]) -> None:
         self.app = app
         self.allowed = None if "*" in allowed_hosts else frozenset(h.lower() for h in allowed_hosts)
+        # Host values that passed both checks (a pure function of the value): a set
+        # lookup instead of the regex on every request; bounded, so junk cannot grow it.
+        self._passed: set[bytes] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
@@ -171,10 +175,17 @@ class HostGuard:
             await self.app(scope, receive, send)
             return
         hosts = [value for name, value in scope["headers"] if name == b"host"]
-        if len(hosts) == 1 and _HOST.match(hosts[0]) and self._allowed(hosts[0]):
+        if len(hosts) == 1 and (hosts[0] in self._passed or self._check(hosts[0])):
             await self.app(scope, receive, send)
             return
         await send_problem(scope, send, 400, "invalid-host", "Host header not allowed")
+
+    def _check(self, host: bytes) -> bool:
+        if _HOST.match(host) is None or not self._allowed(host):
+            return False
+        if len(self._passed) < _MAX_PASSED_HOSTS:
+            self._passed.add(host)
+        return True
 
     def _allowed(self, host: bytes) -> bool:
         if self.allowed is None:

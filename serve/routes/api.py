@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, Router, get
@@ -11,7 +12,7 @@ from litestar.params import PathParameter, QueryParameter
 
 from contract import DIMENSIONS
 from serve import data, models
-from serve.db import Reader
+from serve.db import BuildInfo, Reader
 from serve.formats import Format, TableOperation, respond
 from serve.params import (
     Window,
@@ -78,7 +79,16 @@ def series_window(
     Not a Litestar dependency on purpose: an error raised while resolving a
     dependency would skip the cleanup of ``reader`` and leak its connection.
     """
-    return Window(week_range(start, end, reader.build), parse_exclude(exclude))
+    return _window(start, end, None if exclude is None else tuple(exclude), reader.build)
+
+
+@lru_cache(maxsize=1024)
+def _window(
+    start: date | None, end: date | None, exclude: tuple[str, ...] | None, build: BuildInfo
+) -> Window:
+    # Most requests ask for the same few windows of one build; resolving dates and
+    # parsing exclusions was a visible share of a series request. Errors are not cached.
+    return Window(week_range(start, end, build), parse_exclude(exclude))
 
 
 @get(
