@@ -262,3 +262,26 @@ async def test_pages_without_threshold_show_no_note(
     for html in (page.text, compared.text):
         assert "breakdown-note" not in html
         assert "Breakdowns cover" not in html
+
+
+def test_schema_doc_queries_find_the_weeks(
+    threshold_export: ThresholdExport, threshold_sql: sqlite3.Connection, mixed: Mixed
+) -> None:
+    """The queries docs/schema.md gives answer what the marts hold, on a real file."""
+    page = (Path(__file__).resolve().parents[1] / "docs" / "schema.md").read_text()
+    section = page.split("## Which package-weeks have a breakdown", 1)[1].split("\n## ", 1)[0]
+    threshold_q, weeks_q, first_q = re.findall(r"```sql\n(.*?)```", section, re.S)
+    assert threshold_sql.execute(threshold_q).fetchall() == [(threshold_export.threshold,)]
+    ours = f"'{mixed.name}'"
+    weeks = threshold_sql.execute(weeks_q.replace("'requests'", ours)).fetchall()
+    assert [w for w, d, has in weeks if not has and d > 0] == mixed.below
+    # Independently: a week has a breakdown exactly when every dimension mart has rows for it.
+    for week, _, has in weeks:
+        for dim in contract.DIMENSIONS.values():
+            rows = threshold_sql.execute(
+                f"SELECT count(*) FROM {dim.table.name} WHERE package_name = ? AND week_start = ?",
+                (mixed.name, week),
+            ).fetchone()[0]
+            assert bool(rows) == bool(has), (dim.table.name, week)
+    first = threshold_sql.execute(first_q.replace("'requests'", ours)).fetchall()
+    assert first == [(mixed.first_breakdown,)]
