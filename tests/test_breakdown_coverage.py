@@ -28,7 +28,9 @@ from litestar.testing import AsyncTestClient
 import contract
 from serve.app import create_app
 from serve.logs import AccessLog
+from serve.models import BreakdownCoverage
 from serve.settings import RateLimit, Settings
+from serve.web.views import coverage_note
 from tests.fixtures.server import serve_process
 from tests.fixtures.threshold import ThresholdExport
 from tests.test_web_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, open_page
@@ -356,3 +358,50 @@ def test_in_chromium_the_note_shows_and_a_week_below_is_a_gap(
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator(".breakdown-grid").screenshot(path=str(ARTIFACTS / "breakdown-coverage.png"))
     assert w.problems() == []
+
+
+async def test_package_with_no_breakdown_says_so(
+    threshold_export: ThresholdExport, threshold_sql: sqlite3.Connection
+) -> None:
+    """A package always below the threshold: every breakdown chart is empty, and says why."""
+    row = threshold_sql.execute(
+        "SELECT package_name, count(*) FROM package_downloads_weekly GROUP BY package_name "
+        "HAVING max(downloads) < ? ORDER BY sum(downloads) DESC LIMIT 1",
+        (threshold_export.threshold,),
+    ).fetchone()
+    assert row is not None, "the threshold file needs a package always below it"
+    name, weeks = row
+    async with client_for(threshold_export.db) as client:
+        r = await client.get(f"/packages/{name}", params={"range": "all"})
+    assert r.status_code == 200, r.text
+    (note,) = NOTE_RE.findall(r.text)
+    assert f"; {weeks} of the " in note
+    assert "(first week with a breakdown: none in the file)" in note
+    assert r.text.count("No breakdown for the weeks shown.") == len(contract.DIMENSIONS)
+    assert "No downloads in this range." not in r.text
+
+
+def test_note_counts_only_the_weeks_shown() -> None:
+    def cov(name: str, n: int, first: str | None, missing: list[str]) -> BreakdownCoverage:
+        return BreakdownCoverage(name, n, first, missing)
+
+    weeks = ["2026-01-05", "2026-01-12", "2026-01-19"]
+    labels = {"a": "A", "b": "B"}
+    # Weeks outside the ones shown do not count; none shown: no note.
+    assert (
+        coverage_note({"a": cov("a", 50, "2026-01-05", ["2025-12-29"])}, ["a"], labels, weeks)
+        is None
+    )
+    # Threshold 0: no note whatever is listed.
+    assert coverage_note({"a": cov("a", 0, None, weeks)}, ["a"], labels, weeks) is None
+    one = {"a": cov("a", 2000, "2026-01-12", ["2026-01-05", "2025-12-29"])}
+    assert coverage_note(one, ["a"], labels, weeks) == (
+        "Breakdowns cover package-weeks with at least 2,000 downloads; 1 of the 3 weeks shown "
+        "has totals only (first week with a breakdown: 2026-01-12)."
+    )
+    two = {**one, "b": cov("b", 2000, None, weeks), "c": cov("c", 2000, "2026-01-05", [])}
+    assert coverage_note(two, ["a", "b", "c"], labels, weeks) == (
+        "Breakdowns cover package-weeks with at least 2,000 downloads; A: 1 of the 3 weeks "
+        "shown has totals only (first week with a breakdown: 2026-01-12); B: 3 of the 3 weeks "
+        "shown have totals only (first week with a breakdown: none in the file)."
+    )
