@@ -122,6 +122,48 @@ def self_describing_sections() -> list[str]:
     return lines
 
 
+#: How to tell which package-weeks have a breakdown, with the queries a user can run
+#: (tests/test_breakdown_coverage.py runs them on a file built with a threshold).
+BREAKDOWN_COVERAGE = """\
+## Which package-weeks have a breakdown
+
+The dimension marts (`package_*_weekly` other than `package_downloads_weekly`)
+hold a package-week only when it has at least `_meta.breakdown_min_downloads`
+downloads, every category counted (absent or 0: every package-week). The
+package-weeks below it have their totals and categories in
+`package_downloads_weekly` and no breakdown; every dimension mart leaves out
+the same package-weeks, and the ones it holds add up exactly to their
+`package_downloads_weekly` row. The API's breakdown answers list them
+(`weeks_without_breakdown`), and the pages say so under the charts.
+
+The file's threshold:
+
+```sql
+SELECT coalesce((SELECT CAST(value AS INTEGER) FROM _meta
+                 WHERE key = 'breakdown_min_downloads'), 0) AS breakdown_min_downloads;
+```
+
+Each week of one package, and whether it has a breakdown:
+
+```sql
+WITH m(n) AS (SELECT coalesce((SELECT CAST(value AS INTEGER) FROM _meta
+                               WHERE key = 'breakdown_min_downloads'), 0))
+SELECT week_start, downloads, downloads >= m.n AS has_breakdown
+FROM package_downloads_weekly CROSS JOIN m
+WHERE package_name = 'requests'
+ORDER BY week_start;
+```
+
+The first week with a breakdown of one package (any dimension mart gives the same):
+
+```sql
+SELECT min(week_start) AS first_breakdown_week
+FROM package_installers_weekly
+WHERE package_name = 'requests';
+```
+"""
+
+
 def render(manifest: dict[str, Any]) -> str:
     """The whole page for the marts ``manifest`` exports."""
     marts = export_marts(manifest)
@@ -134,6 +176,7 @@ def render(manifest: dict[str, Any]) -> str:
     lines.append("")
     for mart in marts:
         lines += mart_section(mart)
+    lines += [*BREAKDOWN_COVERAGE.splitlines(), ""]
     lines += self_describing_sections()
     return "\n".join(lines)
 

@@ -24,10 +24,12 @@ import msgspec
 from contract import (
     DATA_EVENTS,
     DATA_THROUGH_TABLE,
+    META_TABLE,
     PACKAGE_DOWNLOADS_WEEKLY,
     PACKAGE_RELEASES,
     PACKAGES,
     Dimension,
+    Meta,
 )
 from serve import models
 from serve.db import BuildInfo, Reader, Row
@@ -662,3 +664,58 @@ def meta(reader: Reader) -> models.Meta:
         sample_scale=b.sample_scale,
         notice=sample_notice(b),
     )
+
+
+# --- breakdown coverage ------------------------------------------------------------------------
+
+_COVERAGE_SQL = (
+    # The threshold comes from the file itself, so a file built without one (or
+    # with 0) answers "every week" with no extra lookup by the caller.
+    "WITH m(n) AS (SELECT coalesce((SELECT CAST(value AS INTEGER) "
+    f"FROM {META_TABLE} WHERE key = ?), 0)) "
+    "SELECT p.package_name, m.n, "
+    f"(SELECT min(f.week_start) FROM {PACKAGE_DOWNLOADS_WEEKLY.name} AS f "
+    "WHERE f.package_name = p.package_name AND f.downloads >= m.n AND f.downloads > 0), "
+    "d.week_start "
+    f"FROM {PACKAGES.name} AS p CROSS JOIN m "
+    f"LEFT JOIN {PACKAGE_DOWNLOADS_WEEKLY.name} AS d ON d.package_name = p.package_name "
+    "AND d.week_start BETWEEN ? AND ? AND d.downloads > 0 AND d.downloads < m.n "
+    "WHERE p.package_name IN ({marks}) ORDER BY p.package_name, d.week_start LIMIT ?"
+)
+
+
+async def breakdown_coverage(
+    reader: Reader, names: Sequence[str], window: Window
+) -> dict[str, models.BreakdownCoverage]:
+    """Which weeks of the window have a breakdown, per package (one query).
+
+    The dimension marts hold only package-weeks with at least
+    ``_meta.breakdown_min_downloads`` downloads, counted before any exclusion
+    (as dbt cuts them). The weeks listed have downloads but fewer: the file has
+    their totals and no breakdown. Weeks without any download are not listed
+    (nothing is missing there). Names not in the file are left out.
+    """
+    if not names:
+        return {}
+    weeks = window.weeks
+    rows = await reader.fetch(
+        _COVERAGE_SQL.format(marks=_marks(names)),
+        (
+            Meta.BREAKDOWN_MIN_DOWNLOADS,
+            weeks.start.isoformat(),
+            weeks.end.isoformat(),
+            *names,
+            MAX_ROWS + 1,
+        ),
+        max_rows=MAX_ROWS,
+        inline=len(names) == 1,
+    )
+    found: dict[str, tuple[int, str | None, list[str]]] = {}
+    for name, threshold, first, week in rows:
+        entry = found.setdefault(name, (int(threshold), first, []))
+        if week is not None:
+            entry[2].append(week)
+    return {
+        name: models.BreakdownCoverage(name, threshold, first, missing)
+        for name, (threshold, first, missing) in found.items()
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 
@@ -74,8 +76,27 @@ class DimensionPoint(msgspec.Struct, frozen=True):
     share: float | None = None
 
 
+# OpenAPI descriptions of the breakdown coverage fields (Litestar reads msgspec.Meta).
+_THRESHOLD = (
+    "The file's breakdown threshold (`_meta.breakdown_min_downloads`): only package-weeks "
+    "with at least this many downloads (every category counted) have a breakdown; 0: all."
+)
+_WITHOUT = (
+    "Weeks of start..end with downloads but fewer than `breakdown_min_downloads`: they have "
+    "no points (totals only, in `/downloads`), which is not zero downloads. Weeks without any "
+    "download are not listed."
+)
+_FIRST = "The package's first week with a breakdown in the whole file (null: none)."
+
+
 class DimensionSeries(msgspec.Struct, frozen=True):
-    """A package's weekly downloads split by one dimension (long format)."""
+    """A package's weekly downloads split by one dimension (long format).
+
+    Only package-weeks with at least ``breakdown_min_downloads`` downloads (all
+    categories counted) have a breakdown; ``weeks_without_breakdown`` lists the
+    weeks of ``start``..``end`` that have downloads but fewer, so they have no
+    points here (their totals are in ``/downloads``).
+    """
 
     package: str
     display_name: str
@@ -86,6 +107,24 @@ class DimensionSeries(msgspec.Struct, frozen=True):
     share: bool
     values: list[str]
     points: list[DimensionPoint]
+    breakdown_min_downloads: Annotated[int, msgspec.Meta(description=_THRESHOLD)] = 0
+    weeks_without_breakdown: Annotated[list[str], msgspec.Meta(description=_WITHOUT)] = (
+        msgspec.field(default_factory=list)
+    )
+    first_breakdown_week: Annotated[str | None, msgspec.Meta(description=_FIRST)] = None
+
+
+class BreakdownCoverage(msgspec.Struct, frozen=True):
+    """Which weeks of a range have a breakdown for one package (one query, API and pages).
+
+    A package-week has rows in the dimension marts only with at least
+    ``breakdown_min_downloads`` downloads (all categories counted).
+    """
+
+    package: str
+    breakdown_min_downloads: Annotated[int, msgspec.Meta(description=_THRESHOLD)]
+    first_breakdown_week: Annotated[str | None, msgspec.Meta(description=_FIRST)]
+    weeks_without_breakdown: Annotated[list[str], msgspec.Meta(description=_WITHOUT)]
 
 
 class ComparedPackage(msgspec.Struct, frozen=True):

@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.warehouse",
     "tests.fixtures.export",
     "tests.fixtures.api",
+    "tests.fixtures.threshold",
 ]

@@ -10,12 +10,10 @@ in the build), and the exported file records the threshold in ``_meta``.
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
 import duckdb
 
-from tests.fixtures.export import exporter_args, run_exporter
-from tests.fixtures.warehouse import Warehouse, run_dbt
+from tests.fixtures.threshold import ThresholdExport
 
 DIMENSION_MARTS = (
     "package_python_versions_weekly",
@@ -24,39 +22,13 @@ DIMENSION_MARTS = (
     "package_countries_weekly",
     "package_versions_weekly",
     "package_file_types_weekly",
+    "package_version_lines_weekly",
 )
 
 
-def test_breakdowns_only_above_the_threshold(tiny_raw_dir: Path, tmp_path: Path) -> None:
-    built = Warehouse(tmp_path / "wh.duckdb", tmp_path / "target", tiny_raw_dir, tmp_path / "logs")
-    # The median package-week of the tiny sample: about half lose their breakdowns.
-    run_dbt(
-        ["run", "--select", "package_downloads_weekly+", "int_downloads_rolled_up_weekly"],
-        raw_dir=tiny_raw_dir,
-        warehouse=built.path,
-        target_dir=built.target_dir,
-    )
-    with duckdb.connect(str(built.path), read_only=True) as con:
-        row = con.execute(
-            "select median(downloads)::bigint from package_downloads_weekly"
-        ).fetchone()
-    assert row is not None
-    threshold = max(2, int(row[0]))
-    run_dbt(
-        # Unit tests feed the marts fixed rollup rows without the threshold's 'total' rows.
-        [
-            "build",
-            "--full-refresh",
-            "--exclude-resource-type",
-            "unit_test",
-            "--vars",
-            f"{{breakdown_min_downloads: {threshold}}}",
-        ],
-        raw_dir=tiny_raw_dir,
-        warehouse=built.path,
-        target_dir=built.target_dir,
-    )
-    with duckdb.connect(str(built.path), read_only=True) as con:
+def test_breakdowns_only_above_the_threshold(threshold_export: ThresholdExport) -> None:
+    threshold = threshold_export.threshold
+    with duckdb.connect(str(threshold_export.warehouse.path), read_only=True) as con:
         below = con.execute(
             f"select count(*) from package_downloads_weekly where downloads < {threshold}"
         ).fetchone()
@@ -68,10 +40,7 @@ def test_breakdowns_only_above_the_threshold(tiny_raw_dir: Path, tmp_path: Path)
             ).fetchone()
             assert smallest is not None and smallest[1] > 0, mart
             assert smallest[0] >= threshold, mart
-    db = tmp_path / "out" / "pypi_trends.sqlite"
-    done = run_exporter(exporter_args(built, db))
-    assert done.returncode == 0, done.stderr[-3000:]
-    with sqlite3.connect(db) as lite:
+    with sqlite3.connect(threshold_export.db) as lite:
         meta = dict(lite.execute("select key, value from _meta").fetchall())
         described = lite.execute(
             "select description from _tables where table_name = 'package_countries_weekly'"

@@ -6,6 +6,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
+import msgspec
 from litestar import Request, Response, Router, get
 from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter
@@ -232,10 +233,23 @@ async def get_dimension(
     share: Share = False,
     format_: FormatParam = None,
 ) -> Response[models.DimensionSeries]:
-    """Long format: one point per (week, value); values beyond the top 20 are 'other'."""
+    """Long format: one point per (week, value); values beyond the top 20 are 'other'.
+
+    Only package-weeks with at least ``breakdown_min_downloads`` downloads have
+    a breakdown (0: all); ``weeks_without_breakdown`` lists the weeks in range
+    that have downloads but fewer (no points; their totals are in
+    ``/downloads``), ``first_breakdown_week`` the package's first week with one.
+    """
     dim = parse_dimension(dimension)
-    series = await data.dimension_series(
-        reader, normalize_name(name), dim, series_window(reader, start, end, exclude), share
+    package = normalize_name(name)
+    window = series_window(reader, start, end, exclude)
+    series = await data.dimension_series(reader, package, dim, window, share)
+    coverage = (await data.breakdown_coverage(reader, (package,), window))[package]
+    series = msgspec.structs.replace(
+        series,
+        breakdown_min_downloads=coverage.breakdown_min_downloads,
+        weeks_without_breakdown=coverage.weeks_without_breakdown,
+        first_breakdown_week=coverage.first_breakdown_week,
     )
     return respond(request, format_, series)
 

@@ -369,6 +369,7 @@ async def render_compare(
             "breakdown_package": split.of,
             "dimension_label": dim_label,
             "stacked_chart": split.stacked,
+            "breakdown_note": split.note,
             "stacked_caption": f"{dim_label} of {labels[split.of]}: share of weekly downloads",
             "stacked_csv_url": state.data_url("csv", "breakdown"),
             "value_chart": split.value_chart,
@@ -394,6 +395,8 @@ class _Breakdown:
     choices: list[str]
     value: str | None
     value_chart: views.Chart | None  # None for one package (nothing to compare)
+    #: Weeks shown that have totals only (below the file's breakdown threshold).
+    note: str | None = None
 
 
 async def _breakdown(reader: Reader, state: CompareState, labels: dict[str, str]) -> _Breakdown:
@@ -402,6 +405,7 @@ async def _breakdown(reader: Reader, state: CompareState, labels: dict[str, str]
     weeks = window.weeks
     dimension = DIMENSIONS[opts.dim]
     rows = await data.breakdown_rows(reader, state.packages, dimension, window)
+    coverage = await data.breakdown_coverage(reader, state.packages, window)
     of = state.breakdown_package or state.packages[0]
     dim_label = dimension.label
     choices = views.value_options(rows)
@@ -423,6 +427,9 @@ async def _breakdown(reader: Reader, state: CompareState, labels: dict[str, str]
         choices=choices,
         value=value,
         value_chart=value_chart,
+        note=views.coverage_note(
+            coverage, state.packages if value_chart else (of,), labels, weeks.weeks
+        ),
     )
 
 
@@ -572,6 +579,8 @@ async def package_page(
     main_chart = await _main_chart(reader, state, rows)
     window = _window(reader, opts)
     weeks = window.weeks
+    coverage = await data.breakdown_coverage(reader, (normalized,), window)
+    breakdown_note = views.coverage_note(coverage, (normalized,), labels, weeks.weeks)
     breakdowns = []
     for dim in DIMENSIONS.values():
         rows_dim = await data.breakdown_rows(reader, (normalized,), dim, window)
@@ -610,6 +619,7 @@ async def package_page(
         "releases_csv_url": state.data_url("csv", "releases"),
         "events_csv_url": state.data_url("csv", "events"),
         "breakdowns": breakdowns,
+        "breakdown_note": breakdown_note,
     }
     return page(request, "package.html.j2", ctx, push_url=canonical)
 
@@ -751,6 +761,9 @@ async def compare_data(
     if which == "main":
         # The markers the chart draws, as their own tables beside the series.
         extra = await _marker_tables(reader, state)
+    else:
+        # Why some weeks are empty: the page's note (null when none are cut).
+        extra = {"note": split.note}
     return _download(request, reader, state, which, stem, header, table, chart, extra)
 
 

@@ -383,3 +383,39 @@ def growth(value: float | None) -> str:
     if value is None:
         return NO_VALUE
     return f"{value * 100:+.1f} %"
+
+
+def coverage_note(
+    coverage: dict[str, models.BreakdownCoverage],
+    packages: Sequence[str],
+    labels: dict[str, str],
+    weeks: Sequence[str],
+) -> str | None:
+    """What the breakdown charts leave out, in a sentence (None when nothing is).
+
+    Package-weeks below the file's threshold have totals only; the charts
+    leave them as gaps (no share, not zero), and this says why. With one
+    package the sentence names no package; with several, each one that has
+    such weeks shown.
+    """
+    shown = set(weeks)
+    parts = []
+    threshold = 0
+    for name in packages:
+        found = coverage.get(name)
+        if found is None or found.breakdown_min_downloads <= 0:
+            continue
+        threshold = found.breakdown_min_downloads
+        missing = sum(1 for w in found.weeks_without_breakdown if w in shown)
+        if not missing:
+            continue
+        first = found.first_breakdown_week or "none in the file"
+        verb = "has" if missing == 1 else "have"
+        counted = f"{missing} of the {len(weeks)} weeks shown {verb} totals only"
+        parts.append((labels.get(name, name), f"{counted} (first week with a breakdown: {first})"))
+    if not parts:
+        return None
+    head = f"Breakdowns cover package-weeks with at least {threshold:,} downloads; "
+    if len(packages) == 1:
+        return head + parts[0][1] + "."
+    return head + "; ".join(f"{label}: {text}" for label, text in parts) + "."

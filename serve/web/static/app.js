@@ -148,6 +148,14 @@
           });
           if (spec.kind !== "stacked") {
             rows.sort(function (a, b) { return (b.value || 0) - (a.value || 0); });
+          } else if (rows.every(function (r) { return r.value == null; })) {
+            // A gap: no breakdown rows for this week (below the file's breakdown
+            // threshold, or no downloads), not a week of zeros.
+            var gap = document.createElement("div");
+            gap.className = "tip-gap";
+            gap.textContent = "No breakdown this week";
+            tip.appendChild(gap);
+            rows = [];
           } else {
             rows.reverse();
           }
@@ -214,6 +222,17 @@
     };
   }
 
+  // Indices of values whose neighbours are both missing (null when there are none).
+  function isolated(u, si) {
+    var ys = u.data[si], out = [];
+    for (var i = 0; i < ys.length; i++) {
+      if (ys[i] != null && (i === 0 || ys[i - 1] == null) && (i === ys.length - 1 || ys[i + 1] == null)) {
+        out.push(i);
+      }
+    }
+    return out.length ? out : null;
+  }
+
   function chartOptions(spec, width) {
     var ink = isDark() ? "#c2c7d0" : "#373c44";
     var grid = isDark() ? "rgba(255,255,255,0.08)" : "rgba(0,0,0,0.08)";
@@ -227,7 +246,9 @@
         width: stacked ? 1 : 2,
         fill: stacked ? color + "cc" : undefined,
         spanGaps: false,
-        points: { show: false },
+        // No dots on lines, except a value with gaps on both sides (a week
+        // with a breakdown between weeks without): it would draw no line at all.
+        points: { show: false, size: 6, fill: color, filter: isolated },
         value: function (u, v, si, i) { return fmtValue(spec, i == null ? v : spec.series[si - 1].values[i]); }
       });
     });
