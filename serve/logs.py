@@ -1,13 +1,26 @@
-"""Structured logging: JSON lines when not on a terminal, readable text when on one."""
+"""Logging through Litestar's ``LoggingConfig``: JSON lines off a terminal, text on one.
+
+Every record logged while a request is handled (the access line, errors from
+the exception handler, storage warnings) carries that request's id:
+``serve.edge.RequestContext`` puts it in ``REQUEST_ID`` for the request, and
+``RequestIdFilter`` on the one handler copies it onto each record. The
+standard library has no JSON formatter, hence ``JsonFormatter``.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
 import time
-from typing import Any, TextIO
+from contextvars import ContextVar
+from typing import Any
 
 import msgspec
+from litestar.logging.config import LoggingConfig
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+# One line per request, written by serve.edge.RequestContext.
+ACCESS = logging.getLogger("serve.access")
 
 # LogRecord attributes that are not user-supplied ``extra`` fields.
 _RESERVED = frozenset(
@@ -19,6 +32,17 @@ _ENCODER = msgspec.json.Encoder()
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in record.__dict__.items() if k not in _RESERVED}
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` (of the request being handled, if any) to each record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Annotate the record; never drops one."""
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            record.request_id = request_id
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -54,69 +78,34 @@ class ConsoleFormatter(logging.Formatter):
         return line
 
 
-def configure_logging(log_format: str, level: str = "INFO") -> None:
-    """Send ``serve.*`` and uvicorn's error log to stderr in the chosen format.
+def logging_config(log_format: str, level: str = "INFO") -> LoggingConfig:
+    """All logs to stderr, in the chosen format, through the root logger.
 
     Args:
         log_format: ``json``, ``console`` or ``auto`` (json unless stderr is a TTY).
         level: Log level name.
+
+    Returns:
+        The configuration for ``Litestar(logging_config=...)`` (or its ``configure()``).
     """
     use_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if use_json else ConsoleFormatter())
-    for name in ("serve", "uvicorn.error", "litestar"):
-        logger = logging.getLogger(name)
-        logger.handlers[:] = [handler]
-        logger.setLevel(level)
-        logger.propagate = False
-    # One line per request comes from serve.access; uvicorn's own access log is off.
-    logging.getLogger("uvicorn.access").disabled = True
-
-
-class AccessLog:
-    """One line per request, written straight to the stream.
-
-    The stdlib logging path (record, caller lookup, lock, formatter) costs more
-    than serving a cached response, so request lines skip it while keeping the
-    same JSON / console shape as the other logs.
-    """
-
-    def __init__(self, stream: TextIO | None = None, *, use_json: bool = True) -> None:
-        self.stream = stream
-        self.use_json = use_json
-        # The timestamp up to the second, formatted once per second.
-        self._second = -1
-        self._head = ""
-
-    def write(self, fields: dict[str, Any]) -> None:
-        """Write one request line (no-op when no stream is configured)."""
-        stream = self.stream
-        if stream is None:
-            return
-        now = time.time()
-        if self.use_json:
-            second = int(now)
-            if second != self._second:
-                self._second = second
-                self._head = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            line = _ENCODER.encode(
-                {
-                    "ts": f"{self._head}.{int(now % 1 * 1000):03d}Z",
-                    "level": "info",
-                    "logger": "serve.access",
-                    "msg": "request",
-                    **fields,
-                }
-            )
-            stream.write(line.decode() + "\n")
-        else:
-            rest = " ".join(f"{k}={v}" for k, v in fields.items())
-            stream.write(
-                f"{time.strftime('%H:%M:%S', time.localtime(now))} info    access: {rest}\n"
-            )
-
-
-def make_access_log(log_format: str) -> AccessLog:
-    """The access log for ``log_format`` (``auto``: JSON unless stderr is a TTY)."""
-    use_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
-    return AccessLog(sys.stderr, use_json=use_json)
+    stderr = {
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+        "formatter": "json" if use_json else "console",
+        "filters": ["request_id"],
+    }
+    return LoggingConfig(
+        logging_module="logging",
+        formatters={"json": {"()": JsonFormatter}, "console": {"()": ConsoleFormatter}},
+        filters={"request_id": {"()": RequestIdFilter}},
+        # Litestar adds a queue handler with its own thread unless one is named
+        # "queue_listener"; this one writes to stderr directly, like the other.
+        handlers={"stderr": stderr, "queue_listener": {**stderr}},
+        # Everything goes to the root logger's one handler: serve.*, uvicorn's error
+        # log, Litestar's, and any library's, all in the same format.
+        root={"handlers": ["stderr"], "level": level},
+        loggers={"litestar": {"level": level, "handlers": [], "propagate": True}},
+        # The app's exception handler (serve.problems) logs errors itself.
+        log_exceptions="never",
+    )
