@@ -10,6 +10,7 @@ and logs, Host check, size limits).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -41,7 +42,7 @@ from serve.edge import (
     header_finisher,
     headers_finisher,
 )
-from serve.logs import logging_config
+from serve.logs import AccessLog, logging_config, use_json
 from serve.metrics import AppMetrics, EdgeRecorder, MetricsController, prometheus_config
 from serve.openapi_ui import LocalSwaggerUI
 from serve.problems import exception_handler
@@ -204,6 +205,7 @@ def create_app(settings: Settings) -> Litestar:
         ),
         metrics,
         EdgeRecorder(prometheus),
+        AccessLog(sys.stderr, json=use_json(settings.log_format)),
     )
     return app
 

@@ -27,7 +27,6 @@ is left here:
 from __future__ import annotations
 
 import itertools
-import logging
 import re
 import secrets
 import time
@@ -41,7 +40,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
 from serve.caching import BoundedMemoryStore, etag_for, etag_matches
-from serve.logs import ACCESS, REQUEST_ID
+from serve.logs import REQUEST_ID, AccessLog
 from serve.metrics import UNROUTED, AppMetrics, EdgeRecorder
 from serve.problems import PROBLEM_MEDIA_TYPE, problem_body
 from serve.security import security_headers
@@ -92,10 +91,13 @@ class RequestContext:
     families (``serve.metrics.EdgeRecorder``), with the response-cache result.
     """
 
-    def __init__(self, app: ASGIApp, metrics: AppMetrics, edge: EdgeRecorder) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: AppMetrics, edge: EdgeRecorder, access_log: AccessLog
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.edge = edge
+        self.access_log = access_log
         # Request ids: a random per-process prefix and a counter (unique, and cheap).
         self._prefix = secrets.token_hex(4)
         self._ids = itertools.count(1)
@@ -155,21 +157,20 @@ class RequestContext:
                 cache = "hit" if ScopeState.from_scope(scope).is_cached is True else "miss"
             if cache:
                 self.metrics.cache_result(cache)
-            if ACCESS.isEnabledFor(logging.INFO):
-                ACCESS.info(
-                    "request",
-                    extra={
-                        "method": method,
-                        "path": scope["path"][:500],
-                        "query": scope["query_string"][:500].decode("latin-1"),
-                        "status": status,
-                        "duration_ms": round(seconds * 1000, 3),
-                        "bytes": size,
-                        "client": (scope.get("client") or ("unknown",))[0],
-                        "cache": cache,
-                        "route": route,
-                    },
-                )
+            self.access_log.write(
+                {
+                    "request_id": request_id,
+                    "method": method,
+                    "path": scope["path"][:500],
+                    "query": scope["query_string"][:500].decode("latin-1"),
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 3),
+                    "bytes": size,
+                    "client": (scope.get("client") or ("unknown",))[0],
+                    "cache": cache,
+                    "route": route,
+                }
+            )
             REQUEST_ID.reset(token)
 
 

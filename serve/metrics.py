@@ -26,7 +26,8 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any, ClassVar
 
-from litestar.enums import ScopeType
+from litestar import Response, get
+from litestar.enums import MediaType, ScopeType
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.plugins.prometheus.middleware import PrometheusMiddleware
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
@@ -34,6 +35,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from serve.filecheck import REASONS
+from serve.problems import COMMON_RESPONSES
 
 PREFIX = "pypi_trends"
 # Finer than prometheus-client's defaults at the low end: most answers take 1-10 ms.
@@ -41,6 +43,8 @@ BUCKETS: list[float | str] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 QUERY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5)
 # The path label of requests answered before routing whose route is not known.
 UNROUTED = "unrouted"
+# Methods recorded by name; any other a client sends is "OTHER" (a bounded label set).
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 
 
 def prometheus_config() -> PrometheusConfig:
@@ -51,33 +55,63 @@ def prometheus_config() -> PrometheusConfig:
 
 
 class MetricsController(PrometheusController):
-    """``GET /metrics``: Litestar's exposition of the default registry (text format)."""
+    """``GET /metrics``: Litestar's exposition of the default registry (text format).
+
+    Re-declared only to document it in the OpenAPI schema as what it sends
+    (``text/plain``) with the app's error responses; the body is Litestar's.
+    """
 
     path = "/metrics"
-    include_in_schema = True
     tags = ["operations"]  # noqa: RUF012 (Litestar declares it as a plain class attribute)
+
+    @get(
+        media_type=MediaType.TEXT,
+        responses=COMMON_RESPONSES,
+        summary="Prometheus metrics",
+        description="Request counts and latencies by route template, cache results,"
+        " the served build (names: the Metrics table of docs/architecture.md).",
+    )
+    async def get(self) -> Response[bytes]:
+        """The text exposition format."""
+        response: Response[bytes] = await PrometheusController.get.fn(self)
+        return response
 
 
 class EdgeRecorder:
-    """Records a request answered in front of the router into Litestar's request families."""
+    """Records a request answered in front of the router into Litestar's request families.
+
+    The labelled children are looked up once per label set and kept:
+    prometheus-client's ``labels()`` validates and locks on every call, which
+    made recording cost more than answering a cache hit.
+    """
 
     def __init__(self, config: PrometheusConfig) -> None:
         # The middleware is only used for its metric accessors (they create the
         # process-wide families on first use, with the label names given).
         self._middleware = PrometheusMiddleware(_no_app, config)
         self._app_name = config.app_name
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, path: str, method: str, status: int, seconds: float) -> None:
         """Count and time one request (``path`` is a route template or ``UNROUTED``)."""
-        labels: dict[str, str | int | float] = {
-            "method": method,
-            "path": path,
-            "status_code": status,
-            "app_name": self._app_name,
-        }
-        values = labels.values()
-        self._middleware.request_count(labels).labels(*values).inc()
-        self._middleware.request_time(labels).labels(*values).observe(seconds)
+        if method not in METHODS:
+            method = "OTHER"
+        key = (path, method, status)
+        children = self._children.get(key)
+        if children is None:
+            labels: dict[str, str | int | float] = {
+                "method": method,
+                "path": path,
+                "status_code": status,
+                "app_name": self._app_name,
+            }
+            values = labels.values()
+            children = self._children[key] = (
+                self._middleware.request_count(labels).labels(*values),
+                self._middleware.request_time(labels).labels(*values),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 async def _no_app(*_: Any) -> None:  # pragma: no cover - never called
