@@ -205,15 +205,16 @@ def cpu_per_request(
             allowed_hosts=("*",),
             rate_limit=RateLimit(10**9, 1),
         )
-        # The log handler writes to the sys.stderr of create_app time: /dev/null here.
-        with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
-            app = create_app(settings)
+        # Logs go to the sys.stderr of create_app time: /dev/null, open while the app runs.
+        with open(os.devnull, "w") as devnull:
+            with contextlib.redirect_stderr(devnull):
+                app = create_app(settings)
 
-        async def run(app: Any = app) -> float:
-            async with _lifespan(app):
-                return await _asgi_cpu(app, ours, requests)
+            async def run(app: Any = app) -> float:
+                async with _lifespan(app):
+                    return await _asgi_cpu(app, ours, requests)
 
-        out[label] = asyncio.run(run())
+            out[label] = asyncio.run(run())
     ds = Datasette(immutables=[str(db)])
 
     async def run_datasette() -> float:
