@@ -146,6 +146,7 @@ class RequestContext:
         try:
             await self.app(scope, receive, wrapped)
         finally:
+            REQUEST_ID.reset(token)
             seconds = time.perf_counter() - started
             route = scope.get("path_template") or UNROUTED
             handler = scope.get("route_handler")
@@ -171,7 +172,6 @@ class RequestContext:
                     "route": route,
                 }
             )
-            REQUEST_ID.reset(token)
 
 
 class HostGuard:

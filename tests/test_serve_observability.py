@@ -12,6 +12,7 @@ import http.client
 import json
 import shutil
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,12 +54,21 @@ class Server:
         }
         return response, samples
 
-    def records(self) -> list[dict[str, Any]]:
-        out = []
-        for line in self.log.read_text().splitlines():
-            if line.startswith("{"):
-                out.append(json.loads(line))
-        return out
+    def records(self, until: str | None = None) -> list[dict[str, Any]]:
+        """The JSON log records; with ``until``, first wait for that request's access line.
+
+        The access line is written after the last response byte is sent, so a
+        client can see the response before the line is in the file.
+        """
+        deadline = time.monotonic() + 10
+        while True:
+            out = [json.loads(x) for x in self.log.read_text().splitlines() if x.startswith("{")]
+            done = until is None or any(
+                r.get("request_id") == until and r["logger"] == "serve.access" for r in out
+            )
+            if done or time.monotonic() > deadline:
+                return out
+            time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +142,7 @@ def test_one_access_line_per_request_with_the_request_id(server: Server) -> None
         response = server.get("/api/meta", {"X-Request-ID": f"obs-access-{n}"})
         assert response.headers["x-request-id"] == f"obs-access-{n}"
     generated = server.get("/healthz").headers["x-request-id"]
-    records = server.records()
+    records = server.records(until=generated)
     for n in range(3):
         mine = [r for r in records if r.get("request_id") == f"obs-access-{n}"]
         assert [(r["logger"], r["msg"], r["status"]) for r in mine] == [
@@ -155,7 +165,7 @@ def test_an_error_logged_under_a_request_carries_its_id(server: Server, top: str
             f.write(b"\0" * min(1 << 20, size - f.tell()))
     response = server.get(f"/api/packages/{top}/downloads?weeks=7&z=1", {"X-Request-ID": "obs-err"})
     assert response.status == 503
-    mine = [r for r in server.records() if r.get("request_id") == "obs-err"]
+    mine = [r for r in server.records(until="obs-err") if r.get("request_id") == "obs-err"]
     loggers = [r["logger"] for r in mine]
     assert "serve.errors" in loggers, mine
     assert loggers[-1] == "serve.access"
