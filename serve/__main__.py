@@ -44,10 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    from serve.logs import configure_logging
+    from serve.logs import logging_config
     from serve.server import run
 
-    configure_logging(settings.log_format, settings.log_level)
+    # Configured here too: with several workers the app is built only in the workers.
+    logging_config(settings.log_format, settings.log_level).configure()
     if not settings.db_path.exists():
         print(
             f"warning: {settings.db_path} does not exist yet; answering 503 until it does"

@@ -10,6 +10,7 @@ and logs, Host check, size limits).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,7 +19,6 @@ from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.config.response_cache import ResponseCacheConfig
-from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import DefineMiddleware
@@ -42,8 +42,8 @@ from serve.edge import (
     header_finisher,
     headers_finisher,
 )
-from serve.logs import AccessLog, make_access_log
-from serve.metrics import Metrics
+from serve.logs import AccessLog, logging_config, use_json
+from serve.metrics import AppMetrics, EdgeRecorder, MetricsController, prometheus_config
 from serve.openapi_ui import LocalSwaggerUI
 from serve.problems import exception_handler
 from serve.ratelimit import rate_limit_config
@@ -65,12 +65,11 @@ package) or `errors` (invalid parameters). Responses carry `ETag`
 `Accept: text/csv`)."""
 
 
-def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Litestar:
+def create_app(settings: Settings) -> Litestar:
     """Build the ASGI application.
 
     Args:
         settings: Everything configurable (see ``Settings``).
-        access_log: Where request lines go (default: stderr in ``settings.log_format``).
 
     Returns:
         The Litestar app (its ``asgi_handler`` wrapped by the edge).
@@ -81,7 +80,8 @@ def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Li
 
         sentry_sdk.init(dsn=settings.sentry_dsn, integrations=[LitestarIntegration()])
 
-    metrics = Metrics()
+    metrics = AppMetrics()
+    prometheus = prometheus_config()
     db = Database(
         settings.db_path,
         pool_size=settings.db_pool_size,
@@ -115,7 +115,13 @@ def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Li
     # Route templates of cached paths (for the metrics of hits answered before routing).
     cached_routes: dict[str, str] = {}
     pages = web_pages()
-    routers: list[ControllerRouterHandler] = [api_router, badge_router, ops_router, pages.router]
+    routers: list[ControllerRouterHandler] = [
+        api_router,
+        badge_router,
+        ops_router,
+        MetricsController,
+        pages.router,
+    ]
     # Handlers mark themselves cacheable with opt={"cache": True}; Litestar's response
     # cache reads the handler's `cache` attribute, set here from the settings.
     for handler in _http_handlers(routers):
@@ -142,7 +148,6 @@ def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Li
         route_handlers=routers,
         lifespan=[lifespan],
         dependencies=dependencies(db),
-        state=State({"metrics": metrics}),
         # One classifier for every error: problem+json, or the error page for browsers.
         exception_handlers={Exception: exception_handler(error_page)},
         openapi_config=OpenAPIConfig(
@@ -162,6 +167,8 @@ def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Li
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=512),
         middleware=[
+            # Outermost of the route middleware, so it also times Conditional's 304s.
+            prometheus.middleware,
             DefineMiddleware(
                 Conditional,
                 key=cache_key,
@@ -171,8 +178,7 @@ def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Li
             ),
         ],
         before_send=[header_finisher(finish)],
-        # Logging is configured by serve.logs (JSON or console), not by Litestar.
-        logging_config=None,
+        logging_config=logging_config(settings.log_format, settings.log_level),
     )
     # Outermost first: request id + log/metrics, Host, sizes, CORS for /api (Litestar's
     # CORSConfig applies to every path; the API is what browsers read cross-origin),
@@ -198,7 +204,8 @@ def create_app(settings: Settings, *, access_log: AccessLog | None = None) -> Li
             settings.allowed_hosts,
         ),
         metrics,
-        access_log or make_access_log(settings.log_format),
+        EdgeRecorder(prometheus),
+        AccessLog(sys.stderr, json=use_json(settings.log_format)),
     )
     return app
 

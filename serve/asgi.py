@@ -5,7 +5,6 @@ from __future__ import annotations
 from litestar import Litestar
 
 from serve.app import create_app
-from serve.logs import configure_logging
 from serve.settings import Settings
 
 
@@ -19,5 +18,4 @@ def app_from_env() -> Litestar:
         The application.
     """
     settings = Settings.from_env()
-    configure_logging(settings.log_format, settings.log_level)
     return create_app(settings)

@@ -5,9 +5,10 @@ see ``serve.ratelimit``), the response cache (``ResponseCacheConfig``, see
 ``serve.caching``), compression and the exception -> problem+json mapping. What
 is left here:
 
-* ``RequestContext`` (outermost): the request id, ``HEAD`` answered as ``GET``
-  without the body (RFC 9110), and one access-log line plus the metrics per
-  request, including requests rejected before routing;
+* ``RequestContext`` (outermost): the request id (also on every log record
+  while the request is handled), ``HEAD`` answered as ``GET`` without the body
+  (RFC 9110), one access-log line per request, and the metrics of requests
+  answered before routing (Litestar's Prometheus middleware counts the rest);
 * ``HostGuard``: exactly one ``Host`` header, syntactically a host[:port], whose
   host is on the allow-list. Litestar's ``AllowedHostsConfig`` matches the
   first ``Host`` header with its port against the list (so ``localhost:8000``
@@ -39,8 +40,8 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
 from serve.caching import BoundedMemoryStore, etag_for, etag_matches
-from serve.logs import AccessLog
-from serve.metrics import Metrics
+from serve.logs import REQUEST_ID, AccessLog
+from serve.metrics import UNROUTED, AppMetrics, EdgeRecorder
 from serve.problems import PROBLEM_MEDIA_TYPE, problem_body
 from serve.security import security_headers
 
@@ -84,11 +85,19 @@ async def send_problem(
 
 
 class RequestContext:
-    """Request id, HEAD as GET, and one log line + metrics per request."""
+    """Request id, HEAD as GET, and one access-log line per request.
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, access_log: AccessLog) -> None:
+    Litestar's Prometheus middleware times the requests that reach a handler;
+    the ones answered in front of the router are recorded here into the same
+    families (``serve.metrics.EdgeRecorder``), with the response-cache result.
+    """
+
+    def __init__(
+        self, app: ASGIApp, metrics: AppMetrics, edge: EdgeRecorder, access_log: AccessLog
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.edge = edge
         self.access_log = access_log
         # Request ids: a random per-process prefix and a counter (unique, and cheap).
         self._prefix = secrets.token_hex(4)
@@ -110,6 +119,8 @@ class RequestContext:
         else:
             request_id = f"{self._prefix}-{next(self._ids):x}"
         scope.setdefault("state", {})["request_id"] = request_id
+        # Every record logged while this request is handled carries its id (serve.logs).
+        token = REQUEST_ID.set(request_id)
         method = scope["method"]
         head = method == "HEAD"
         if head:
@@ -136,13 +147,18 @@ class RequestContext:
         try:
             await self.app(scope, receive, wrapped)
         finally:
+            REQUEST_ID.reset(token)
             seconds = time.perf_counter() - started
-            route = scope.get("path_template") or "unmatched"
+            route = scope.get("path_template") or UNROUTED
             handler = scope.get("route_handler")
             cache = scope["state"].get("cache", "")
-            if not cache and handler is not None and getattr(handler, "cache", False):
+            if cache == "hit" or handler is None:
+                # Answered in front of the router: Litestar's middleware did not see it.
+                self.edge.observe(route, method, status, seconds)
+            elif getattr(handler, "cache", False):
                 cache = "hit" if ScopeState.from_scope(scope).is_cached is True else "miss"
-            self.metrics.observe(route, method, status, seconds, cache)
+            if cache:
+                self.metrics.cache_result(cache)
             self.access_log.write(
                 {
                     "request_id": request_id,

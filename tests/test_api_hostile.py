@@ -11,7 +11,6 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from serve.app import create_app
-from serve.logs import AccessLog
 from serve.settings import RateLimit, Settings
 
 pytestmark = pytest.mark.anyio
@@ -71,7 +70,7 @@ async def client(published_db: Path) -> AsyncIterator[AsyncTestClient[Litestar]]
         allowed_hosts=("testserver.local",),
         rate_limit=RateLimit(1_000_000, 60),
     )
-    async with AsyncTestClient(create_app(settings, access_log=AccessLog(None))) as c:
+    async with AsyncTestClient(create_app(settings)) as c:
         yield c
 
 

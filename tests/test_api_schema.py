@@ -16,7 +16,6 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from serve.app import create_app
-from serve.logs import AccessLog
 from serve.settings import RateLimit, Settings
 
 
@@ -26,8 +25,7 @@ def check_schema(db: Path, examples: int) -> None:
             db_path=db,
             allowed_hosts=("testserver",),
             rate_limit=RateLimit(1_000_000, 60),
-        ),
-        access_log=AccessLog(None),
+        )
     )
     # Invalid input may also be refused by the edge's size limit (414), not only with 400.
     config = SchemathesisConfig.from_dict(

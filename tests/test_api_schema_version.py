@@ -7,7 +7,6 @@ message; published later, it is refused and the build being served stays.
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import os
 import sqlite3
@@ -20,7 +19,6 @@ from litestar.testing import AsyncTestClient
 
 from contract import READABLE_SCHEMA_VERSIONS, Meta
 from serve.app import create_app
-from serve.logs import AccessLog
 from serve.settings import RateLimit, Settings
 from tests.fixtures.server import free_port
 from tests.fixtures.warehouse import REPO_ROOT
@@ -88,7 +86,10 @@ async def test_a_later_unknown_schema_version_is_refused_and_the_old_build_serve
         reload_interval_seconds=0.05,
         response_cache=False,
     )
-    app = create_app(settings, access_log=AccessLog(io.StringIO()))
+    app = create_app(settings)
+    # create_app configures logging (Litestar's LoggingConfig), which replaces the root
+    # logger's handlers, caplog's included: give it back.
+    logging.getLogger().addHandler(caplog.handler)
     caplog.set_level(logging.ERROR, logger="serve.db")
     async with AsyncTestClient(app, base_url="http://testserver.local") as c:
         assert (await c.get("/api/meta")).json()["build_id"] == "build-a"

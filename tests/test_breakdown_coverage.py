@@ -10,6 +10,7 @@ from plain ``sqlite3`` on the same file.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -26,7 +27,6 @@ from litestar.testing import AsyncTestClient
 
 import contract
 from serve.app import create_app
-from serve.logs import AccessLog
 from serve.models import BreakdownCoverage
 from serve.settings import RateLimit, Settings
 from serve.web.views import coverage_note
@@ -52,7 +52,9 @@ def settings(db: Path) -> Settings:
 
 
 def client_for(db: Path) -> AsyncTestClient[Any]:
-    return AsyncTestClient(create_app(settings(db), access_log=AccessLog(io.StringIO())))
+    # Logs go to the sys.stderr of create_app time: keep them out of the test output.
+    with contextlib.redirect_stderr(io.StringIO()):
+        return AsyncTestClient(create_app(settings(db)))
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,12 @@ def alert_rules() -> list[dict[str, Any]]:
 
 
 def test_metrics_table_is_parsed() -> None:
-    assert METRICS["pypi_trends_requests_total"].labels == {"route", "method", "status"}
+    assert METRICS["pypi_trends_requests_total"].labels == {
+        "path",
+        "method",
+        "status_code",
+        "app_name",
+    }
     assert METRICS["pypi_trends_request_duration_seconds"].kind == "histogram"
     assert METRICS["pypi_trends_build_info"].labels == {"build_id"}
     assert len(METRICS) >= 8

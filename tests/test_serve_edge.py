@@ -9,7 +9,6 @@ server) on 127.0.0.1 and talk to them over sockets.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import shutil
 import socket
@@ -28,7 +27,6 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from serve.app import create_app
-from serve.logs import AccessLog
 from serve.settings import RateLimit
 from tests.fixtures.server import free_port, serve_process
 from tests.test_api import api_settings
@@ -46,7 +44,7 @@ settings_for = api_settings
 
 @pytest.fixture
 def app(published_db: Path) -> Litestar:
-    return create_app(settings_for(published_db), access_log=AccessLog(io.StringIO()))
+    return create_app(settings_for(published_db))
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +79,7 @@ async def test_preflight_and_simple_responses_name_the_origin_once(
 
 async def test_a_list_of_origins_varies_by_origin(published_db: Path) -> None:
     settings = settings_for(published_db, cors_origins=("https://a.example", "https://b.example"))
-    app = create_app(settings, access_log=AccessLog(None))
+    app = create_app(settings)
     async with AsyncTestClient(app) as c:
         a = await c.get("/api/meta", headers={"Origin": "https://a.example"})
         assert a.headers.get_list("access-control-allow-origin") == ["https://a.example"]
@@ -131,7 +129,7 @@ async def test_compressed_and_identity_bodies_are_cached_apart(
 
 
 async def test_the_response_cache_is_bounded_and_serves_hits(published_db: Path, top: str) -> None:
-    app = create_app(settings_for(published_db, cache_max_entries=5), access_log=AccessLog(None))
+    app = create_app(settings_for(published_db, cache_max_entries=5))
     store = app.stores.get("response_cache")
     async with AsyncTestClient(app) as c:
         for weeks in range(1, 21):
@@ -147,7 +145,7 @@ async def test_a_hit_has_the_headers_of_the_miss_that_stored_it(
     published_db: Path, top: str
 ) -> None:
     settings = settings_for(published_db, cors_origins=("https://a.example",))
-    app = create_app(settings, access_log=AccessLog(None))
+    app = create_app(settings)
     per_request = {"x-request-id", "ratelimit-remaining", "ratelimit-reset", "date"}
     async with AsyncTestClient(app) as c:
         for headers in ({}, {"Origin": "https://a.example"}, {"Accept-Encoding": "identity"}):
@@ -188,7 +186,7 @@ async def test_hostile_host_headers_are_rejected(
 
 async def test_allowed_hosts_with_ports_and_ipv6(published_db: Path) -> None:
     settings = settings_for(published_db, allowed_hosts=("localhost", "[::1]"))
-    app = create_app(settings, access_log=AccessLog(None))
+    app = create_app(settings)
     async with AsyncTestClient(app) as c:
         for host in ("localhost", "localhost:8000", "[::1]:8000", "LOCALHOST"):
             r = await c.get("/healthz", headers={"Host": host})
@@ -208,9 +206,7 @@ async def test_metrics_names_its_charset_once(client: AsyncTestClient[Litestar])
 async def test_readyz_is_rate_limited_and_probes_at_most_once_a_second(
     published_db: Path,
 ) -> None:
-    app = create_app(
-        settings_for(published_db, rate_limit=RateLimit(30, 60)), access_log=AccessLog(None)
-    )
+    app = create_app(settings_for(published_db, rate_limit=RateLimit(30, 60)))
     async with AsyncTestClient(app) as c:
         db = app.dependencies["db"].dependency()
         probes = 0

@@ -8,7 +8,6 @@ file from the real exporter; expected numbers come from plain ``sqlite3``.
 from __future__ import annotations
 
 import asyncio
-import io
 import re
 import sqlite3
 from pathlib import Path
@@ -19,7 +18,6 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from serve.app import create_app
-from serve.logs import AccessLog
 from serve.problems import classify
 from serve.settings import RateLimit, Settings
 from tests.test_api import assert_problem
@@ -46,7 +44,7 @@ def _settings(db: Path) -> Settings:
 
 @pytest.fixture
 def app(published_db: Path) -> Litestar:
-    return create_app(_settings(published_db), access_log=AccessLog(io.StringIO()))
+    return create_app(_settings(published_db))
 
 
 @pytest.fixture(scope="module")
@@ -222,7 +220,7 @@ async def test_storage_errors_during_a_request_are_503(published_db: Path, tmp_p
 async def test_errors_give_the_connection_back(published_db: Path, top: str) -> None:
     # One pooled connection: a request that failed must not keep it.
     settings = _settings(published_db).replace(db_pool_size=1, response_cache=False)
-    app = create_app(settings, access_log=AccessLog(io.StringIO()))
+    app = create_app(settings)
     async with AsyncTestClient(app) as c:
         for url in (
             f"/api/packages/{top}/downloads?start=yesterday",

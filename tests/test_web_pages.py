@@ -21,7 +21,6 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from serve.app import create_app
-from serve.logs import AccessLog
 from serve.settings import RateLimit, Settings
 
 pytestmark = pytest.mark.anyio
@@ -41,7 +40,7 @@ def app(published_db: Path) -> Litestar:
         allowed_hosts=("testserver.local", "127.0.0.1", "localhost"),
         rate_limit=RateLimit(1_000_000, 60),
     )
-    return create_app(settings, access_log=AccessLog(io.StringIO()))
+    return create_app(settings)
 
 
 @pytest.fixture(scope="module")
@@ -478,7 +477,7 @@ async def test_chart_download_names_keep_to_safe_characters(
         allowed_hosts=("testserver.local",),
         rate_limit=RateLimit(1_000_000, 60),
     )
-    crafted_app = create_app(settings, access_log=AccessLog(io.StringIO()))
+    crafted_app = create_app(settings)
     async with AsyncTestClient(app=crafted_app, base_url="http://testserver.local") as c:
         r = await c.get(
             "/compare-data.csv",

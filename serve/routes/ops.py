@@ -1,4 +1,4 @@
-"""Operational endpoints: liveness, readiness, metrics."""
+"""Operational endpoints: liveness, readiness (``/metrics`` is ``serve.metrics``)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 
-from litestar import Response, Router, get
+from litestar import Router, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
 from serve import models
 from serve.db import BuildInfo, Database
 from serve.filecheck import FileRefused
-from serve.metrics import Metrics
 from serve.problems import COMMON_RESPONSES
 
 
@@ -62,18 +61,4 @@ def data_through_age_days(data_through: str) -> float | None:
     return round((datetime.now(UTC) - end).total_seconds() / 86400, 3)
 
 
-@get(
-    "/metrics",
-    # Litestar appends "; charset=utf-8" to text/* itself.
-    media_type="text/plain; version=0.0.4",
-    responses=COMMON_RESPONSES,
-    summary="Prometheus metrics",
-    include_in_schema=True,
-)
-async def metrics(state: State) -> Response[bytes]:
-    """Request counts, latencies, cache results and the served build (text format)."""
-    registry: Metrics = state.metrics
-    return Response(registry.render(), media_type="text/plain; version=0.0.4")
-
-
-ops_router = Router(path="/", route_handlers=[healthz, readyz, metrics], tags=["operations"])
+ops_router = Router(path="/", route_handlers=[healthz, readyz], tags=["operations"])
