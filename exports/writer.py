@@ -30,6 +30,7 @@ from exports.loader import (
     LoadStats,
     OrderBroken,
     StagedLoader,
+    background_thread,
     chunk_bounds,
     open_target,
     release_memory,
@@ -368,7 +369,11 @@ def _write_parts(
     sorter = w.con.cursor() if len(scan.parts) > 1 and overlap else None
     # While a sort runs beside the load, one stager is enough: the sort takes
     # the other core (a second one only adds CPU and peak RSS).
-    single = ThreadPoolExecutor(1, thread_name_prefix="stage1") if sorter else None
+    single = (
+        ThreadPoolExecutor(1, thread_name_prefix="stage1", initializer=background_thread)
+        if sorter
+        else None
+    )
     loader = w.loader(mart, single)
     # A queued Parquet copy of a presorted mart shares the cap with the sort
     # and can run out of memory beside it: it finishes first.
@@ -531,7 +536,9 @@ def build_file(
     jobs: dict[str, tuple[Future[tuple[int, float]], int]] = {}
     target = open_target(path)
     try:
-        with ThreadPoolExecutor(max(workers, 1), thread_name_prefix="stage") as stagers:
+        with ThreadPoolExecutor(
+            max(workers, 1), thread_name_prefix="stage", initializer=background_thread
+        ) as stagers:
             w = _Writing(con, target, staging_dir, stagers, max(workers, 1), parquet, reporter)
             for i, mart in enumerate(marts):
                 part_dir = staging_dir / mart.name
