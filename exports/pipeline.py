@@ -191,7 +191,7 @@ def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
                 validate_file(temp, marts, built.row_counts, build_id)
                 _guard_shrink(opts, temp, reporter)
                 t2 = time.perf_counter()
-                parquet_s = built.wait_parquet()
+                parquet_s = built.wait_parquet(con)
             # DuckDB's buffers are not needed any more.
             con.close()
             killpoints.reached("after_validate")

@@ -80,11 +80,17 @@ class BuiltFile:
     #: ``max(week_start)`` of the smallest weekly mart as the source reports it
     #: (None: unknown, :func:`finish_file` reads it from the file).
     data_through: str | None = None
-    #: Parquet copies still running: mart -> (future of (rows, seconds), rows loaded).
-    parquet_jobs: dict[str, tuple[Future[tuple[int, float]], int]] = field(default_factory=dict)
+    #: Parquet copies still running: mart -> (future of (rows, seconds), rows loaded,
+    #: the copy's ``FROM`` expression, its file).
+    parquet_jobs: dict[str, tuple[Future[tuple[int, float]], int, str, Path]] = field(
+        default_factory=dict
+    )
 
-    def wait_parquet(self) -> dict[str, float]:
+    def wait_parquet(self, con: duckdb.DuckDBPyConnection) -> dict[str, float]:
         """Wait for the queued Parquet copies and check their row counts.
+
+        A copy that ran out of memory beside a load (they share the streaming
+        cap) is done again here, alone, on ``con``.
 
         Returns:
             Seconds each copy took, by mart.
@@ -93,9 +99,11 @@ class BuiltFile:
             ExportError: when a copy failed or wrote another number of rows.
         """
         seconds: dict[str, float] = {}
-        for name, (job, loaded) in self.parquet_jobs.items():
+        for name, (job, loaded, sql, dest) in self.parquet_jobs.items():
             try:
                 rows, seconds[name] = job.result()
+                if rows < 0:
+                    rows, seconds[name] = _copy_part(con, sql, dest)
             except duckdb.Error as exc:
                 raise ExportError(f"mart {name}: writing Parquet failed: {exc}") from None
             if rows != loaded:
@@ -232,9 +240,17 @@ def _copy_part(cur: duckdb.DuckDBPyConnection, sql: str, dest: Path) -> tuple[in
 def _copy_whole(
     cur: duckdb.DuckDBPyConnection, sql: str, dest: Path, reporter: Reporter
 ) -> tuple[int, float]:
-    """:func:`_copy_part` on a cursor of its own (it runs on the Parquet thread), then close it."""
+    """:func:`_copy_part` on a cursor of its own (it runs on the Parquet thread), then close it.
+
+    Returns:
+        ``(rows, seconds)``, or ``(-1, 0.0)`` when the copy ran out of memory
+        (:meth:`BuiltFile.wait_parquet` then does it again, alone).
+    """
     with cur:
-        rows, secs = _copy_part(cur, sql, dest)
+        try:
+            rows, secs = _copy_part(cur, sql, dest)
+        except duckdb.OutOfMemoryException:
+            return -1, 0.0
     reporter.advance(rows)
     return rows, secs
 
@@ -419,6 +435,15 @@ def _memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
     return int(float(number) * _SIZE_UNITS.get(unit, 1))
 
 
+def _try_cap(con: duckdb.DuckDBPyConnection, limit: int) -> bool:
+    """Set DuckDB's memory cap; False (cap unchanged) when more than that is pinned."""
+    try:
+        con.execute(f"SET memory_limit = '{limit}B'")
+    except duckdb.Error:
+        return False
+    return True
+
+
 def _write_mart(
     w: _Writing,
     source: Source,
@@ -435,6 +460,11 @@ def _write_mart(
     then does the cap grow, for that mart only, loudly: failing the whole
     export would leave users with no file.
 
+    A presorted mart only streams, so it is loaded under the smaller
+    ``STREAM_MEMORY_LIMIT_BYTES`` (what a larger cap adds is warehouse blocks
+    DuckDB keeps cached, i.e. peak RSS); should that not fit, it is loaded
+    again under the configured cap.
+
     Returns:
         ``(scan, rows in Parquet or the future of the queued copy, seconds
         sorting, load statistics)``.
@@ -445,14 +475,19 @@ def _write_mart(
     con = w.con
     initial = _memory_limit_bytes(con)
     limit = initial
+    stream = min(initial, STREAM_MEMORY_LIMIT_BYTES)
     retry: Scan | None = None
     try:
         while True:
             scan = retry or source.scan(con, mart)
             retry = None
             w.reporter.label(mart.name)
+            streaming = False
             try:
                 if scan.presorted:
+                    # Lowering the cap fails while more than it is pinned (a
+                    # queued Parquet copy): the mart then streams under the cap.
+                    streaming = stream < limit and _try_cap(con, stream)
                     try:
                         job, stats = _write_presorted(w, mart, scan, part_dir)
                         return scan, job, 0.0, stats
@@ -460,6 +495,9 @@ def _write_mart(
                         if scan.fallback is None:
                             raise
                         scan = scan.fallback()
+                    finally:
+                        if streaming:
+                            con.execute(f"SET memory_limit = '{limit}B'")
                 # Parts of a week-major mart are cheap to read (zonemaps skip the
                 # other key ranges): the next one is always sorted beside the load.
                 staged, copy_s, stats = _write_parts(
@@ -469,6 +507,10 @@ def _write_mart(
             except duckdb.OutOfMemoryException as exc:
                 # The failed attempt may have appended earlier chunks: start over.
                 w.target.execute(f"DELETE FROM {quote(mart.name)}")
+                if streaming:
+                    stream = limit
+                    w.reporter.event("stream_cap_exceeded", table=mart.name, error=str(exc)[:80])
+                    continue
                 if scan.split is not None:
                     # Smaller key ranges first: DuckDB's sort can fail when
                     # its input is about the size of the cap, while half of it
@@ -494,6 +536,9 @@ def _write_mart(
         if limit != initial:
             con.execute(f"SET memory_limit = '{initial}B'")
 
+
+#: DuckDB's memory cap while a presorted mart streams (see :func:`_write_mart`).
+STREAM_MEMORY_LIMIT_BYTES = 24 << 20
 
 #: Presorted marts up to this many rows are copied to Parquet at once, not queued.
 SYNC_COPY_ROWS = 100_000
@@ -533,7 +578,7 @@ def build_file(
     source.open(con)
     counts: dict[str, int] = {}
     staged: dict[str, Path] = {}
-    jobs: dict[str, tuple[Future[tuple[int, float]], int]] = {}
+    jobs: dict[str, tuple[Future[tuple[int, float]], int, str, Path]] = {}
     target = open_target(path)
     try:
         with ThreadPoolExecutor(
@@ -546,7 +591,12 @@ def build_file(
                 scan, n_staged, copy_s, stats = _write_mart(w, source, mart, part_dir, overlap)
                 n_loaded = stats.rows
                 if isinstance(n_staged, Future):
-                    jobs[mart.name] = (n_staged, n_loaded)
+                    jobs[mart.name] = (
+                        n_staged,
+                        n_loaded,
+                        scan.whole,
+                        part_dir / "part-00000.parquet",
+                    )
                 if scan.expected_rows is not None and n_loaded != scan.expected_rows:
                     raise ExportError(
                         f"mart {mart.name}: source reports {scan.expected_rows} rows,"
