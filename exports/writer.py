@@ -85,6 +85,8 @@ class BuiltFile:
     parquet_jobs: dict[str, tuple[Future[tuple[int, float]], int, str, Path]] = field(
         default_factory=dict
     )
+    #: The configured DuckDB memory cap in bytes (a copy done again gets all of it).
+    memory_limit: int = 0
 
     def wait_parquet(self, con: duckdb.DuckDBPyConnection) -> dict[str, float]:
         """Wait for the queued Parquet copies and check their row counts.
@@ -103,6 +105,8 @@ class BuiltFile:
             try:
                 rows, seconds[name] = job.result()
                 if rows < 0:
+                    if self.memory_limit:
+                        con.execute(f"SET memory_limit = '{self.memory_limit}B'")
                     rows, seconds[name] = _copy_part(con, sql, dest)
             except duckdb.Error as exc:
                 raise ExportError(f"mart {name}: writing Parquet failed: {exc}") from None
@@ -268,6 +272,8 @@ class _Writing:
     reporter: Reporter
     #: Parquet copies queued on ``parquet`` (they read through ``con``).
     copies: list[Future[tuple[int, float]]] = field(default_factory=list)
+    #: The configured memory cap in bytes (sorts); streaming uses less (see :func:`_write_mart`).
+    cap: int = 0
 
     def drop_cache(self) -> None:
         """Evict DuckDB's cached warehouse blocks, then hand freed memory back to the OS.
@@ -473,12 +479,14 @@ def _write_mart(
         ExportError: when the mart does not fit even in ``MAX_MEMORY_LIMIT_BYTES``.
     """
     con = w.con
-    initial = _memory_limit_bytes(con)
+    initial = w.cap or _memory_limit_bytes(con)
     limit = initial
     stream = min(initial, STREAM_MEMORY_LIMIT_BYTES)
     retry: Scan | None = None
     try:
         while True:
+            # Planning the mart (counts, split points) gets the whole cap.
+            con.execute(f"SET memory_limit = '{limit}B'")
             scan = retry or source.scan(con, mart)
             retry = None
             w.reporter.label(mart.name)
@@ -488,6 +496,8 @@ def _write_mart(
                     # Lowering the cap fails while more than it is pinned (a
                     # queued Parquet copy): the mart then streams under the cap.
                     streaming = stream < limit and _try_cap(con, stream)
+                    if not streaming:
+                        con.execute(f"SET memory_limit = '{limit}B'")
                     try:
                         job, stats = _write_presorted(w, mart, scan, part_dir)
                         return scan, job, 0.0, stats
@@ -495,9 +505,7 @@ def _write_mart(
                         if scan.fallback is None:
                             raise
                         scan = scan.fallback()
-                    finally:
-                        if streaming:
-                            con.execute(f"SET memory_limit = '{limit}B'")
+                con.execute(f"SET memory_limit = '{limit}B'")
                 # Parts of a week-major mart are cheap to read (zonemaps skip the
                 # other key ranges): the next one is always sorted beside the load.
                 staged, copy_s, stats = _write_parts(
@@ -509,6 +517,7 @@ def _write_mart(
                 w.target.execute(f"DELETE FROM {quote(mart.name)}")
                 if streaming:
                     stream = limit
+                    con.execute(f"SET memory_limit = '{limit}B'")
                     w.reporter.event("stream_cap_exceeded", table=mart.name, error=str(exc)[:80])
                     continue
                 if scan.split is not None:
@@ -533,7 +542,9 @@ def _write_mart(
                 )
                 con.execute(f"SET memory_limit = '{limit}B'")
     finally:
-        if limit != initial:
+        # Between marts the cap rests at the streaming level: queued Parquet
+        # copies (and validation beside them) need no more.
+        if not _try_cap(con, min(initial, STREAM_MEMORY_LIMIT_BYTES)):
             con.execute(f"SET memory_limit = '{initial}B'")
 
 
@@ -575,6 +586,7 @@ def build_file(
     """
     create_schema(path, marts)
     staging_dir.mkdir(parents=True, exist_ok=True)
+    cap = _memory_limit_bytes(con)
     source.open(con)
     counts: dict[str, int] = {}
     staged: dict[str, Path] = {}
@@ -585,6 +597,7 @@ def build_file(
             max(workers, 1), thread_name_prefix="stage", initializer=background_thread
         ) as stagers:
             w = _Writing(con, target, staging_dir, stagers, max(workers, 1), parquet, reporter)
+            w.cap = cap
             for i, mart in enumerate(marts):
                 part_dir = staging_dir / mart.name
                 part_dir.mkdir(parents=True, exist_ok=True)
@@ -624,11 +637,14 @@ def build_file(
                 if i == 0:
                     killpoints.reached("after_first_table")
         through = data_through_mart(marts)
+        con.execute(f"SET memory_limit = '{cap}B'")
         data_through = (
             source.max_value(con, through, "week_start")
             if through and counts[through.name]
             else None
         )
+        # The queued Parquet copies stream on under the streaming cap.
+        _try_cap(con, min(cap, STREAM_MEMORY_LIMIT_BYTES))
     except duckdb.Error as exc:
         raise ExportError(f"writing {path.name} failed: {exc}") from None
     finally:
@@ -639,7 +655,7 @@ def build_file(
             parquet.submit(source.close, con)
         else:
             source.close(con)
-    return BuiltFile(path, counts, staged, data_through, jobs)
+    return BuiltFile(path, counts, staged, data_through, jobs, cap)
 
 
 #: Read connections checking tables at once (the machine has two cores).
