@@ -385,7 +385,7 @@ def _write_packages(con: duckdb.DuckDBPyConnection, mart: MartSpec, week: str) -
             FROM core GROUP BY pkg_id
         )
         SELECT package_name, package_name, 'A simulated package.', '1.' || rel::VARCHAR || '.0',
-               NULL, NULL,
+               'https://' || package_name || '.example.org/', NULL,
                (DATE '{LAST_WEEK}' - (7 * (first_w + 52))::INTEGER)::DATE,
                (DATE '{LAST_WEEK}' - (7 * ({last} - first_w))::INTEGER)::DATE,
                (DATE '{LAST_WEEK}' - (7 * ({last} - last_w))::INTEGER)::DATE,

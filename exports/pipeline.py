@@ -16,6 +16,7 @@ from exports import duck, killpoints, provenance
 from exports.datasette import write_metadata
 from exports.errors import ExportError, RefusedError
 from exports.guards import ShrinkBounds, check_shrink
+from exports.loader import background_thread
 from exports.manifest import (
     MartSpec,
     data_through_mart,
@@ -167,7 +168,9 @@ def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
             # the block waits for them, also on failure, before `con` closes.
             with (
                 reporter.bar(total),
-                ThreadPoolExecutor(1, thread_name_prefix="parquet") as parquet,
+                ThreadPoolExecutor(
+                    1, thread_name_prefix="parquet", initializer=background_thread
+                ) as parquet,
             ):
                 built = build_file(
                     con,
@@ -188,7 +191,7 @@ def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
                 validate_file(temp, marts, built.row_counts, build_id)
                 _guard_shrink(opts, temp, reporter)
                 t2 = time.perf_counter()
-                parquet_s = built.wait_parquet()
+                parquet_s = built.wait_parquet(con)
             # DuckDB's buffers are not needed any more.
             con.close()
             killpoints.reached("after_validate")

@@ -30,6 +30,7 @@ from exports.loader import (
     LoadStats,
     OrderBroken,
     StagedLoader,
+    background_thread,
     chunk_bounds,
     open_target,
     release_memory,
@@ -79,11 +80,19 @@ class BuiltFile:
     #: ``max(week_start)`` of the smallest weekly mart as the source reports it
     #: (None: unknown, :func:`finish_file` reads it from the file).
     data_through: str | None = None
-    #: Parquet copies still running: mart -> (future of (rows, seconds), rows loaded).
-    parquet_jobs: dict[str, tuple[Future[tuple[int, float]], int]] = field(default_factory=dict)
+    #: Parquet copies still running: mart -> (future of (rows, seconds), rows loaded,
+    #: the copy's ``FROM`` expression, its file).
+    parquet_jobs: dict[str, tuple[Future[tuple[int, float]], int, str, Path]] = field(
+        default_factory=dict
+    )
+    #: The configured DuckDB memory cap in bytes (a copy done again gets all of it).
+    memory_limit: int = 0
 
-    def wait_parquet(self) -> dict[str, float]:
+    def wait_parquet(self, con: duckdb.DuckDBPyConnection) -> dict[str, float]:
         """Wait for the queued Parquet copies and check their row counts.
+
+        A copy that ran out of memory beside a load (they share the streaming
+        cap) is done again here, alone, on ``con``.
 
         Returns:
             Seconds each copy took, by mart.
@@ -92,9 +101,13 @@ class BuiltFile:
             ExportError: when a copy failed or wrote another number of rows.
         """
         seconds: dict[str, float] = {}
-        for name, (job, loaded) in self.parquet_jobs.items():
+        for name, (job, loaded, sql, dest) in self.parquet_jobs.items():
             try:
                 rows, seconds[name] = job.result()
+                if rows < 0:
+                    if self.memory_limit:
+                        con.execute(f"SET memory_limit = '{self.memory_limit}B'")
+                    rows, seconds[name] = _copy_part(con, sql, dest)
             except duckdb.Error as exc:
                 raise ExportError(f"mart {name}: writing Parquet failed: {exc}") from None
             if rows != loaded:
@@ -231,9 +244,17 @@ def _copy_part(cur: duckdb.DuckDBPyConnection, sql: str, dest: Path) -> tuple[in
 def _copy_whole(
     cur: duckdb.DuckDBPyConnection, sql: str, dest: Path, reporter: Reporter
 ) -> tuple[int, float]:
-    """:func:`_copy_part` on a cursor of its own (it runs on the Parquet thread), then close it."""
+    """:func:`_copy_part` on a cursor of its own (it runs on the Parquet thread), then close it.
+
+    Returns:
+        ``(rows, seconds)``, or ``(-1, 0.0)`` when the copy ran out of memory
+        (:meth:`BuiltFile.wait_parquet` then does it again, alone).
+    """
     with cur:
-        rows, secs = _copy_part(cur, sql, dest)
+        try:
+            rows, secs = _copy_part(cur, sql, dest)
+        except duckdb.OutOfMemoryException:
+            return -1, 0.0
     reporter.advance(rows)
     return rows, secs
 
@@ -251,6 +272,8 @@ class _Writing:
     reporter: Reporter
     #: Parquet copies queued on ``parquet`` (they read through ``con``).
     copies: list[Future[tuple[int, float]]] = field(default_factory=list)
+    #: The configured memory cap in bytes (sorts); streaming uses less (see :func:`_write_mart`).
+    cap: int = 0
 
     def drop_cache(self) -> None:
         """Evict DuckDB's cached warehouse blocks, then hand freed memory back to the OS.
@@ -368,7 +391,11 @@ def _write_parts(
     sorter = w.con.cursor() if len(scan.parts) > 1 and overlap else None
     # While a sort runs beside the load, one stager is enough: the sort takes
     # the other core (a second one only adds CPU and peak RSS).
-    single = ThreadPoolExecutor(1, thread_name_prefix="stage1") if sorter else None
+    single = (
+        ThreadPoolExecutor(1, thread_name_prefix="stage1", initializer=background_thread)
+        if sorter
+        else None
+    )
     loader = w.loader(mart, single)
     # A queued Parquet copy of a presorted mart shares the cap with the sort
     # and can run out of memory beside it: it finishes first.
@@ -414,6 +441,15 @@ def _memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
     return int(float(number) * _SIZE_UNITS.get(unit, 1))
 
 
+def _try_cap(con: duckdb.DuckDBPyConnection, limit: int) -> bool:
+    """Set DuckDB's memory cap; False (cap unchanged) when more than that is pinned."""
+    try:
+        con.execute(f"SET memory_limit = '{limit}B'")
+    except duckdb.Error:
+        return False
+    return True
+
+
 def _write_mart(
     w: _Writing,
     source: Source,
@@ -430,6 +466,11 @@ def _write_mart(
     then does the cap grow, for that mart only, loudly: failing the whole
     export would leave users with no file.
 
+    A presorted mart only streams, so it is loaded under the smaller
+    ``STREAM_MEMORY_LIMIT_BYTES`` (what a larger cap adds is warehouse blocks
+    DuckDB keeps cached, i.e. peak RSS); should that not fit, it is loaded
+    again under the configured cap.
+
     Returns:
         ``(scan, rows in Parquet or the future of the queued copy, seconds
         sorting, load statistics)``.
@@ -438,16 +479,25 @@ def _write_mart(
         ExportError: when the mart does not fit even in ``MAX_MEMORY_LIMIT_BYTES``.
     """
     con = w.con
-    initial = _memory_limit_bytes(con)
+    initial = w.cap or _memory_limit_bytes(con)
     limit = initial
+    stream = min(initial, STREAM_MEMORY_LIMIT_BYTES)
     retry: Scan | None = None
     try:
         while True:
+            # Planning the mart (counts, split points) gets the whole cap.
+            con.execute(f"SET memory_limit = '{limit}B'")
             scan = retry or source.scan(con, mart)
             retry = None
             w.reporter.label(mart.name)
+            streaming = False
             try:
                 if scan.presorted:
+                    # Lowering the cap fails while more than it is pinned (a
+                    # queued Parquet copy): the mart then streams under the cap.
+                    streaming = stream < limit and _try_cap(con, stream)
+                    if not streaming:
+                        con.execute(f"SET memory_limit = '{limit}B'")
                     try:
                         job, stats = _write_presorted(w, mart, scan, part_dir)
                         return scan, job, 0.0, stats
@@ -455,6 +505,7 @@ def _write_mart(
                         if scan.fallback is None:
                             raise
                         scan = scan.fallback()
+                con.execute(f"SET memory_limit = '{limit}B'")
                 # Parts of a week-major mart are cheap to read (zonemaps skip the
                 # other key ranges): the next one is always sorted beside the load.
                 staged, copy_s, stats = _write_parts(
@@ -464,6 +515,11 @@ def _write_mart(
             except duckdb.OutOfMemoryException as exc:
                 # The failed attempt may have appended earlier chunks: start over.
                 w.target.execute(f"DELETE FROM {quote(mart.name)}")
+                if streaming:
+                    stream = limit
+                    con.execute(f"SET memory_limit = '{limit}B'")
+                    w.reporter.event("stream_cap_exceeded", table=mart.name, error=str(exc)[:80])
+                    continue
                 if scan.split is not None:
                     # Smaller key ranges first: DuckDB's sort can fail when
                     # its input is about the size of the cap, while half of it
@@ -486,9 +542,14 @@ def _write_mart(
                 )
                 con.execute(f"SET memory_limit = '{limit}B'")
     finally:
-        if limit != initial:
+        # Between marts the cap rests at the streaming level: queued Parquet
+        # copies (and validation beside them) need no more.
+        if not _try_cap(con, min(initial, STREAM_MEMORY_LIMIT_BYTES)):
             con.execute(f"SET memory_limit = '{initial}B'")
 
+
+#: DuckDB's memory cap while a presorted mart streams (see :func:`_write_mart`).
+STREAM_MEMORY_LIMIT_BYTES = 24 << 20
 
 #: Presorted marts up to this many rows are copied to Parquet at once, not queued.
 SYNC_COPY_ROWS = 100_000
@@ -525,21 +586,30 @@ def build_file(
     """
     create_schema(path, marts)
     staging_dir.mkdir(parents=True, exist_ok=True)
+    cap = _memory_limit_bytes(con)
     source.open(con)
     counts: dict[str, int] = {}
     staged: dict[str, Path] = {}
-    jobs: dict[str, tuple[Future[tuple[int, float]], int]] = {}
+    jobs: dict[str, tuple[Future[tuple[int, float]], int, str, Path]] = {}
     target = open_target(path)
     try:
-        with ThreadPoolExecutor(max(workers, 1), thread_name_prefix="stage") as stagers:
+        with ThreadPoolExecutor(
+            max(workers, 1), thread_name_prefix="stage", initializer=background_thread
+        ) as stagers:
             w = _Writing(con, target, staging_dir, stagers, max(workers, 1), parquet, reporter)
+            w.cap = cap
             for i, mart in enumerate(marts):
                 part_dir = staging_dir / mart.name
                 part_dir.mkdir(parents=True, exist_ok=True)
                 scan, n_staged, copy_s, stats = _write_mart(w, source, mart, part_dir, overlap)
                 n_loaded = stats.rows
                 if isinstance(n_staged, Future):
-                    jobs[mart.name] = (n_staged, n_loaded)
+                    jobs[mart.name] = (
+                        n_staged,
+                        n_loaded,
+                        scan.whole,
+                        part_dir / "part-00000.parquet",
+                    )
                 if scan.expected_rows is not None and n_loaded != scan.expected_rows:
                     raise ExportError(
                         f"mart {mart.name}: source reports {scan.expected_rows} rows,"
@@ -561,15 +631,20 @@ def build_file(
                     sort_s=f"{copy_s:.2f}",
                     stage_s=f"{stats.stage_s:.2f}",
                     sqlite_s=f"{stats.append_s:.2f}",
+                    stage_cpu_s=f"{stats.stage_cpu_s:.2f}",
+                    sqlite_cpu_s=f"{stats.append_cpu_s:.2f}",
                 )
                 if i == 0:
                     killpoints.reached("after_first_table")
         through = data_through_mart(marts)
+        con.execute(f"SET memory_limit = '{cap}B'")
         data_through = (
             source.max_value(con, through, "week_start")
             if through and counts[through.name]
             else None
         )
+        # The queued Parquet copies stream on under the streaming cap.
+        _try_cap(con, min(cap, STREAM_MEMORY_LIMIT_BYTES))
     except duckdb.Error as exc:
         raise ExportError(f"writing {path.name} failed: {exc}") from None
     finally:
@@ -580,24 +655,128 @@ def build_file(
             parquet.submit(source.close, con)
         else:
             source.close(con)
-    return BuiltFile(path, counts, staged, data_through, jobs)
+    return BuiltFile(path, counts, staged, data_through, jobs, cap)
+
+
+#: Read connections checking tables at once (the machine has two cores).
+CHECK_WORKERS = 2
+
+#: Offset of SQLite's lock byte: the page holding it is never used.
+_PENDING_BYTE = 1 << 30
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+
+
+def _check_one(path: Path, table: str) -> list[str]:
+    """``PRAGMA integrity_check(table)`` on a connection of its own: its problems, or []."""
+    try:
+        con = _read_only(path)
+        try:
+            rows = [str(r[0]) for r in con.execute(f"PRAGMA integrity_check({quote(table)})")]
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        return [f"{table}: {exc}"]
+    return [] if rows == ["ok"] else rows
+
+
+def _page_owners(con: sqlite3.Connection) -> tuple[list[str], dict[str, int]] | None:
+    """Whether every page of the file belongs to exactly one b-tree, and pages per table.
+
+    Returns:
+        ``(problems, pages by table)``: problems is [] when ``dbstat`` lists
+        every page of the file once and no page twice; or None when this
+        cannot be decided here (no ``dbstat`` in this SQLite, free pages, or
+        auto-vacuum pointer maps): the caller then runs the whole-file check.
+    """
+    try:
+        page_size, page_count, free, auto_vacuum = (
+            int(con.execute(f"PRAGMA {p}").fetchone()[0])
+            for p in ("page_size", "page_count", "freelist_count", "auto_vacuum")
+        )
+        if free or auto_vacuum:
+            return None
+        owner = dict(con.execute("SELECT name, tbl_name FROM sqlite_schema").fetchall())
+        trees = con.execute("SELECT name, pageno FROM dbstat").fetchall()
+    except sqlite3.OperationalError as exc:
+        if "dbstat" in str(exc):
+            return None
+        return [f"reading the b-trees failed: {exc}"], {}
+    except sqlite3.DatabaseError as exc:
+        return [f"reading the b-trees failed: {exc}"], {}
+    sizes: dict[str, int] = {}
+    for tree, _ in trees:
+        table = str(owner.get(tree, tree))
+        sizes[table] = sizes.get(table, 0) + 1
+    distinct = len({int(page) for _, page in trees})
+    # SQLite never uses the page holding byte 2**30 of the file (the lock byte).
+    expected = page_count - (1 if page_count * page_size > _PENDING_BYTE else 0)
+    problems = []
+    if distinct != len(trees):
+        problems.append(f"{len(trees) - distinct} page(s) in more than one b-tree")
+    if distinct != expected:
+        problems.append(f"{distinct} pages in b-trees, {expected} in the file")
+    return problems, sizes
+
+
+def integrity_problems(path: Path, workers: int = CHECK_WORKERS) -> list[str]:
+    """What ``PRAGMA integrity_check`` finds wrong with the file ([] when it says ``ok``).
+
+    The whole-file check is single-threaded and was most of a validation, so
+    the same checks are split: ``integrity_check(table)`` of every table
+    (including ``sqlite_schema``, which also checks the freelist) runs on
+    ``workers`` read connections at once, largest tables first. Per table it
+    does everything the whole-file check does for that table (b-tree pages,
+    record headers, NOT NULL and STRICT types, primary-key order of
+    ``WITHOUT ROWID`` tables, index entries and their counts) except the one
+    cross-table check: that every page belongs to exactly one b-tree. That
+    one is answered from ``dbstat`` (every page listed once, none missing),
+    and when it cannot be (no ``dbstat``, free pages, pointer maps) the
+    whole-file check runs instead. ``quick_check`` would not do: it skips
+    the primary-key order of ``WITHOUT ROWID`` tables (every mart table) and
+    the index checks.
+    """
+    con = _read_only(path)
+    try:
+        accounted = _page_owners(con) if workers > 1 else None
+        if accounted is None:
+            try:
+                rows = [str(r[0]) for r in con.execute("PRAGMA integrity_check")]
+            except sqlite3.DatabaseError as exc:
+                return [str(exc)]
+            return [] if rows == ["ok"] else rows
+        problems, sizes = accounted
+        if problems:
+            return problems
+        tables = [
+            str(r[0]) for r in con.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
+        ]
+    finally:
+        con.close()
+    order = sorted(["sqlite_schema", *tables], key=lambda t: -sizes.get(t, 0))
+    with ThreadPoolExecutor(workers, thread_name_prefix="check") as pool:
+        found = list(pool.map(lambda t: _check_one(path, t), order))
+    return [p for problems in found for p in problems]
 
 
 def validate_file(path: Path, marts: list[MartSpec], counts: dict[str, int], build_id: str) -> None:
     """Check a finished file before it may become current.
 
-    ``PRAGMA integrity_check``, ``user_version``, journal mode, a complete
-    ``_meta`` naming this build, and every table's row count equal to the
-    source's (counted again by SQLite itself).
+    ``PRAGMA integrity_check`` (split over tables: :func:`integrity_problems`),
+    ``user_version``, journal mode, a complete ``_meta`` naming this build,
+    and every table's row count equal to the source's (counted again by
+    SQLite itself).
 
     Raises:
         ExportError: on the first check that fails.
     """
+    problems = integrity_problems(path)
+    if problems:
+        raise ExportError(f"{path.name}: integrity_check failed: {problems[:5]}")
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        result = [r[0] for r in con.execute("PRAGMA integrity_check").fetchall()]
-        if result != ["ok"]:
-            raise ExportError(f"{path.name}: integrity_check failed: {result[:5]}")
         version = con.execute("PRAGMA user_version").fetchone()
         if not version or version[0] != SCHEMA_VERSION:
             raise ExportError(f"{path.name}: user_version {version} != {SCHEMA_VERSION}")

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from exports.killpoints import ENV_VAR, POINTS
 from tests.fixtures.export import META_KEYS, Published, exporter_args, run_exporter
-from tests.fixtures.warehouse import MARTS, Warehouse
+from tests.fixtures.warehouse import MARTS, REPO_ROOT, Warehouse
 
 MART_TABLES_SQL = "SELECT table_name FROM _tables ORDER BY table_name"
 
@@ -265,6 +268,37 @@ def test_a_mart_that_does_not_sort_in_the_memory_cap_is_retried_with_a_larger_ca
     )
     assert done.returncode == 0, done.stderr
     assert "memory_limit_raised" in done.stderr
+    assert check_current(db) == published_export.build_id
+    fresh, reference = table_contents(db), table_contents(published_export.release)
+    assert fresh.keys() == reference.keys()
+    for table in reference:
+        assert fresh[table] == reference[table], table
+
+
+def test_a_presorted_mart_that_does_not_stream_in_the_small_cap_is_loaded_again(
+    warehouse: Warehouse, published_export: Published, tmp_path: Path
+) -> None:
+    # The streaming cap is shrunk below what a load needs (in the exporter's own
+    # process): every presorted mart fails under it and is loaded again, whole.
+    db = tmp_path / "pypi_trends.sqlite"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYPI_TRENDS_", "DBT_"))}
+    code = (
+        "import sys; import exports.writer as w; w.STREAM_MEMORY_LIMIT_BYTES = 1 << 16;"
+        " from exports.cli import main; raise SystemExit(main(sys.argv[1:]))"
+    )
+    args = exporter_args(warehouse, db, "--build-id", published_export.build_id)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=REPO_ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "stream_cap_exceeded" in done.stderr
+    assert "path=presorted" in done.stderr
     assert check_current(db) == published_export.build_id
     fresh, reference = table_contents(db), table_contents(published_export.release)
     assert fresh.keys() == reference.keys()
