@@ -202,13 +202,19 @@ def same_rows(warehouse: Path, peer_db: Path) -> tuple[int, int]:
 
 
 def table_rows(warehouse: Path, weeks: tuple[str, str] | None = None) -> dict[str, int]:
-    """Rows per table (only those of the given weeks when set; packages has no week)."""
+    """Rows per table (only those of the given weeks when set, for tables with weeks)."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         names = [r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()]
+        weekly = {
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_columns() where column_name = 'week_start'"
+            ).fetchall()
+        }
         counts: dict[str, int] = {}
         for name in sorted(names):
             where = ""
-            if weeks and name != "packages":
+            if weeks and name in weekly:
                 where = f" where week_start between date '{weeks[0]}' and date '{weeks[1]}'"
             row = con.execute(f"select count(*) from {name}{where}").fetchone()
             counts[name] = int(row[0]) if row else 0

@@ -44,11 +44,13 @@ def main() -> None:
         str(r[0]) for r in con.execute("SELECT week_start FROM pypi_downloads_weekly ORDER BY 1")
     ]
     per_week: dict[str, dict[str, int]] = {}
+    # The week a row first appears in; the hand-kept log events are no weekly data.
+    first_week = {"packages": "first_download_week", "package_releases": "first_upload_week"}
     for name in TABLES:
-        if name == "packages":
-            sql = "SELECT first_download_week, count(*) FROM packages GROUP BY 1"
-        else:
-            sql = f'SELECT week_start, count(*) FROM "{name}" GROUP BY 1'
+        if name == "data_events":
+            continue
+        week = first_week.get(name, "week_start")
+        sql = f'SELECT {week}, count(*) FROM "{name}" GROUP BY 1'
         per_week[name] = {str(w): int(n) for w, n in con.execute(sql)}
     cumulative = {
         name: dict(zip(weeks, itertools.accumulate(counts.get(w, 0) for w in weeks), strict=True))
