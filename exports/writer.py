@@ -16,9 +16,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -87,6 +89,8 @@ class BuiltFile:
     )
     #: The configured DuckDB memory cap in bytes (a copy done again gets all of it).
     memory_limit: int = 0
+    #: Releases the source once every copy is done (a copy done again reads it).
+    close_source: Callable[[], None] | None = None
 
     def wait_parquet(self, con: duckdb.DuckDBPyConnection) -> dict[str, float]:
         """Wait for the queued Parquet copies and check their row counts.
@@ -101,17 +105,24 @@ class BuiltFile:
             ExportError: when a copy failed or wrote another number of rows.
         """
         seconds: dict[str, float] = {}
-        for name, (job, loaded, sql, dest) in self.parquet_jobs.items():
-            try:
-                rows, seconds[name] = job.result()
-                if rows < 0:
-                    if self.memory_limit:
-                        con.execute(f"SET memory_limit = '{self.memory_limit}B'")
-                    rows, seconds[name] = _copy_part(con, sql, dest)
-            except duckdb.Error as exc:
-                raise ExportError(f"mart {name}: writing Parquet failed: {exc}") from None
-            if rows != loaded:
-                raise ExportError(f"mart {name}: {rows} rows in Parquet but {loaded} loaded")
+        try:
+            for name, (job, loaded, sql, dest) in self.parquet_jobs.items():
+                try:
+                    rows, seconds[name] = job.result()
+                    if rows < 0:
+                        if self.memory_limit:
+                            con.execute(f"SET memory_limit = '{self.memory_limit}B'")
+                        rows, seconds[name] = _copy_part(con, sql, dest)
+                except duckdb.Error as exc:
+                    raise ExportError(f"mart {name}: writing Parquet failed: {exc}") from None
+                if rows != loaded:
+                    raise ExportError(f"mart {name}: {rows} rows in Parquet but {loaded} loaded")
+        finally:
+            if self.close_source is not None:
+                # Every job has ended (or failed) by now: nothing reads the source.
+                for job, *_ in self.parquet_jobs.values():
+                    wait([job])
+                self.close_source()
         return seconds
 
 
@@ -649,13 +660,12 @@ def build_file(
         raise ExportError(f"writing {path.name} failed: {exc}") from None
     finally:
         target.close()
-        if jobs:
-            # Queued Parquet copies still read the source: close it after them
-            # (the Parquet thread runs its jobs in order).
-            parquet.submit(source.close, con)
-        else:
+        if not jobs:
             source.close(con)
-    return BuiltFile(path, counts, staged, data_through, jobs, cap)
+    # Queued Parquet copies, and any copy done again, still read the source:
+    # BuiltFile.wait_parquet closes it after them.
+    close_source = partial(source.close, con) if jobs else None
+    return BuiltFile(path, counts, staged, data_through, jobs, cap, close_source)
 
 
 #: Read connections checking tables at once (the machine has two cores).

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from exports.killpoints import ENV_VAR, POINTS
@@ -304,3 +305,43 @@ def test_a_presorted_mart_that_does_not_stream_in_the_small_cap_is_loaded_again(
     assert fresh.keys() == reference.keys()
     for table in reference:
         assert fresh[table] == reference[table], table
+
+
+def test_a_parquet_copy_that_ran_out_of_memory_beside_the_loads_is_done_again(
+    warehouse: Warehouse, published_export: Published, tmp_path: Path
+) -> None:
+    # Every queued Parquet copy reports "out of memory" (as one does when it
+    # runs beside a load under the streaming cap): wait_parquet must copy each
+    # again while the warehouse is still attached, and publish.
+    db = tmp_path / "pypi_trends.sqlite"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYPI_TRENDS_", "DBT_"))}
+    code = (
+        "import sys; import exports.writer as w\n"
+        "def out_of_memory(cur, sql, dest, reporter):\n"
+        "    cur.close()\n"
+        "    return -1, 0.0\n"
+        "w._copy_whole = out_of_memory\n"
+        # The tiny marts are queued too (they are copied at once otherwise).
+        "w.SYNC_COPY_ROWS = 0\n"
+        "from exports.cli import main; raise SystemExit(main(sys.argv[1:]))"
+    )
+    args = exporter_args(warehouse, db, "--build-id", published_export.build_id)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=REPO_ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert check_current(db) == published_export.build_id
+    lite = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    counts = dict(lite.execute("SELECT table_name, row_count FROM _tables").fetchall())
+    lite.close()
+    duck = duckdb.connect()
+    for table, expected in counts.items():
+        files = str(db.parent / "parquet" / table / "*.parquet")
+        got = duck.execute("SELECT count(*) FROM read_parquet(?)", [files]).fetchone()
+        assert got is not None and got[0] == expected, table
