@@ -96,10 +96,6 @@ def _versions() -> tuple[str, ...]:
     return tuple(out[:240])
 
 
-def _release_lines() -> tuple[str, ...]:
-    return tuple(dict.fromkeys(v.rsplit(".", 1)[0] for v in _versions()))
-
-
 DIMENSIONS = (
     Dimension(
         "package_python_versions_weekly",
@@ -171,7 +167,6 @@ DIMENSIONS = (
         "file_type",
         ("bdist_wheel", "sdist", "unknown", "bdist_egg", "bdist_wininst"),
     ),
-    Dimension("package_version_lines_weekly", "release_line", _release_lines()),
 )
 #: Share of a package's releases first uploaded inside the 104 weeks (the
 #: package_releases mart keeps only those): PyPI gets about a third of its
@@ -346,6 +341,9 @@ def simulate(scale: int, out: Path, target_dir: Path, min_downloads: int = 0) ->
     n_pkg = len(frame["pkg_id"])
     for dim in DIMENSIONS:
         _write_dimension(con, marts[dim.mart], dim, week, n_pkg, min_downloads)
+    _write_release_lines(
+        con, marts["package_version_lines_weekly"], marts["package_versions_weekly"]
+    )
     rows = {
         name: int(con.execute(f'SELECT count(*) FROM main."{m.alias}"').fetchone()[0])  # type: ignore[index]
         for name, m in sorted(marts.items())
@@ -394,6 +392,27 @@ def _write_packages(con: duckdb.DuckDBPyConnection, mart: MartSpec, week: str) -
                     ELSE (coalesce(last4, 0) - prev4) / prev4::DOUBLE END,
                row_number() OVER (ORDER BY coalesce(last_week, 0) DESC, package_name)::INTEGER
         FROM agg ORDER BY pkg_id"""
+    )
+
+
+def _write_release_lines(
+    con: duckdb.DuckDBPyConnection, mart: MartSpec, versions: MartSpec
+) -> None:
+    """Release lines (major.minor) summed from the simulated version rows.
+
+    Each version belongs to one line, so a package-week has at most as many
+    lines as versions, as in the real data; the versions' `other` stays `other`.
+    """
+    _create(con, mart)
+    con.execute(
+        f"""INSERT INTO main."{mart.alias}"
+        SELECT package_name, week_start, line, sum(downloads), sum(downloads_ci),
+               sum(downloads_mirror), sum(downloads_metadata)
+        FROM (SELECT *, CASE WHEN version = 'other' THEN 'other'
+                             ELSE regexp_replace(version, '[.][^.]*$', '') END AS line
+              FROM main."{versions.alias}")
+        GROUP BY package_name, week_start, line
+        ORDER BY package_name, week_start, line"""
     )
 
 
