@@ -94,12 +94,12 @@ bench-docs: $(VENV_STAMP) ## Render docs/benchmarks.md from data/bench/*.json ag
 		$(PY) bench/scale_bench.py --render-only; fi
 	$(PY) bench/render.py
 
-# Not part of `make bench`: simulating and exporting 1/100, 1/30 and 1/10 of
-# PyPI with the design's breakdown threshold, then 1/100 without one (what the
-# threshold saves), takes about 20 minutes on a quiet 2-core machine and ~4 GB
-# of disk under data/bench/scale/.
+# Not part of `make bench`: simulating and exporting 1/100, 1/30, 1/10 and 1/3
+# of PyPI with the design's breakdown threshold, then 1/100 without one (what
+# the threshold saves), takes about 10 minutes on a quiet 2-core machine and
+# ~15 GB of disk under data/bench/scale/.
 .PHONY: bench-scale
-bench-scale: $(VENV_STAMP) ## Simulate PyPI at 1/100, 1/30, 1/10; export, measure, extrapolate; BigQuery bill (data/bench/scale.json), then render docs/benchmarks.md
+bench-scale: $(VENV_STAMP) ## Simulate PyPI at 1/100, 1/30, 1/10, 1/3; export, measure, extrapolate; BigQuery bill (data/bench/scale.json), then render docs/benchmarks.md
 	@sync
 	$(PY) bench/scale_bench.py $(BENCH_SCALE_ARGS)
 	@sync
