@@ -179,6 +179,18 @@ def build(raws: list[dict[str, Any]], macro: Path = BREAKDOWN_MACRO) -> dict[str
             f"{prod_run['export']['load_avg_before'][0]} before",
         ),
         figure(
+            f"whole-file export rate, slowest measured scale, threshold {_label(shown)}",
+            min(r["export"]["rows_per_s"] for r in by_t[shown]["runs"]),
+            "rows/s",
+            NO_PEER,
+            goal=(">=", 1_000_000),
+            detail=", ".join(
+                f"{r['scale']} {r['export']['rows_per_s']:,}" for r in by_t[shown]["runs"]
+            )
+            + " rows/s (wall, `python -m exports export` end to end)",
+            headline=True,
+        ),
+        figure(
             "export peak RSS, highest of every measured scale and threshold",
             round(worst_rss[1]["export"]["peak_rss_bytes"] / MB, 1),
             "MB",
