@@ -276,19 +276,14 @@ def test_a_mart_that_does_not_sort_in_the_memory_cap_is_retried_with_a_larger_ca
         assert fresh[table] == reference[table], table
 
 
-def test_a_presorted_mart_that_does_not_stream_in_the_small_cap_is_loaded_again(
-    warehouse: Warehouse, published_export: Published, tmp_path: Path
-) -> None:
-    # The streaming cap is shrunk below what a load needs (in the exporter's own
-    # process): every presorted mart fails under it and is loaded again, whole.
-    db = tmp_path / "pypi_trends.sqlite"
+def run_patched_exporter(patch: str, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """The exporter in a child whose ``exports.writer`` (``w``) ``patch`` changed first."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYPI_TRENDS_", "DBT_"))}
     code = (
-        "import sys; import exports.writer as w; w.STREAM_MEMORY_LIMIT_BYTES = 1 << 16;"
-        " from exports.cli import main; raise SystemExit(main(sys.argv[1:]))"
+        f"import sys; import exports.writer as w\n{patch}\n"
+        "from exports.cli import main; raise SystemExit(main(sys.argv[1:]))"
     )
-    args = exporter_args(warehouse, db, "--build-id", published_export.build_id)
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", code, *args],
         cwd=REPO_ROOT,
         env=clean,
@@ -297,6 +292,16 @@ def test_a_presorted_mart_that_does_not_stream_in_the_small_cap_is_loaded_again(
         timeout=180,
         check=False,
     )
+
+
+def test_a_presorted_mart_that_does_not_stream_in_the_small_cap_is_loaded_again(
+    warehouse: Warehouse, published_export: Published, tmp_path: Path
+) -> None:
+    # The streaming cap is shrunk below what a load needs (in the exporter's own
+    # process): every presorted mart fails under it and is loaded again, whole.
+    db = tmp_path / "pypi_trends.sqlite"
+    args = exporter_args(warehouse, db, "--build-id", published_export.build_id)
+    done = run_patched_exporter("w.STREAM_MEMORY_LIMIT_BYTES = 1 << 16", args)
     assert done.returncode == 0, done.stderr
     assert "stream_cap_exceeded" in done.stderr
     assert "path=presorted" in done.stderr
@@ -314,27 +319,16 @@ def test_a_parquet_copy_that_ran_out_of_memory_beside_the_loads_is_done_again(
     # runs beside a load under the streaming cap): wait_parquet must copy each
     # again while the warehouse is still attached, and publish.
     db = tmp_path / "pypi_trends.sqlite"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYPI_TRENDS_", "DBT_"))}
-    code = (
-        "import sys; import exports.writer as w\n"
+    patch = (
         "def out_of_memory(cur, sql, dest, reporter):\n"
         "    cur.close()\n"
         "    return -1, 0.0\n"
         "w._copy_whole = out_of_memory\n"
         # The tiny marts are queued too (they are copied at once otherwise).
-        "w.SYNC_COPY_ROWS = 0\n"
-        "from exports.cli import main; raise SystemExit(main(sys.argv[1:]))"
+        "w.SYNC_COPY_ROWS = 0"
     )
     args = exporter_args(warehouse, db, "--build-id", published_export.build_id)
-    done = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=REPO_ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    done = run_patched_exporter(patch, args)
     assert done.returncode == 0, done.stderr
     assert check_current(db) == published_export.build_id
     lite = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
