@@ -96,8 +96,8 @@ bench-docs: $(VENV_STAMP) ## Render docs/benchmarks.md from data/bench/*.json ag
 
 # Not part of `make bench`: simulating and exporting 1/100, 1/30, 1/10 and 1/3
 # of PyPI with the design's breakdown threshold, then 1/100 without one (what
-# the threshold saves), takes about 10 minutes on a quiet 2-core machine and
-# ~15 GB of disk under data/bench/scale/.
+# the threshold saves), takes about 6 minutes on a quiet 2-core machine and
+# ~10 GB of disk under data/bench/scale/.
 .PHONY: bench-scale
 bench-scale: $(VENV_STAMP) ## Simulate PyPI at 1/100, 1/30, 1/10, 1/3; export, measure, extrapolate; BigQuery bill (data/bench/scale.json), then render docs/benchmarks.md
 	@sync
