@@ -169,8 +169,8 @@ DIMENSIONS = (
     ),
 )
 #: Share of a package's releases first uploaded inside the 104 weeks (the
-#: package_releases mart keeps only those): PyPI gets about a third of its
-#: releases in any two years.
+#: package_releases mart keeps only those); an assumption: about a third of a
+#: package's releases are from the last two years.
 RELEASES_IN_WINDOW = 0.35
 #: The hand-kept log events, exported as they are.
 EVENTS_SEED = ROOT / "dbt" / "seeds" / "pypi_log_events.csv"

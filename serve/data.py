@@ -176,30 +176,14 @@ def _span(window: Window) -> dict[str, Any]:
     }
 
 
-_DISPLAY_SQL = f"SELECT package_name, display_name FROM {PACKAGES.name} "
-
-
 async def display_names(reader: Reader, names: Sequence[str]) -> dict[str, str]:
-    """The display names of ``names``, all of which must exist.
-
-    Raises:
-        ApiProblem: 404 with close matches when one is not in the file.
-    """
-    rows = await reader.fetch(
-        _DISPLAY_SQL + f"WHERE package_name IN ({_marks(names)}) LIMIT ?",
-        (*names, len(names) + 1),
-        max_rows=len(names),
-        inline=True,
-    )
-    display: dict[str, str] = dict(rows)
-    if len(display) < len(names):
-        raise await unknown_packages(reader, [n for n in names if n not in display])
-    return display
+    """The display names of ``names``, all of which must exist (404 as ``known_packages``)."""
+    return {name: p.display_name for name, p in (await known_packages(reader, names)).items()}
 
 
 def _weekly_sql(table: str, select: str, count: int) -> str:
     """Rows of a weekly table for ``count`` packages over a week range (parameters: see callers)."""
-    where = "package_name = ?" if count == 1 else f"package_name IN ({','.join('?' * count)})"
+    where = "package_name = ?" if count == 1 else f"package_name IN ({_marks(range(count))})"
     return (
         f"SELECT {select}{excluded_downloads(table)} FROM {table} "
         f"WHERE {where} AND week_start BETWEEN ? AND ? LIMIT ?"
@@ -245,7 +229,7 @@ def _package_weeks_sql(count: int) -> str:
         f"SELECT p.package_name, p.display_name, "
         f"(SELECT json_group_object(t.week_start, {excluded_downloads('t')}) FROM {t} AS t "
         "WHERE t.package_name = p.package_name AND t.week_start BETWEEN ? AND ?) "
-        f"FROM {PACKAGES.name} AS p WHERE p.package_name IN ({','.join('?' * count)}) LIMIT ?"
+        f"FROM {PACKAGES.name} AS p WHERE p.package_name IN ({_marks(range(count))}) LIMIT ?"
     )
 
 
