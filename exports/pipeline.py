@@ -31,6 +31,7 @@ from exports.publish import (
     clean_leftovers,
     current_release,
     export_lock,
+    fsync_path,
     prune_releases,
     publish_parquet,
     publish_release,
@@ -188,8 +189,13 @@ def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
                 data_through = finish_file(temp, marts, built.row_counts, info, built.data_through)
                 t1 = time.perf_counter()
                 killpoints.reached("after_temp_written")
-                validate_file(temp, marts, built.row_counts, build_id)
-                _guard_shrink(opts, temp, reporter)
+                # The file's pages go to disk while validation reads them: the
+                # fsync of the publication then has little left to write.
+                with ThreadPoolExecutor(1, thread_name_prefix="fsync") as flush:
+                    flushed = flush.submit(fsync_path, temp)
+                    validate_file(temp, marts, built.row_counts, build_id)
+                    _guard_shrink(opts, temp, reporter)
+                    flushed.result()
                 t2 = time.perf_counter()
                 parquet_s = built.wait_parquet(con)
             # DuckDB's buffers are not needed any more.
@@ -242,7 +248,7 @@ def _provenance(
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="pypi-trends-provenance-") as tmp:
-        con = duck.connect(opts.memory_limit, Path(tmp), opts.threads)
+        con = duck.connect(opts.memory_limit, Path(tmp), opts.threads, sqlite=False)
         try:
             opts.source.open(con)
             try:
