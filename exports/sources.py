@@ -106,6 +106,12 @@ class Source(Protocol):
     ) -> list[ProvenanceEvent] | None:
         """The dbt provenance log beside ``mart`` (None: the warehouse has none)."""
 
+    def release(self, con: duckdb.DuckDBPyConnection, mart: MartSpec) -> None:
+        """The writer is done reading ``mart``: free what :meth:`scan` holds for it.
+
+        ``con`` may be another cursor of the connection :meth:`scan` was given.
+        """
+
     def close(self, con: duckdb.DuckDBPyConnection) -> None:
         """Release what :meth:`open` and :meth:`scan` acquired."""
 
@@ -187,6 +193,9 @@ class DuckDBSource:
     min_week_rows: int = MIN_WEEK_ROWS
     #: Use the mart's stored order when a streaming check proves it is the key order.
     trust_order: bool = True
+    #: The warehouse attached once more per mart being read: mart -> alias (see :meth:`scan`).
+    _marts: dict[str, str] = field(default_factory=dict)
+    _attached: int = 0
 
     def open(self, con: duckdb.DuckDBPyConnection) -> None:
         """Attach the warehouse read-only.
@@ -204,15 +213,34 @@ class DuckDBSource:
             raise ExportError(f"cannot open warehouse {self.path}: {exc}") from None
 
     def relation_name(self, mart: MartSpec) -> str:
-        """Fully qualified name of the mart inside the attached warehouse."""
-        return f"{self.alias}.{quote(mart.schema or 'main')}.{quote(mart.alias)}"
+        """Fully qualified name of the mart inside the attached warehouse.
+
+        While the mart is being read, that is inside its own attachment.
+        """
+        alias = self._marts.get(mart.name, self.alias)
+        return f"{alias}.{quote(mart.schema or 'main')}.{quote(mart.alias)}"
 
     def scan(self, con: duckdb.DuckDBPyConnection, mart: MartSpec) -> Scan:
         """Return the ordered scan of the mart and its row count.
 
+        The mart is read through an attachment of its own, which
+        :meth:`release` detaches. DuckDB keeps a table's storage metadata (its
+        row groups and column segments) from its first scan until the
+        database holding it is detached: through one attachment, every mart
+        read so far would keep it to the end of the export, a share of the
+        peak memory that grows with the file.
+
         Raises:
             ExportError: when the mart is missing or lacks a contract column.
         """
+        if mart.name not in self._marts:
+            self._attached += 1
+            alias = f"{self.alias}_{self._attached}"
+            try:
+                con.execute(f"ATTACH '{self.path}' AS {alias} (READ_ONLY)")
+            except duckdb.Error as exc:
+                raise ExportError(f"cannot open warehouse {self.path}: {exc}") from None
+            self._marts[mart.name] = alias
         rel = self.relation_name(mart)
         try:
             row = con.execute(f"SELECT count(*) FROM {rel}").fetchone()
@@ -458,8 +486,16 @@ class DuckDBSource:
             raise ExportError(f"cannot read {table} in {self.path}: {exc}") from None
         return [tuple(str(v) for v in row) for row in rows]  # type: ignore[misc]
 
+    def release(self, con: duckdb.DuckDBPyConnection, mart: MartSpec) -> None:
+        """Detach the mart's own attachment (its metadata and cached blocks go with it)."""
+        alias = self._marts.pop(mart.name, None)
+        if alias is not None:
+            con.execute(f"DETACH {alias}")
+
     def close(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Detach the warehouse."""
+        """Detach the warehouse, and what a failed export left attached for its marts."""
+        while self._marts:
+            con.execute(f"DETACH {self._marts.popitem()[1]}")
         con.execute(f"DETACH {self.alias}")
 
 
@@ -518,6 +554,10 @@ class ArrowSource:
     def open(self, con: duckdb.DuckDBPyConnection) -> None:
         """Nothing to attach: streams are registered per mart."""
 
+    @staticmethod
+    def _view(mart: MartSpec) -> str:
+        return f"arrow_src_{mart.name}"
+
     def scan(self, con: duckdb.DuckDBPyConnection, mart: MartSpec) -> Scan:
         """Register the mart's batch stream as a DuckDB view and return its scan."""
         import pyarrow as pa
@@ -535,7 +575,7 @@ class ArrowSource:
                     ) from None
 
         reader = pa.RecordBatchReader.from_batches(schema, cast(batches))
-        view = f"arrow_src_{mart.name}"
+        view = self._view(mart)
         con.register(view, reader)
         self._views.append(view)
         # The stream is already in grain order (the source query orders it); DuckDB
@@ -551,6 +591,13 @@ class ArrowSource:
     ) -> list[ProvenanceEvent] | None:
         """The log from :attr:`read_provenance` (None without one)."""
         return self.read_provenance(mart) if self.read_provenance else None
+
+    def release(self, con: duckdb.DuckDBPyConnection, mart: MartSpec) -> None:
+        """Unregister the mart's view (its stream has been read to the end)."""
+        view = self._view(mart)
+        if view in self._views:
+            con.unregister(view)
+            self._views.remove(view)
 
     def close(self, con: duckdb.DuckDBPyConnection) -> None:
         """Unregister the views."""

@@ -38,6 +38,7 @@ from exports.loader import (
     release_memory,
 )
 from exports.manifest import MartSpec, data_through_mart
+from exports.publish import fsync_path
 from exports.report import Reporter
 from exports.sources import Scan, Source
 from exports.sqlite_schema import (
@@ -253,9 +254,16 @@ def _copy_part(cur: duckdb.DuckDBPyConnection, sql: str, dest: Path) -> tuple[in
 
 
 def _copy_whole(
-    cur: duckdb.DuckDBPyConnection, sql: str, dest: Path, reporter: Reporter
+    cur: duckdb.DuckDBPyConnection,
+    sql: str,
+    dest: Path,
+    reporter: Reporter,
+    release: Callable[[duckdb.DuckDBPyConnection], None],
 ) -> tuple[int, float]:
     """:func:`_copy_part` on a cursor of its own (it runs on the Parquet thread), then close it.
+
+    ``release`` (on that cursor) tells the source the mart has been read,
+    unless the copy failed: it is done again later.
 
     Returns:
         ``(rows, seconds)``, or ``(-1, 0.0)`` when the copy ran out of memory
@@ -266,6 +274,10 @@ def _copy_whole(
             rows, secs = _copy_part(cur, sql, dest)
         except duckdb.OutOfMemoryException:
             return -1, 0.0
+        release(cur)
+    release_memory()
+    # Flushed here, beside the loads, not at publication on the main thread.
+    fsync_path(dest)
     reporter.advance(rows)
     return rows, secs
 
@@ -335,7 +347,11 @@ def _parquet_chunks(path: Path, rows: int) -> list[str]:
 
 
 def _write_presorted(
-    w: _Writing, mart: MartSpec, scan: Scan, part_dir: Path
+    w: _Writing,
+    mart: MartSpec,
+    scan: Scan,
+    part_dir: Path,
+    release: Callable[[duckdb.DuckDBPyConnection], None],
 ) -> tuple[Future[tuple[int, float]], LoadStats]:
     """Load an already ordered table in parallel rowid chunks; queue its Parquet copy.
 
@@ -370,11 +386,12 @@ def _write_presorted(
         # query beside the next mart's shares (and can exhaust) the cap with it.
         copied: Future[tuple[int, float]] = Future()
         copied.set_result(_copy_part(w.con, scan.whole, dest))
+        release(w.con)
         w.reporter.advance(copied.result()[0])
         return copied, loader.stats
     # The cursor is made here: `con` itself is only ever used from this thread.
     cur = w.con.cursor()
-    job = w.parquet.submit(_copy_whole, cur, scan.whole, dest, w.reporter)
+    job = w.parquet.submit(_copy_whole, cur, scan.whole, dest, w.reporter, release)
     w.copies.append(job)
     return job, loader.stats
 
@@ -510,7 +527,9 @@ def _write_mart(
                     if not streaming:
                         con.execute(f"SET memory_limit = '{limit}B'")
                     try:
-                        job, stats = _write_presorted(w, mart, scan, part_dir)
+                        job, stats = _write_presorted(
+                            w, mart, scan, part_dir, partial(source.release, mart=mart)
+                        )
                         return scan, job, 0.0, stats
                     except OrderBroken:
                         if scan.fallback is None:
@@ -522,6 +541,8 @@ def _write_mart(
                 staged, copy_s, stats = _write_parts(
                     w, mart, scan, part_dir, overlap or scan.week_parts
                 )
+                # The rows came from the sorted Parquet parts: the source is read.
+                source.release(con, mart)
                 return scan, staged, copy_s, stats
             except duckdb.OutOfMemoryException as exc:
                 # The failed attempt may have appended earlier chunks: start over.
@@ -706,12 +727,17 @@ def _check_one(path: Path, table: str) -> list[str]:
 def _page_owners(con: sqlite3.Connection) -> tuple[list[str], dict[str, int]] | None:
     """Whether every page of the file belongs to exactly one b-tree, and pages per table.
 
+    The ``dbstat`` rows are streamed into a one-byte-per-page map: a list of
+    them would grow with the file (hundreds of thousands of rows at full
+    scale) and set the export's peak memory.
+
     Returns:
         ``(problems, pages by table)``: problems is [] when ``dbstat`` lists
         every page of the file once and no page twice; or None when this
         cannot be decided here (no ``dbstat`` in this SQLite, free pages, or
         auto-vacuum pointer maps): the caller then runs the whole-file check.
     """
+    sizes: dict[str, int] = {}
     try:
         page_size, page_count, free, auto_vacuum = (
             int(con.execute(f"PRAGMA {p}").fetchone()[0])
@@ -720,23 +746,32 @@ def _page_owners(con: sqlite3.Connection) -> tuple[list[str], dict[str, int]] | 
         if free or auto_vacuum:
             return None
         owner = dict(con.execute("SELECT name, tbl_name FROM sqlite_schema").fetchall())
-        trees = con.execute("SELECT name, pageno FROM dbstat").fetchall()
+        seen = bytearray(page_count + 1)
+        listed = twice = outside = 0
+        for tree, page in con.execute("SELECT name, pageno FROM dbstat"):
+            listed += 1
+            table = str(owner.get(tree, tree))
+            sizes[table] = sizes.get(table, 0) + 1
+            if not 0 < page <= page_count:
+                outside += 1
+            elif seen[page]:
+                twice += 1
+            else:
+                seen[page] = 1
     except sqlite3.OperationalError as exc:
         if "dbstat" in str(exc):
             return None
         return [f"reading the b-trees failed: {exc}"], {}
     except sqlite3.DatabaseError as exc:
         return [f"reading the b-trees failed: {exc}"], {}
-    sizes: dict[str, int] = {}
-    for tree, _ in trees:
-        table = str(owner.get(tree, tree))
-        sizes[table] = sizes.get(table, 0) + 1
-    distinct = len({int(page) for _, page in trees})
+    distinct = listed - twice - outside
     # SQLite never uses the page holding byte 2**30 of the file (the lock byte).
     expected = page_count - (1 if page_count * page_size > _PENDING_BYTE else 0)
     problems = []
-    if distinct != len(trees):
-        problems.append(f"{len(trees) - distinct} page(s) in more than one b-tree")
+    if twice:
+        problems.append(f"{twice} page(s) in more than one b-tree")
+    if outside:
+        problems.append(f"{outside} page(s) beyond the end of the file")
     if distinct != expected:
         problems.append(f"{distinct} pages in b-trees, {expected} in the file")
     return problems, sizes

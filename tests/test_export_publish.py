@@ -317,10 +317,11 @@ def test_a_parquet_copy_that_ran_out_of_memory_beside_the_loads_is_done_again(
 ) -> None:
     # Every queued Parquet copy reports "out of memory" (as one does when it
     # runs beside a load under the streaming cap): wait_parquet must copy each
-    # again while the warehouse is still attached, and publish.
+    # again while the warehouse (and the mart's own attachment) is still attached,
+    # and publish.
     db = tmp_path / "pypi_trends.sqlite"
     patch = (
-        "def out_of_memory(cur, sql, dest, reporter):\n"
+        "def out_of_memory(cur, sql, dest, reporter, release):\n"
         "    cur.close()\n"
         "    return -1, 0.0\n"
         "w._copy_whole = out_of_memory\n"

@@ -220,3 +220,42 @@ def test_sorted_parts_are_balanced_and_split_in_two_when_a_sort_does_not_fit(
     finally:
         source.close(con)
         con.close()
+
+
+def test_each_mart_is_read_through_its_own_attachment_until_released(tmp_path: Path) -> None:
+    # DuckDB keeps a scanned table's storage metadata until its database is
+    # detached: a mart the writer is done with must not stay attached.
+    path = tmp_path / "wh.duckdb"
+    con = duckdb.connect(str(path))
+    for name in ("a", "b"):
+        con.execute(
+            f"CREATE TABLE {name} AS SELECT 'p' || lpad(i::VARCHAR, 3, '0') AS k, i AS v"
+            " FROM range(300) t(i) ORDER BY k"
+        )
+    con.close()
+    marts = [mart_spec(n, {"k": "varchar", "v": "bigint"}, ("k",), database="wh") for n in "ab"]
+    source = DuckDBSource(path)
+    con = duckdb.connect()
+
+    def attached() -> list[str]:
+        rows = con.execute("SELECT database_name FROM duckdb_databases() WHERE NOT internal")
+        return sorted(str(r[0]) for r in rows.fetchall() if r[0] != "memory")
+
+    source.open(con)
+    try:
+        first, second = (source.scan(con, m) for m in marts)
+        assert attached() == ["wh", "wh_1", "wh_2"]
+        assert "wh_1." in first.whole and "wh_2." in second.whole
+        # Released from another cursor (the Parquet thread's, in the writer).
+        with con.cursor() as cur:
+            source.release(cur, marts[0])
+        assert attached() == ["wh", "wh_2"]
+        assert con.execute(f"SELECT count(*) FROM {second.whole}").fetchone() == (300,)
+        # Read again, a mart gets a fresh attachment; close() detaches what is left.
+        again = source.scan(con, marts[0])
+        assert con.execute(f"SELECT count(*) FROM {again.whole}").fetchone() == (300,)
+        assert attached() == ["wh", "wh_2", "wh_3"]
+    finally:
+        source.close(con)
+    assert attached() == []
+    con.close()
