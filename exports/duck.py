@@ -33,27 +33,27 @@ def sqlite_extension_path() -> Path:
 
 
 def connect(
-    memory_limit: str, spill_dir: Path, threads: int = 2, sqlite: bool = True
+    memory_limit: str, spill_dir: Path | None, threads: int = 2, sqlite: bool = True
 ) -> duckdb.DuckDBPyConnection:
     """Open an in-memory DuckDB with a memory cap, a spill directory and the sqlite extension.
 
     The cap keeps the peak RSS flat whatever the table size: sorts beyond it
-    spill to ``spill_dir``. ``sqlite=False`` skips the extension (loading it
-    takes most of the time of a connection), for connections that only read
-    the warehouse.
+    spill to ``spill_dir`` (None: the caller sets ``temp_directory`` later).
+    ``sqlite=False`` skips the extension (loading it takes most of the time
+    of a connection), for connections that only read the warehouse.
 
     Raises:
         ExportError: when the extension cannot be loaded.
     """
-    con = duckdb.connect(
-        config={
-            "memory_limit": memory_limit,
-            "temp_directory": str(spill_dir),
-            "threads": threads,
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-        }
-    )
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "memory_limit": memory_limit,
+        "threads": threads,
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+    }
+    if spill_dir is not None:
+        config["temp_directory"] = str(spill_dir)
+    con = duckdb.connect(config=config)
     # Progress is counted in chunks and parts (exports.report); DuckDB's own
     # tracking slows every insert, and must never print a bar.
     con.execute("SET enable_progress_bar = false")

@@ -7,9 +7,12 @@ import hashlib
 import json
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import duckdb
 
 from contract import META_TABLE, Meta
 from exports import duck, killpoints, provenance
@@ -93,6 +96,22 @@ def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
         ExportError: on any failure; the current published file is untouched.
         RefusedError: when the latest dbt run has failures and ``force`` is off.
     """
+    # Loading DuckDB's sqlite extension is the slowest step of the start-up: the
+    # writer's connection is opened on its own thread while the manifest and
+    # the provenance are read.
+    with ThreadPoolExecutor(1, thread_name_prefix="connect") as pool:
+        connecting = pool.submit(duck.connect, opts.memory_limit, None, opts.threads)
+        try:
+            return _run_export(opts, reporter, connecting)
+        finally:
+            with suppress(Exception):
+                connecting.result().close()
+
+
+def _run_export(
+    opts: ExportOptions, reporter: Reporter, connecting: Future[duckdb.DuckDBPyConnection]
+) -> ExportResult:
+    """:func:`run_export`, given the writer's connection being opened."""
     started = time.monotonic()
     manifest = load_manifest(opts.target_dir)
     marts = export_marts(manifest)
@@ -158,7 +177,8 @@ def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
         spill = layout.releases_dir / f".spill.tmp-{temp.name.rsplit('-', 1)[-1]}"
         spill.mkdir(parents=True, exist_ok=True)
         try:
-            con = duck.connect(opts.memory_limit, spill, opts.threads)
+            con = connecting.result()
+            con.execute(f"SET temp_directory = '{spill}'")
         except BaseException:
             shutil.rmtree(spill, ignore_errors=True)
             raise
@@ -333,15 +353,10 @@ def _unchanged(opts: ExportOptions, marts: list[MartSpec], reporter: Reporter) -
     return False
 
 
-def _estimate_rows(source: Source, con: object, marts: list[MartSpec]) -> int:
+def _estimate_rows(source: Source, con: duckdb.DuckDBPyConnection, marts: list[MartSpec]) -> int:
     """Total rows for the progress bar (DuckDB's catalog estimate; other sources report 0)."""
-    from exports.sources import DuckDBSource
-
     if not isinstance(source, DuckDBSource):
         return 0
-    import duckdb
-
-    assert isinstance(con, duckdb.DuckDBPyConnection)
     source.open(con)
     try:
         # The catalog's estimate, not count(*): a table with deleted rows (every
