@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -724,20 +724,23 @@ def _check_one(path: Path, table: str) -> list[str]:
     return [] if rows == ["ok"] else rows
 
 
-def _page_owners(con: sqlite3.Connection) -> tuple[list[str], dict[str, int]] | None:
-    """Whether every page of the file belongs to exactly one b-tree, and pages per table.
+def _page_owners(path: Path) -> list[str] | None:
+    """Whether every page of the file belongs to exactly one b-tree (on a connection of its own).
 
     The ``dbstat`` rows are streamed into a one-byte-per-page map: a list of
     them would grow with the file (hundreds of thousands of rows at full
     scale) and set the export's peak memory.
 
     Returns:
-        ``(problems, pages by table)``: problems is [] when ``dbstat`` lists
-        every page of the file once and no page twice; or None when this
-        cannot be decided here (no ``dbstat`` in this SQLite, free pages, or
-        auto-vacuum pointer maps): the caller then runs the whole-file check.
+        The problems ([] when ``dbstat`` lists every page of the file once and
+        no page twice), or None when this cannot be decided here (no
+        ``dbstat`` in this SQLite, free pages, or auto-vacuum pointer maps):
+        the caller then runs the whole-file check.
     """
-    sizes: dict[str, int] = {}
+    try:
+        con = _read_only(path)
+    except sqlite3.DatabaseError as exc:
+        return [f"reading the b-trees failed: {exc}"]
     try:
         page_size, page_count, free, auto_vacuum = (
             int(con.execute(f"PRAGMA {p}").fetchone()[0])
@@ -745,13 +748,10 @@ def _page_owners(con: sqlite3.Connection) -> tuple[list[str], dict[str, int]] | 
         )
         if free or auto_vacuum:
             return None
-        owner = dict(con.execute("SELECT name, tbl_name FROM sqlite_schema").fetchall())
         seen = bytearray(page_count + 1)
         listed = twice = outside = 0
-        for tree, page in con.execute("SELECT name, pageno FROM dbstat"):
+        for (page,) in con.execute("SELECT pageno FROM dbstat"):
             listed += 1
-            table = str(owner.get(tree, tree))
-            sizes[table] = sizes.get(table, 0) + 1
             if not 0 < page <= page_count:
                 outside += 1
             elif seen[page]:
@@ -761,9 +761,11 @@ def _page_owners(con: sqlite3.Connection) -> tuple[list[str], dict[str, int]] | 
     except sqlite3.OperationalError as exc:
         if "dbstat" in str(exc):
             return None
-        return [f"reading the b-trees failed: {exc}"], {}
+        return [f"reading the b-trees failed: {exc}"]
     except sqlite3.DatabaseError as exc:
-        return [f"reading the b-trees failed: {exc}"], {}
+        return [f"reading the b-trees failed: {exc}"]
+    finally:
+        con.close()
     distinct = listed - twice - outside
     # SQLite never uses the page holding byte 2**30 of the file (the lock byte).
     expected = page_count - (1 if page_count * page_size > _PENDING_BYTE else 0)
@@ -774,47 +776,61 @@ def _page_owners(con: sqlite3.Connection) -> tuple[list[str], dict[str, int]] | 
         problems.append(f"{outside} page(s) beyond the end of the file")
     if distinct != expected:
         problems.append(f"{distinct} pages in b-trees, {expected} in the file")
-    return problems, sizes
+    return problems
 
 
-def integrity_problems(path: Path, workers: int = CHECK_WORKERS) -> list[str]:
+def _whole_file_problems(path: Path) -> list[str]:
+    """``PRAGMA integrity_check`` of the whole file, on one connection."""
+    try:
+        con = _read_only(path)
+        try:
+            rows = [str(r[0]) for r in con.execute("PRAGMA integrity_check")]
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]
+    return [] if rows == ["ok"] else rows
+
+
+def integrity_problems(
+    path: Path, workers: int = CHECK_WORKERS, sizes: Mapping[str, int] | None = None
+) -> list[str]:
     """What ``PRAGMA integrity_check`` finds wrong with the file ([] when it says ``ok``).
 
     The whole-file check is single-threaded and was most of a validation, so
     the same checks are split: ``integrity_check(table)`` of every table
     (including ``sqlite_schema``, which also checks the freelist) runs on
-    ``workers`` read connections at once, largest tables first. Per table it
+    ``workers`` read connections at once, largest tables first (``sizes``:
+    rows by table, when the caller knows them). Per table it
     does everything the whole-file check does for that table (b-tree pages,
     record headers, NOT NULL and STRICT types, primary-key order of
     ``WITHOUT ROWID`` tables, index entries and their counts) except the one
     cross-table check: that every page belongs to exactly one b-tree. That
     one is answered from ``dbstat`` (every page listed once, none missing),
-    and when it cannot be (no ``dbstat``, free pages, pointer maps) the
-    whole-file check runs instead. ``quick_check`` would not do: it skips
-    the primary-key order of ``WITHOUT ROWID`` tables (every mart table) and
-    the index checks.
+    as one more job beside the tables; when it cannot be (no ``dbstat``, free
+    pages, pointer maps) the whole-file check runs instead. ``quick_check``
+    would not do: it skips the primary-key order of ``WITHOUT ROWID`` tables
+    (every mart table) and the index checks.
     """
-    con = _read_only(path)
+    if workers <= 1:
+        return _whole_file_problems(path)
     try:
-        accounted = _page_owners(con) if workers > 1 else None
-        if accounted is None:
-            try:
-                rows = [str(r[0]) for r in con.execute("PRAGMA integrity_check")]
-            except sqlite3.DatabaseError as exc:
-                return [str(exc)]
-            return [] if rows == ["ok"] else rows
-        problems, sizes = accounted
-        if problems:
-            return problems
-        tables = [
-            str(r[0]) for r in con.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
-        ]
-    finally:
-        con.close()
-    order = sorted(["sqlite_schema", *tables], key=lambda t: -sizes.get(t, 0))
+        con = _read_only(path)
+        try:
+            rows = con.execute("SELECT name FROM sqlite_schema WHERE type = 'table'").fetchall()
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]
+    known = sizes or {}
+    order = sorted(["sqlite_schema", *(str(r[0]) for r in rows)], key=lambda t: -known.get(t, 0))
     with ThreadPoolExecutor(workers, thread_name_prefix="check") as pool:
+        pages = pool.submit(_page_owners, path)
         found = list(pool.map(lambda t: _check_one(path, t), order))
-    return [p for problems in found for p in problems]
+        owners = pages.result()
+    if owners is None:
+        return _whole_file_problems(path)
+    return owners + [p for problems in found for p in problems]
 
 
 def validate_file(path: Path, marts: list[MartSpec], counts: dict[str, int], build_id: str) -> None:
@@ -828,7 +844,7 @@ def validate_file(path: Path, marts: list[MartSpec], counts: dict[str, int], bui
     Raises:
         ExportError: on the first check that fails.
     """
-    problems = integrity_problems(path)
+    problems = integrity_problems(path, sizes=counts)
     if problems:
         raise ExportError(f"{path.name}: integrity_check failed: {problems[:5]}")
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
