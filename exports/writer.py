@@ -587,7 +587,7 @@ STREAM_MEMORY_LIMIT_BYTES = 24 << 20
 SYNC_COPY_ROWS = 100_000
 
 #: Seconds the load of a presorted mart waits for its order check to fail fast.
-GATE_GRACE_S = 0.02
+GATE_GRACE_S = 0.005
 
 #: DuckDB cursors staging chunks at once (see :mod:`exports.loader`).
 LOAD_WORKERS = 2
