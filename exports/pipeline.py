@@ -265,18 +265,16 @@ def _provenance(
     opts: ExportOptions, manifest: dict[str, object], marts: list[MartSpec]
 ) -> provenance.Provenance:
     """Read the warehouse's dbt provenance log and check it against the manifest's tests."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="pypi-trends-provenance-") as tmp:
-        con = duck.connect(opts.memory_limit, Path(tmp), opts.threads, sqlite=False)
+    # A few small reads: nothing to spill, no sqlite extension.
+    con = duck.connect(opts.memory_limit, None, opts.threads, sqlite=False)
+    try:
+        opts.source.open(con)
         try:
-            opts.source.open(con)
-            try:
-                events = opts.source.provenance(con, marts[0])
-            finally:
-                opts.source.close(con)
+            events = opts.source.provenance(con, marts[0])
         finally:
-            con.close()
+            opts.source.close(con)
+    finally:
+        con.close()
     return provenance.check(manifest, marts, events)
 
 
