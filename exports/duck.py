@@ -33,14 +33,12 @@ def sqlite_extension_path() -> Path:
 
 
 def connect(
-    memory_limit: str, spill_dir: Path | None, threads: int = 2, sqlite: bool = True
+    memory_limit: str, spill_dir: Path | None, threads: int = 2
 ) -> duckdb.DuckDBPyConnection:
     """Open an in-memory DuckDB with a memory cap, a spill directory and the sqlite extension.
 
     The cap keeps the peak RSS flat whatever the table size: sorts beyond it
     spill to ``spill_dir`` (None: the caller sets ``temp_directory`` later).
-    ``sqlite=False`` skips the extension (loading it takes most of the time
-    of a connection), for connections that only read the warehouse.
 
     Raises:
         ExportError: when the extension cannot be loaded.
@@ -60,8 +58,6 @@ def connect(
     con.execute("SET enable_progress_bar_print = false")
     # Return freed memory to the OS promptly: RSS then follows the buffer cap.
     con.execute("SET allocator_flush_threshold = '8MB'")
-    if not sqlite:
-        return con
     # The wheel ships the file as "sqlite.duckdb_extension" but its entry point is
     # named after "sqlite_scanner"; DuckDB derives the entry point from the file
     # name, so load it through a correctly named symlink.

@@ -97,8 +97,8 @@ def run_export(opts: ExportOptions, reporter: Reporter) -> ExportResult:
         RefusedError: when the latest dbt run has failures and ``force`` is off.
     """
     # Loading DuckDB's sqlite extension is the slowest step of the start-up: the
-    # writer's connection is opened on its own thread while the manifest and
-    # the provenance are read.
+    # writer's connection (which also reads the provenance) is opened on its
+    # own thread while the manifest is read.
     with ThreadPoolExecutor(1, thread_name_prefix="connect") as pool:
         connecting = pool.submit(duck.connect, opts.memory_limit, None, opts.threads)
         try:
@@ -121,7 +121,11 @@ def _run_export(
         reporter.event("forced_despite_failures", failures=len(run.failures))
     # A BigQuery dry run stays offline: it prints the queries, reads nothing.
     offline = opts.dry_run and opts.source.label == "bigquery"
-    origin = provenance.Provenance({}, "", 0) if offline else _provenance(opts, manifest, marts)
+    origin = (
+        provenance.Provenance({}, "", 0)
+        if offline
+        else _provenance(opts, manifest, marts, connecting.result())
+    )
     if origin.problems:
         if not opts.force:
             raise RefusedError(
@@ -262,19 +266,21 @@ def _run_export(
 
 
 def _provenance(
-    opts: ExportOptions, manifest: dict[str, object], marts: list[MartSpec]
+    opts: ExportOptions,
+    manifest: dict[str, object],
+    marts: list[MartSpec],
+    con: duckdb.DuckDBPyConnection,
 ) -> provenance.Provenance:
-    """Read the warehouse's dbt provenance log and check it against the manifest's tests."""
-    # A few small reads: nothing to spill, no sqlite extension.
-    con = duck.connect(opts.memory_limit, None, opts.threads, sqlite=False)
+    """Read the warehouse's dbt provenance log and check it against the manifest's tests.
+
+    ``con`` is the writer's connection: a second DuckDB for these few reads
+    would cost more than the reads.
+    """
+    opts.source.open(con)
     try:
-        opts.source.open(con)
-        try:
-            events = opts.source.provenance(con, marts[0])
-        finally:
-            opts.source.close(con)
+        events = opts.source.provenance(con, marts[0])
     finally:
-        con.close()
+        opts.source.close(con)
     return provenance.check(manifest, marts, events)
 
 
