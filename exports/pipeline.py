@@ -160,7 +160,7 @@ def _run_export(
     )
 
     if opts.dry_run:
-        _dry_run(opts, marts, result, reporter)
+        _dry_run(opts, marts, result, reporter, connecting)
         result.seconds = time.monotonic() - started
         return result
 
@@ -168,7 +168,7 @@ def _run_export(
         killpoints.reached("after_lock")
         for path in clean_leftovers(layout):
             reporter.event("removed_leftover", path=path)
-        if opts.skip_if_unchanged and _unchanged(opts, marts, reporter):
+        if opts.skip_if_unchanged and _unchanged(opts, marts, reporter, connecting.result()):
             result.skipped = True
             result.seconds = time.monotonic() - started
             return result
@@ -321,36 +321,38 @@ def _guard_shrink(opts: ExportOptions, temp: Path, reporter: Reporter) -> None:
         con.close()
 
 
-def _unchanged(opts: ExportOptions, marts: list[MartSpec], reporter: Reporter) -> bool:
-    """True when the current release already holds the source's last complete week."""
+def _unchanged(
+    opts: ExportOptions,
+    marts: list[MartSpec],
+    reporter: Reporter,
+    con: duckdb.DuckDBPyConnection,
+) -> bool:
+    """True when the current release already holds the source's last complete week.
+
+    ``con`` is the writer's connection (one ``max`` needs no other).
+    """
     import sqlite3
-    import tempfile
 
     current = current_release(opts.layout)
     mart = data_through_mart(marts)
     if current is None or mart is None:
         return False
     try:
-        con = sqlite3.connect(f"file:{current}?mode=ro", uri=True)
+        lite = sqlite3.connect(f"file:{current}?mode=ro", uri=True)
         try:
-            row = con.execute(
+            row = lite.execute(
                 f"SELECT value FROM {META_TABLE} WHERE key = ?", (Meta.DATA_THROUGH,)
             ).fetchone()
         finally:
-            con.close()
+            lite.close()
     except sqlite3.Error:
         return False
     published = str(row[0]) if row else None
-    with tempfile.TemporaryDirectory(prefix="pypi-trends-check-") as tmp:
-        duck_con = duck.connect(opts.memory_limit, Path(tmp), opts.threads)
-        try:
-            opts.source.open(duck_con)
-            try:
-                latest = opts.source.max_value(duck_con, mart, "week_start")
-            finally:
-                opts.source.close(duck_con)
-        finally:
-            duck_con.close()
+    opts.source.open(con)
+    try:
+        latest = opts.source.max_value(con, mart, "week_start")
+    finally:
+        opts.source.close(con)
     if latest is not None and latest == published:
         reporter.event("nothing_new", data_through=published, current=current)
         return True
@@ -384,9 +386,13 @@ def _estimate_rows(source: Source, con: duckdb.DuckDBPyConnection, marts: list[M
 
 
 def _dry_run(
-    opts: ExportOptions, marts: list[MartSpec], result: ExportResult, reporter: Reporter
+    opts: ExportOptions,
+    marts: list[MartSpec],
+    result: ExportResult,
+    reporter: Reporter,
+    connecting: Future[duckdb.DuckDBPyConnection],
 ) -> None:
-    """Check the source can be read and report the plan; write nothing."""
+    """Check the source can be read (writer's connection) and report the plan; write nothing."""
     import tempfile
 
     from exports.sources import BigQuerySource, bigquery_query
@@ -400,24 +406,23 @@ def _dry_run(
         return
 
     with tempfile.TemporaryDirectory(prefix="pypi-trends-dry-") as tmp:
-        con = duck.connect(opts.memory_limit, Path(tmp), opts.threads)
+        con = connecting.result()
+        # Planning a scan may spill: never into the working directory.
+        con.execute(f"SET temp_directory = '{tmp}'")
+        opts.source.open(con)
         try:
-            opts.source.open(con)
-            try:
-                for mart in marts:
-                    scan = opts.source.scan(con, mart)
-                    result.row_counts[mart.name] = scan.expected_rows or 0
-                    reporter.event(
-                        "would_export",
-                        table=mart.name,
-                        rows=scan.expected_rows if scan.expected_rows is not None else "unknown",
-                        grain=",".join(mart.grain),
-                        columns=len(mart.columns),
-                    )
-            finally:
-                opts.source.close(con)
+            for mart in marts:
+                scan = opts.source.scan(con, mart)
+                result.row_counts[mart.name] = scan.expected_rows or 0
+                reporter.event(
+                    "would_export",
+                    table=mart.name,
+                    rows=scan.expected_rows if scan.expected_rows is not None else "unknown",
+                    grain=",".join(mart.grain),
+                    columns=len(mart.columns),
+                )
         finally:
-            con.close()
+            opts.source.close(con)
     current = current_release(opts.layout)
     reporter.event(
         "dry_run",
