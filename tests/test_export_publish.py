@@ -55,6 +55,14 @@ def table_contents(path: Path) -> dict[str, list[tuple[object, ...]]]:
         con.close()
 
 
+def assert_same_tables(path: Path, reference: Path) -> None:
+    """Every table of ``path`` holds exactly the rows of ``reference``'s."""
+    fresh, expected = table_contents(path), table_contents(reference)
+    assert fresh.keys() == expected.keys()
+    for table in expected:
+        assert fresh[table] == expected[table], table
+
+
 def leftovers(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if ".tmp-" in p.name or p.name.endswith("-journal")]
 
@@ -270,10 +278,7 @@ def test_a_mart_that_does_not_sort_in_the_memory_cap_is_retried_with_a_larger_ca
     assert done.returncode == 0, done.stderr
     assert "memory_limit_raised" in done.stderr
     assert check_current(db) == published_export.build_id
-    fresh, reference = table_contents(db), table_contents(published_export.release)
-    assert fresh.keys() == reference.keys()
-    for table in reference:
-        assert fresh[table] == reference[table], table
+    assert_same_tables(db, published_export.release)
 
 
 def run_patched_exporter(patch: str, args: list[str]) -> subprocess.CompletedProcess[str]:
@@ -306,10 +311,7 @@ def test_a_presorted_mart_that_does_not_stream_in_the_small_cap_is_loaded_again(
     assert "stream_cap_exceeded" in done.stderr
     assert "path=presorted" in done.stderr
     assert check_current(db) == published_export.build_id
-    fresh, reference = table_contents(db), table_contents(published_export.release)
-    assert fresh.keys() == reference.keys()
-    for table in reference:
-        assert fresh[table] == reference[table], table
+    assert_same_tables(db, published_export.release)
 
 
 def test_a_parquet_copy_that_ran_out_of_memory_beside_the_loads_is_done_again(
