@@ -15,10 +15,7 @@ at most ``window`` of them exist at once.
 from __future__ import annotations
 
 import ctypes
-import os
 import sqlite3
-import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -99,27 +96,6 @@ def release_memory() -> None:
         libc.malloc_trim(0)
     except (OSError, AttributeError):
         pass
-
-
-#: Nice value of the threads that work ahead of the appender (stagers, Parquet copies).
-BACKGROUND_NICE = 10
-
-
-def background_thread() -> None:
-    """Lower the calling thread's CPU priority (a ``ThreadPoolExecutor`` initializer).
-
-    The appender is the one serial step of a load; the stagers only need to
-    stay a few chunks ahead of it, and a Parquet copy only needs to end
-    before the file is published. With more runnable threads than cores the
-    scheduler would share every core equally and slow the appender (and
-    so the whole load) to the others' pace; at a lower priority they take
-    what the appender leaves. Linux only: there a thread has its own nice
-    value. Elsewhere (where the call would renice the process) it does nothing.
-    """
-    if sys.platform != "linux" or BACKGROUND_NICE <= 0:
-        return
-    with suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
 
 
 def open_target(path: Path) -> sqlite3.Connection:

@@ -19,7 +19,6 @@ from exports import duck, killpoints, provenance
 from exports.datasette import write_metadata
 from exports.errors import ExportError, RefusedError
 from exports.guards import ShrinkBounds, check_shrink
-from exports.loader import background_thread
 from exports.manifest import (
     MartSpec,
     data_through_mart,
@@ -193,9 +192,7 @@ def _run_export(
             # the block waits for them, also on failure, before `con` closes.
             with (
                 reporter.bar(total),
-                ThreadPoolExecutor(
-                    1, thread_name_prefix="parquet", initializer=background_thread
-                ) as parquet,
+                ThreadPoolExecutor(1, thread_name_prefix="parquet") as parquet,
             ):
                 built = build_file(
                     con,

@@ -32,7 +32,6 @@ from exports.loader import (
     LoadStats,
     OrderBroken,
     StagedLoader,
-    background_thread,
     chunk_bounds,
     open_target,
     release_memory,
@@ -419,11 +418,7 @@ def _write_parts(
     sorter = w.con.cursor() if len(scan.parts) > 1 and overlap else None
     # While a sort runs beside the load, one stager is enough: the sort takes
     # the other core (a second one only adds CPU and peak RSS).
-    single = (
-        ThreadPoolExecutor(1, thread_name_prefix="stage1", initializer=background_thread)
-        if sorter
-        else None
-    )
+    single = ThreadPoolExecutor(1, thread_name_prefix="stage1") if sorter else None
     loader = w.loader(mart, single)
     # A queued Parquet copy of a presorted mart shares the cap with the sort
     # and can run out of memory beside it: it finishes first.
@@ -636,9 +631,7 @@ def build_file(
     jobs: dict[str, tuple[Future[tuple[int, float]], int, str, Path]] = {}
     target = open_target(path)
     try:
-        with ThreadPoolExecutor(
-            max(workers, 1), thread_name_prefix="stage", initializer=background_thread
-        ) as stagers:
+        with ThreadPoolExecutor(max(workers, 1), thread_name_prefix="stage") as stagers:
             w = _Writing(con, target, staging_dir, stagers, max(workers, 1), parquet, reporter)
             w.cap = cap
             for i, mart in enumerate(load_order(marts)):

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import sys
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from pathlib import Path
@@ -16,9 +13,7 @@ import pytest
 from exports import duck
 from exports.errors import ExportError
 from exports.loader import (
-    BACKGROUND_NICE,
     StagedLoader,
-    background_thread,
     chunk_bounds,
     open_target,
 )
@@ -115,14 +110,3 @@ def test_a_duplicate_key_across_chunks_fails_and_leaves_no_staging_file(tmp_path
     finally:
         con.close()
     assert not list(tmp_path.glob("series.stage-*"))
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice values are Linux's")
-def test_background_threads_yield_to_the_appender_and_leave_the_process_alone() -> None:
-    main_before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    with ThreadPoolExecutor(1, initializer=background_thread) as pool:
-        nice = pool.submit(
-            lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        ).result()
-    assert nice == max(main_before, BACKGROUND_NICE)
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_before
