@@ -5,7 +5,10 @@ For each scale, bench/scale_sim.py writes the marts of that fraction of PyPI
 (``python -m exports export``, a child process) turns it into the SQLite
 file. Measured per scale: rows and bytes per row of every table (SQLite's
 ``dbstat``), file size, export wall and CPU seconds (the child's user +
-system time) and peak RSS (``os.wait4``). On the 1/10 file (``--api-scale``) the
+system time) and peak RSS (``os.wait4``). An export shorter than
+``REPEAT_UNDER_S`` runs three times: the run with the median wall time is
+reported, with the highest peak RSS of the three (a few seconds of a shared
+machine's load would otherwise decide the figure). On the 1/10 file (``--api-scale``) the
 real API (``python -m serve``, response cache off, one keep-alive
 connection) answers a 52-week series, a compare of 5 packages and a Python
 version breakdown: first cold (the file's pages evicted from the page cache
@@ -64,6 +67,9 @@ GOALS = {
     "api_p99_ms_cold_1_10": 100,
     "export_rows_per_s": 1e6,
 }
+#: Exports faster than this run three times (median wall, highest peak RSS).
+REPEAT_UNDER_S = 30.0
+EXPORT_REPEATS = 3
 
 
 def sim_code_hash() -> str:
@@ -140,6 +146,22 @@ def simulate(scale: int, work: Path, target: Path, min_downloads: int) -> dict[s
     result = json.loads(stamp.read_text())
     stamp.write_text(json.dumps({"code": code, "result": result}))
     return dict(result, warehouse=str(path), reused=False)
+
+
+def export_median(warehouse: Path, target: Path, db: Path) -> dict[str, Any]:
+    """:func:`export`, three times when it is short: the median-wall run, the highest peak RSS.
+
+    Every run's wall time is kept (``walls_s``) so the spread is visible.
+    """
+    runs = [export(warehouse, target, db)]
+    if runs[0]["wall_s"] < REPEAT_UNDER_S:
+        runs += [export(warehouse, target, db) for _ in range(EXPORT_REPEATS - 1)]
+    median = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
+    return {
+        **median,
+        "peak_rss_bytes": max(r["peak_rss_bytes"] for r in runs),
+        "walls_s": [r["wall_s"] for r in runs],
+    }
 
 
 def export(warehouse: Path, target: Path, db: Path) -> dict[str, Any]:
@@ -412,7 +434,7 @@ def main() -> int:
             flush=True,
         )
         db = work / f"out{scale}_t{args.breakdown_min_downloads}" / "pypi_trends.sqlite"
-        exp = export(Path(sim["warehouse"]), target, db)
+        exp = export_median(Path(sim["warehouse"]), target, db)
         tables = table_bytes(db.resolve())
         rows = sum(t["rows"] for t in tables.values())
         size = db.resolve().stat().st_size
@@ -433,7 +455,7 @@ def main() -> int:
         print(
             f"   {rows:,} rows, {size / 1e9:.2f} GB ({run['bytes_per_row']} B/row), export "
             f"{exp['wall_s']} s wall ({run['export']['rows_per_s']:,} rows/s), {exp['cpu_s']} "
-            f"CPU-s, peak RSS {exp['peak_rss_bytes'] / 1e6:.0f} MB",
+            f"CPU-s, peak RSS {exp['peak_rss_bytes'] / 1e6:.0f} MB (walls {exp['walls_s']} s)",
             flush=True,
         )
         runs.append(run)
