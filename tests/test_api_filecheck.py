@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from serve.routes.ops import READY_CACHE_SECONDS
 from tests.fixtures.export import Published
 from tests.fixtures.server import free_port, serve_process
 from tests.fixtures.warehouse import REPO_ROOT
@@ -166,6 +167,11 @@ def test_a_bad_file_is_refused_and_the_good_build_stays(
     # A good build published next is switched to, and clears the refusal.
     _publish(db, _release(published_export, tmp_path, "next"))
     assert _wait_for(lambda: httpx.get(base + "/api/meta").json()["build_id"] == "next")
+    # /readyz reuses its probe for READY_CACHE_SECONDS: it catches up within that.
+    assert _wait_for(
+        lambda: httpx.get(base + "/readyz").json().get("build_id") == "next",
+        READY_CACHE_SECONDS + 2,
+    ), httpx.get(base + "/readyz").text
     assert "detail" not in httpx.get(base + "/readyz").json()
 
 
