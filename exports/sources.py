@@ -194,8 +194,8 @@ class DuckDBSource:
     #: Use the mart's stored order when a streaming check proves it is the key order.
     trust_order: bool = True
     #: The warehouse attached once more per mart being read: mart -> alias (see :meth:`scan`).
-    _marts: dict[str, str] = field(default_factory=dict)
-    _attached: int = 0
+    _marts: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _attached: int = field(default=0, init=False, repr=False)
 
     def open(self, con: duckdb.DuckDBPyConnection) -> None:
         """Attach the warehouse read-only.
@@ -549,7 +549,7 @@ class ArrowSource:
     label: str = "arrow"
     #: Reads the dbt provenance log; None: this source has none (the export refuses).
     read_provenance: Callable[[MartSpec], list[ProvenanceEvent] | None] | None = None
-    _views: list[str] = field(default_factory=list)
+    _views: list[str] = field(default_factory=list, init=False, repr=False)
 
     def open(self, con: duckdb.DuckDBPyConnection) -> None:
         """Nothing to attach: streams are registered per mart."""
